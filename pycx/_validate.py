@@ -1,0 +1,136 @@
+"""Input validation shared by every public function.
+
+Validation happens once, here in Python, before any kernel runs; the compiled modules trust
+what they are given. Messages name the argument and show the shape/dtype that was received.
+Nothing here coerces a dtype silently: a wrong dtype is an error, not a cast.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+INT_DTYPES = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64, np.uint8))
+GATE_DTYPES = FLOAT_DTYPES + INT_DTYPES + (np.dtype(np.bool_),)
+
+
+def describe(x) -> str:
+    """Short description of what was received, for error messages."""
+    shape = getattr(x, "shape", None)
+    dtype = getattr(x, "dtype", None)
+    if shape is not None and dtype is not None:
+        return f"shape {tuple(shape)} dtype {dtype}"
+    return f"{type(x).__name__}"
+
+
+def is_torch_tensor(x) -> bool:
+    # Checked by module name so that validation never imports torch.
+    return type(x).__module__.split(".")[0] == "torch" and hasattr(x, "detach")
+
+
+def is_device_array(x) -> bool:
+    """True for arrays living on a GPU (CUDA torch tensors, cupy arrays)."""
+    if is_torch_tensor(x):
+        return x.device.type == "cuda"
+    return hasattr(x, "__cuda_array_interface__")
+
+
+def as_host_array(name: str, x) -> np.ndarray:
+    """Returns a numpy view of `x` without copying: numpy arrays as they are, CPU torch
+    tensors through the shared buffer. Lists and scalars are turned into arrays (that is a
+    construction, not a coercion of an existing array)."""
+    if isinstance(x, np.ndarray):
+        return x
+    if is_torch_tensor(x):
+        if x.device.type != "cpu":
+            raise TypeError(f"argument '{name}' is a torch tensor on {x.device}; "
+                            "this function needs a CPU array")
+        if x.is_conj() or x.is_neg():
+            raise TypeError(f"argument '{name}': conjugate/negative-bit tensors are not supported")
+        return x.detach().numpy()
+    if is_device_array(x):
+        raise TypeError(f"argument '{name}' is a GPU array; this function needs a CPU array")
+    if isinstance(x, (list, tuple)) or np.isscalar(x):
+        return np.asarray(x)
+    if hasattr(x, "__array__") or hasattr(x, "__array_interface__"):
+        return np.asarray(x)
+    raise TypeError(f"argument '{name}' must be an array, got {type(x).__name__}")
+
+
+def check_ndim(name: str, x: np.ndarray, ndim) -> None:
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if x.ndim not in allowed:
+        want = " or ".join(f"{d}-D" for d in allowed)
+        raise ValueError(f"argument '{name}' must be {want}, got {describe(x)}")
+
+
+def check_dtype(name: str, x: np.ndarray, allowed: Sequence[np.dtype], what: str = "") -> None:
+    if x.dtype not in allowed:
+        names = ", ".join(str(d) for d in allowed)
+        extra = f" ({what})" if what else ""
+        raise TypeError(f"argument '{name}' must have dtype in [{names}]{extra}, got {describe(x)}")
+
+
+def check_finite(name: str, x: np.ndarray) -> None:
+    if x.dtype.kind in "fc" and x.size and not np.isfinite(x).all():
+        bad = "NaN" if np.isnan(x).any() else "infinite values"
+        raise ValueError(f"argument '{name}' contains {bad} ({describe(x)})")
+
+
+def check_nonempty(name: str, x: np.ndarray, axis: int = 0, what: str = "rows") -> None:
+    if x.shape[axis] == 0:
+        raise ValueError(f"argument '{name}' has no {what}, got {describe(x)}")
+
+
+def check_binary(name: str, x: np.ndarray) -> None:
+    """Gate arrays given unpacked must hold only 0/1 (bool, integer or float)."""
+    if x.dtype == np.bool_:
+        return
+    if x.size and not np.isin(x, (0, 1)).all():
+        raise ValueError(f"argument '{name}' must hold only 0/1 gate values, got values "
+                         f"{np.unique(x)[:5].tolist()}... ({describe(x)})")
+
+
+def check_positive(name: str, value, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"argument '{name}' must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"argument '{name}' must be a finite {kind} number, got {value!r}")
+    return v
+
+
+def check_int(name: str, value, *, minimum: Optional[int] = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"argument '{name}' must be an integer, got {type(value).__name__}")
+    v = int(value)
+    if minimum is not None and v < minimum:
+        raise ValueError(f"argument '{name}' must be >= {minimum}, got {v}")
+    return v
+
+
+def check_labels(name: str, labels, n_rows: int) -> np.ndarray:
+    """Integer class labels, one per row."""
+    y = as_host_array(name, labels)
+    check_ndim(name, y, 1)
+    if y.dtype.kind not in "iub":
+        raise TypeError(f"argument '{name}' must hold integer class labels, got {describe(y)}")
+    if y.shape[0] != n_rows:
+        raise ValueError(f"argument '{name}' must have one label per row ({n_rows}), got {describe(y)}")
+    return y
+
+
+def check_threads(threads) -> int:
+    if threads is None:
+        return 0
+    return check_int("threads", threads, minimum=1)
+
+
+def check_choice(name: str, value, choices: Iterable[str]) -> str:
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(f"argument '{name}' must be one of {choices}, got {value!r}")
+    return value

@@ -1,0 +1,101 @@
+"""Bit-packing of gate states (SPEC section 1): `pack_bits`, the two layouts of an
+``(N, C, H, W)`` output, and concatenation of several layers' bits."""
+from __future__ import annotations
+
+import numbers
+from typing import Sequence
+
+import numpy as np
+
+from .. import _cpu
+from .._validate import (GATE_DTYPES, as_host_array, check_dtype, check_ndim, check_threads,
+                         describe)
+from ..packed import PackedBits
+
+
+def _check_threshold(x: np.ndarray, threshold) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"argument 'threshold' must be a real number, got {type(threshold).__name__}")
+    if x.dtype.kind != "f" and threshold != 0:
+        raise ValueError(f"argument 'threshold' applies to float input only; {x.dtype} input "
+                         "is packed as bit = (x != 0)")
+    if np.isnan(threshold):
+        raise ValueError("argument 'threshold' must not be NaN")
+    return float(threshold)
+
+
+def _gate_array(name: str, x) -> np.ndarray:
+    arr = as_host_array(name, x)
+    check_dtype(name, arr, GATE_DTYPES, "floats are thresholded, bool/integers mean bit = x != 0")
+    return arr
+
+
+def _raise_nan(name: str, arr: np.ndarray):
+    raise ValueError(f"argument '{name}' contains NaN ({describe(arr)}); a NaN has no gate state")
+
+
+def pack_bits(x, threshold: float = 0.0, *, threads: int | None = None) -> PackedBits:
+    """Packs a 2-D array of gates, one row per sample, into a `PackedBits`.
+
+    Float input (float32/float64): bit = ``x > threshold`` (the threshold is compared in the
+    input's dtype, as numpy does). bool/uint8/int input: bit = ``x != 0``. One pass, no
+    temporary bool array. NaN is an error. A 1-D array is one row.
+
+    Rows may be strided (e.g. a slice ``x[::2]``); if the columns are not contiguous the array
+    is copied once (``np.ascontiguousarray``) before packing.
+    """
+    arr = _gate_array("x", x)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    check_ndim("x", arr, 2)
+    t = _check_threshold(arr, threshold)
+    nthreads = check_threads(threads)
+    if arr.shape[1] > 1 and arr.strides[1] != arr.itemsize or arr.strides[0] % arr.itemsize:
+        arr = np.ascontiguousarray(arr)  # documented: columns must be contiguous
+    words, saw_nan = _cpu.pack_rows(arr, t, nthreads)
+    if saw_nan:
+        _raise_nan("x", arr)
+    return PackedBits(words, arr.shape[1], _trusted=True)
+
+
+def pack_per_sample(x, threshold: float = 0.0, *, threads: int | None = None) -> PackedBits:
+    """Per-sample layout (SPEC section 1): one row per sample holding all of its gates in C
+    order (``C*H*W`` bits for an ``(N, C, H, W)`` output). No copy for contiguous input."""
+    arr = _gate_array("x", x)
+    if arr.ndim < 2:
+        raise ValueError(f"argument 'x' must have a sample axis and at least one more, got {describe(arr)}")
+    flat = arr.reshape(arr.shape[0], -1)  # a view when arr is contiguous
+    return pack_bits(flat, threshold, threads=threads)
+
+
+def pack_per_patch(x, threshold: float = 0.0, *, threads: int | None = None) -> PackedBits:
+    """Per-patch layout (SPEC section 1, paper 000 eq. 1): for an ``(N, C, H, W)`` output,
+    ``N*H*W`` rows of ``C`` gates, row ``n*H*W + h*W + w`` = ``x[n, :, h, w]``. Any strides
+    (channels-last tensors included) are read in place, without a copy. An ``(N, C)`` input
+    (a linear layer) gives the same rows as `pack_bits`."""
+    arr = _gate_array("x", x)
+    check_ndim("x", arr, (2, 4))
+    if arr.ndim == 2:
+        return pack_bits(arr, threshold, threads=threads)
+    t = _check_threshold(arr, threshold)
+    if any(s % arr.itemsize for s in arr.strides):
+        arr = np.ascontiguousarray(arr)
+    words, saw_nan = _cpu.pack_patches(arr, t, check_threads(threads))
+    if saw_nan:
+        _raise_nan("x", arr)
+    return PackedBits(words, arr.shape[1], _trusted=True)
+
+
+def concat_bits(parts: Sequence[PackedBits], *, threads: int | None = None) -> PackedBits:
+    """Concatenates several layers' per-sample bits along the bit axis (row ``r`` of the
+    result is row ``r`` of each part, one after another)."""
+    parts = list(parts)
+    if not parts:
+        raise ValueError("argument 'parts' must hold at least one PackedBits, got an empty sequence")
+    for i, p in enumerate(parts):
+        if not isinstance(p, PackedBits):
+            raise TypeError(f"argument 'parts[{i}]' must be PackedBits, got {type(p).__name__}")
+        if p.n_rows != parts[0].n_rows:
+            raise ValueError(f"argument 'parts[{i}]' has {p.n_rows} rows, parts[0] has {parts[0].n_rows}")
+    words = _cpu.concat_bits([p.words for p in parts], [p.n_bits for p in parts], check_threads(threads))
+    return PackedBits(words, sum(p.n_bits for p in parts), _trusted=True)

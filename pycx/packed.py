@@ -1,0 +1,85 @@
+"""`PackedBits`: rows of gate states packed 64 to a word.
+
+Bit order (the same on CPU and GPU): bit ``j`` of a row is bit ``j % 64`` (least significant
+first) of word ``j // 64`` of that row, words stored as native little-endian ``uint64``.
+Padding bits past ``n_bits`` in the last word are always 0, so rows can be compared, hashed
+and XOR-ed word by word. This is ``np.packbits(bits, axis=1, bitorder="little")`` padded to a
+multiple of 8 bytes and viewed as ``uint64``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import check_dtype, check_int, check_ndim, describe
+
+
+def words_for_bits(n_bits: int) -> int:
+    return (n_bits + 63) // 64
+
+
+class PackedBits:
+    """Packed binary rows: ``words`` is a C-contiguous ``(n_rows, ceil(n_bits / 64))`` uint64
+    array, ``n_bits`` the number of valid bits per row."""
+
+    __slots__ = ("words", "n_bits")
+
+    def __init__(self, words, n_bits: int, *, _trusted: bool = False):
+        n_bits = check_int("n_bits", n_bits, minimum=0)
+        if not _trusted:
+            if not isinstance(words, np.ndarray):
+                raise TypeError(f"argument 'words' must be a numpy array, got {describe(words)}")
+            check_ndim("words", words, 2)
+            check_dtype("words", words, (np.dtype(np.uint64),))
+            if words.shape[1] != words_for_bits(n_bits):
+                raise ValueError(f"argument 'words' must have {words_for_bits(n_bits)} words per row "
+                                 f"for n_bits={n_bits}, got {describe(words)}")
+            if not words.flags.c_contiguous:
+                raise ValueError("argument 'words' must be C-contiguous (use np.ascontiguousarray)")
+            rem = n_bits % 64
+            if rem and words.shape[0] and (words[:, -1] >> np.uint64(rem)).any():
+                raise ValueError(f"argument 'words' has bits set past n_bits={n_bits} (padding must be 0)")
+        self.words = words
+        self.n_bits = n_bits
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.words.shape[0])
+
+    @property
+    def n_words(self) -> int:
+        return int(self.words.shape[1])
+
+    @property
+    def shape(self):
+        """(n_rows, n_bits): the shape of the unpacked array."""
+        return (self.n_rows, self.n_bits)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.words.nbytes)
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __getitem__(self, rows) -> "PackedBits":
+        """Row selection (slice, integer array or boolean mask); always returns PackedBits."""
+        selected = self.words[rows]
+        if selected.ndim == 1:
+            selected = selected[None, :]
+        return PackedBits(np.ascontiguousarray(selected), self.n_bits, _trusted=True)
+
+    def unpack(self) -> np.ndarray:
+        """The ``(n_rows, n_bits)`` uint8 array of 0/1 gates."""
+        as_bytes = np.ascontiguousarray(self.words).view(np.uint8)
+        bits = np.unpackbits(as_bytes, axis=1, bitorder="little")
+        return bits[:, : self.n_bits]
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, PackedBits):
+            return NotImplemented
+        return self.n_bits == other.n_bits and np.array_equal(self.words, other.words)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"PackedBits(n_rows={self.n_rows}, n_bits={self.n_bits})"

@@ -1,0 +1,151 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import pycx
+from pycx.reference import pack_bits as ref
+
+GATE_DTYPES = [np.float32, np.float64, np.bool_, np.uint8, np.int8, np.int16, np.int32, np.int64]
+
+
+def gate_arrays(dtype, shape):
+    if np.dtype(dtype).kind == "f":
+        # Small integers mixed in so that values equal to the threshold occur.
+        elements = st.one_of(st.floats(-3, 3, width=np.dtype(dtype).itemsize * 8),
+                             st.sampled_from([0.0, -0.0, 0.5]))
+    elif dtype == np.bool_:
+        elements = st.booleans()
+    else:
+        elements = st.integers(-2, 2) if np.dtype(dtype).kind == "i" else st.integers(0, 2)
+    return hnp.arrays(dtype, shape, elements=elements)
+
+
+shapes_2d = st.tuples(st.integers(1, 9), st.integers(0, 300))
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(GATE_DTYPES), shape=shapes_2d)
+def test_pack_bits_matches_reference(simd_level, data, dtype, shape):
+    x = data.draw(gate_arrays(dtype, shape))
+    threshold = 0.5 if np.dtype(dtype).kind == "f" else 0
+    packed = pycx.pack_bits(x, threshold)
+    np.testing.assert_array_equal(packed.words, ref.pack_bits(x, threshold))
+    np.testing.assert_array_equal(packed.unpack(), ref.gate_bits(x, threshold))
+    assert packed.shape == shape
+
+
+@pytest.mark.parametrize("d", [1, 63, 64, 65, 127, 128, 1000, 4099])
+@pytest.mark.parametrize("fill", ["zeros", "ones", "random"])
+def test_pack_bits_widths_and_constant_rows(simd_level, rng, d, fill):
+    x = {"zeros": np.zeros((3, d), np.float32), "ones": np.ones((3, d), np.float32),
+         "random": rng.standard_normal((3, d)).astype(np.float32)}[fill]
+    np.testing.assert_array_equal(pycx.pack_bits(x).words, ref.pack_bits(x))
+    # The padding of the last word stays zero even for all-one rows.
+    assert pycx.PackedBits(pycx.pack_bits(x).words, d).n_bits == d
+
+
+def test_pack_bits_negative_threshold_tail(simd_level):
+    # Masked vector tails must not report lanes past the row end as "> threshold".
+    x = np.zeros((2, 70), np.float32)
+    np.testing.assert_array_equal(pycx.pack_bits(x, -1.0).unpack(), np.ones((2, 70), np.uint8))
+
+
+def test_pack_bits_strided_rows_without_copy(rng):
+    x = rng.standard_normal((20, 130))
+    np.testing.assert_array_equal(pycx.pack_bits(x[::3]).words, ref.pack_bits(x[::3]))
+    np.testing.assert_array_equal(pycx.pack_bits(x[:, ::2]).words, ref.pack_bits(x[:, ::2]))
+    np.testing.assert_array_equal(pycx.pack_bits(x.T).words, ref.pack_bits(x.T))
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64, np.bool_, np.int32]),
+       shape=st.tuples(st.integers(1, 4), st.integers(1, 140), st.integers(1, 5), st.integers(1, 5)),
+       channels_last=st.booleans())
+def test_pack_per_patch_matches_reference(simd_level, data, dtype, shape, channels_last):
+    x = data.draw(gate_arrays(dtype, shape))
+    if channels_last:  # same values, NHWC memory: must be read in place through strides
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    packed = pycx.pack_per_patch(x)
+    np.testing.assert_array_equal(packed.unpack(), ref.per_patch_rows(x))
+    np.testing.assert_array_equal(packed.words, ref.pack_bits(ref.per_patch_rows(x)))
+
+
+def test_pack_per_sample_matches_reference(rng):
+    x = rng.standard_normal((5, 3, 7, 7)).astype(np.float32)
+    np.testing.assert_array_equal(pycx.pack_per_sample(x).unpack(), ref.per_sample_rows(x))
+    # A linear layer: both layouts coincide.
+    z = rng.standard_normal((6, 10))
+    assert pycx.pack_per_patch(z) == pycx.pack_per_sample(z)
+
+
+@settings(max_examples=40, deadline=None)
+@given(widths=st.lists(st.integers(0, 200), min_size=1, max_size=5), n=st.integers(0, 6),
+       seed=st.integers(0, 2**32 - 1))
+def test_concat_bits_matches_reference(widths, n, seed):
+    rng = np.random.default_rng(seed)
+    parts = [rng.integers(0, 2, (n, w), dtype=np.uint8) for w in widths]
+    packed = pycx.concat_bits([pycx.pack_bits(p) for p in parts])
+    expected = np.concatenate(parts, axis=1)
+    assert packed.shape == expected.shape
+    np.testing.assert_array_equal(packed.words, ref.pack_bits(expected))
+
+
+def test_torch_tensor_is_read_without_copy():
+    torch = pytest.importorskip("torch")
+    t = torch.randn(4, 100)
+    np.testing.assert_array_equal(pycx.pack_bits(t).unpack(), (t.numpy() > 0).astype(np.uint8))
+    nchw = torch.randn(2, 5, 3, 3).to(memory_format=torch.channels_last)
+    np.testing.assert_array_equal(pycx.pack_per_patch(nchw).unpack(), ref.per_patch_rows(nchw.numpy()))
+
+
+def test_empty_input_gives_empty_result():
+    assert pycx.pack_bits(np.zeros((0, 10), np.float32)).shape == (0, 10)
+    assert pycx.pack_bits(np.zeros((3, 0), np.float32)).words.shape == (3, 0)
+    assert pycx.pack_per_patch(np.zeros((0, 4, 2, 2))).shape == (0, 4)
+
+
+@pytest.mark.parametrize("bad, exc, words", [
+    (np.zeros((2, 3), np.float16), TypeError, "dtype"),
+    (np.zeros((2, 3), np.complex64), TypeError, "dtype"),
+    (np.zeros((2, 3, 4)), ValueError, "2-D"),
+    ("not an array", TypeError, "dtype"),
+])
+def test_pack_bits_bad_input(bad, exc, words):
+    with pytest.raises(exc, match=words) as info:
+        pycx.pack_bits(bad)
+    assert "'x'" in str(info.value)
+
+
+def test_pack_bits_nan_is_an_error(simd_level):
+    x = np.zeros((3, 100), np.float32)
+    x[2, 77] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        pycx.pack_bits(x)
+    with pytest.raises(ValueError, match="NaN"):
+        pycx.pack_per_patch(np.full((1, 2, 2, 2), np.nan))
+
+
+def test_pack_bits_threshold_rules():
+    with pytest.raises(ValueError, match="threshold"):
+        pycx.pack_bits(np.zeros((2, 2), np.int32), threshold=1.0)
+    with pytest.raises(ValueError, match="threshold"):
+        pycx.pack_bits(np.zeros((2, 2)), threshold=float("nan"))
+
+
+def test_packed_bits_validation():
+    with pytest.raises(ValueError, match="padding"):
+        pycx.PackedBits(np.full((1, 1), 2**63, np.uint64), 3)
+    with pytest.raises(ValueError, match="words per row"):
+        pycx.PackedBits(np.zeros((1, 2), np.uint64), 3)
+    with pytest.raises(TypeError, match="dtype"):
+        pycx.PackedBits(np.zeros((1, 1), np.int64), 3)
+
+
+def test_concat_bits_bad_input():
+    a = pycx.pack_bits(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="rows"):
+        pycx.concat_bits([a, pycx.pack_bits(np.ones((3, 3)))])
+    with pytest.raises(ValueError, match="empty"):
+        pycx.concat_bits([])

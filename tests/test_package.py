@@ -1,0 +1,51 @@
+"""Packaging contracts: cheap import, build information, SIMD control."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+import pycx
+
+
+def test_import_is_cheap():
+    code = ("import sys, pycx; bad = [m for m in ('torch', 'pycx._cuda', 'cupy', 'xgboost', "
+            "'matplotlib', 'pandas', 'sklearn') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_build_info_fields():
+    info = pycx.build_info()
+    assert info["version"] == pycx.__version__
+    assert info["simd_selected"] in info["simd_supported"]
+    assert set(info["simd_supported"]) <= set(info["simd_compiled"])
+    assert "scalar" in info["simd_supported"]
+    assert info["threads"] >= 1
+    if not info["gpu_usable"]:
+        assert info["gpu_reason"], "an unusable GPU must say why"
+
+
+def test_forcing_simd_level_from_environment():
+    for level in pycx.supported_simd_levels():
+        out = subprocess.run([sys.executable, "-c", "import pycx; print(pycx.simd_level())"],
+                             capture_output=True, text=True, check=True,
+                             env={"PYCX_SIMD": level, "PATH": ""})
+        assert out.stdout.strip() == level
+    bad = subprocess.run([sys.executable, "-c", "import pycx"], capture_output=True, text=True,
+                         env={"PYCX_SIMD": "sse9", "PATH": ""})
+    assert bad.returncode != 0 and "sse9" in bad.stderr
+
+
+def test_use_simd_restores_level():
+    before = pycx.simd_level()
+    with pycx.use_simd("scalar"):
+        assert pycx.simd_level() == "scalar"
+    assert pycx.simd_level() == before
+    with pytest.raises(ValueError, match="unknown SIMD level"):
+        pycx.set_simd_level("sse9")
+
+
+def test_cli_info():
+    out = subprocess.run([sys.executable, "-m", "pycx", "info"], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["version"] == pycx.__version__
