@@ -1,0 +1,67 @@
+"""Reference of Hamming distances and Hamming-kernel sums (SPEC section 4)."""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from .._validate import as_host_array, check_binary, check_labels, check_ndim, check_positive, describe
+
+
+def _bits(name: str, x) -> np.ndarray:
+    x = as_host_array(name, x)
+    check_ndim(name, x, 2)
+    check_binary(name, x)
+    return x.astype(np.int64)
+
+
+def hamming_distances(a, b=None) -> np.ndarray:
+    """``h[j, k]`` = number of positions where rows ``a[j]`` and ``b[k]`` differ (0/1 input)."""
+    a = _bits("a", a)
+    b = a if b is None else _bits("b", b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"arguments 'a' and 'b' must have the same number of bits, got {a.shape[1]} and {b.shape[1]}")
+    # |a - b| summed = a(1-b) + (1-a)b for 0/1 entries.
+    return a @ (1 - b).T + (1 - a) @ b.T
+
+
+class KdeSums(NamedTuple):
+    total: np.ndarray                 # (n,) float64
+    same_label: Optional[np.ndarray]  # (n,) float64, or None without labels
+
+
+def kde_sums(a, b=None, *, s2: float, weights=None, labels=None, b_labels=None) -> KdeSums:
+    """For each row j of A: ``sum_k w_k exp(-h(a_j, b_k) / (2 s2))`` over rows k of B (B = A
+    by default), and with labels the same sum restricted to rows of B with a_j's label."""
+    s2 = check_positive("s2", s2)
+    a_bits = _bits("a", a)
+    b_bits = a_bits if b is None else _bits("b", b)
+    h = hamming_distances(a_bits, b_bits).astype(np.float64)
+    m = b_bits.shape[0]
+    if weights is None:
+        w = np.ones(m)
+    else:
+        w = as_host_array("weights", weights)
+        check_ndim("weights", w, 1)
+        if w.shape[0] != m:
+            raise ValueError(f"argument 'weights' must have one weight per row of B ({m}), got {describe(w)}")
+        if w.dtype.kind not in "iu" or (w < 0).any():
+            raise ValueError(f"argument 'weights' must be non-negative integers, got {describe(w)}")
+        w = w.astype(np.float64)
+    kernel = np.exp(-h / (2.0 * s2)) * w[None, :]
+    total = kernel.sum(axis=1)
+    if labels is None:
+        if b_labels is not None:
+            raise ValueError("argument 'b_labels' needs 'labels' (the labels of the rows of A)")
+        return KdeSums(total, None)
+    ya = check_labels("labels", labels, a_bits.shape[0])
+    if b is None:
+        if b_labels is not None:
+            raise ValueError("argument 'b_labels' is only used when 'b' is given")
+        yb = ya
+    else:
+        if b_labels is None:
+            raise ValueError("argument 'b_labels' is required with 'labels' when 'b' is given")
+        yb = check_labels("b_labels", b_labels, m)
+    same = (ya[:, None] == yb[None, :])
+    return KdeSums(total, (kernel * same).sum(axis=1))
