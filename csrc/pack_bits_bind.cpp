@@ -10,7 +10,7 @@ namespace pycx::bind {
 
 using Words = py::array_t<uint64_t, py::array::c_style>;
 
-void pack_bits(py::module_& m) {
+PYCX_BINDINGS(pack_bits) {
   m.def(
       "pack_rows",
       [](const py::array& x, double threshold, int threads) {

@@ -1,13 +1,12 @@
-#include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+
+#include "pycx/bind_util.hpp"
 
 #include "pycx/simd.hpp"
 
-namespace py = pybind11;
-
 namespace pycx::bind {
 
-void simd(py::module_& m) {
+PYCX_BINDINGS(simd) {
   active_simd_level();  // resolve PYCX_SIMD now so a bad value fails the import, not a kernel
   m.attr("version") = PYCX_VERSION;
 #if defined(__clang__)

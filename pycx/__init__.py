@@ -1,10 +1,12 @@
 """pycx: fast complexity metrics of neural networks.
 
-``import pycx`` is cheap: it loads numpy and the CPU kernels only. torch, the CUDA module and
-the GPU are touched only when a function that needs them is called.
+``import pycx`` is cheap: it loads numpy and the CPU kernels only. Everything else (torch, the
+CUDA module, xgboost, pandas, plotting) is imported on first use of a name that needs it: the
+public names below are resolved lazily from the module that defines them.
 """
 from __future__ import annotations
 
+import importlib
 from contextlib import contextmanager
 
 from . import _cpu
@@ -13,6 +15,56 @@ from .kernels.pack_bits import concat_bits, pack_bits, pack_per_patch, pack_per_
 from .packed import PackedBits
 
 __version__ = _cpu.version
+
+# Public name -> module defining it (imported on first access).
+_LAZY = {
+    # kernels (issue: CPU kernels)
+    "hamming_distances": "pycx.kernels.kde_sums",
+    "kde_sums": "pycx.kernels.kde_sums",
+    "KdeSums": "pycx.kernels.kde_sums",
+    "state_counts": "pycx.kernels.state_counts",
+    "StateCounts": "pycx.kernels.state_counts",
+    "Covariance": "pycx.kernels.covariance",
+    # estimators on arrays
+    "xgb_entropy": "pycx.estimators.xgb",
+    "plugin_entropy": "pycx.estimators.counts",
+    "miller_madow_entropy": "pycx.estimators.counts",
+    "kde_entropy": "pycx.estimators.kde",
+    "kde_total_correlation": "pycx.estimators.kde",
+    "unit_entropies": "pycx.estimators.janik",
+    "linearity": "pycx.estimators.janik",
+    "normalized_total_correlation": "pycx.estimators.janik",
+    "effective_dimension": "pycx.estimators.janik",
+    "effective_dimension_map": "pycx.estimators.janik",
+    "resolution_relevance": "pycx.estimators.relevance",
+    "max_relevance_curve": "pycx.estimators.relevance",
+    "entropy": "pycx.estimators.dispatch",
+    # capture from torch models
+    "capture": "pycx.capture",
+    "Capture": "pycx.capture",
+    "Recorder": "pycx.capture",
+    # high-level analysis
+    "analyze": "pycx.analysis",
+    "Report": "pycx.analysis",
+    "Tracker": "pycx.analysis",
+    # layer algebra
+    "layer_algebra": "pycx.layer_algebra",
+    "register_layer_rule": "pycx.layer_algebra",
+    "activation_power": "pycx.layer_algebra",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pycx' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def simd_level() -> str:
@@ -42,7 +94,6 @@ def use_simd(name: str):
         _cpu.set_simd_level(previous)
 
 
-__all__ = [
-    "PackedBits", "build_info", "concat_bits", "pack_bits", "pack_per_patch", "pack_per_sample",
-    "set_simd_level", "simd_level", "supported_simd_levels", "use_simd",
-]
+__all__ = sorted(
+    ["PackedBits", "build_info", "concat_bits", "pack_bits", "pack_per_patch", "pack_per_sample",
+     "set_simd_level", "simd_level", "supported_simd_levels", "use_simd"] + list(_LAZY))

@@ -49,3 +49,12 @@ def test_use_simd_restores_level():
 def test_cli_info():
     out = subprocess.run([sys.executable, "-m", "pycx", "info"], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout)["version"] == pycx.__version__
+
+
+def test_every_public_name_resolves():
+    # Each lazily exported name must exist in the module the export table points to.
+    import importlib.util
+    for name, module in pycx._LAZY.items():
+        if importlib.util.find_spec(module) is None:
+            pytest.fail(f"pycx.{name}: module {module} does not exist")
+        getattr(pycx, name)

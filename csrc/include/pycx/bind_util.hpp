@@ -7,10 +7,27 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace pycx::bind {
 
 namespace py = pybind11;
+
+// Each <op>_bind.cpp registers its binding function with PYCX_BINDINGS(op) { ... }; the module
+// calls them all (in name order), so adding an operation never edits a shared file.
+using Binder = void (*)(py::module_&);
+inline std::vector<std::pair<std::string, Binder>>& binders() {
+  static std::vector<std::pair<std::string, Binder>> all;
+  return all;
+}
+struct RegisterBinder {
+  RegisterBinder(const char* name, Binder f) { binders().emplace_back(name, f); }
+};
+#define PYCX_BINDINGS(op)                                                      \
+  static void pycx_bind_##op(::pybind11::module_& m);                          \
+  static ::pycx::bind::RegisterBinder pycx_register_##op(#op, &pycx_bind_##op); \
+  static void pycx_bind_##op(::pybind11::module_& m)
 
 // Calls f(T{}) with T the C++ type of the array's dtype (the gate dtypes pycx accepts).
 template <typename F>
