@@ -1,5 +1,6 @@
 """Packaging contracts: cheap import, build information, SIMD control."""
 import json
+import os
 import subprocess
 import sys
 
@@ -8,10 +9,18 @@ import pytest
 import pycx
 
 
-def test_import_is_cheap():
+def run_python(args, tmp_path, env=None, **kw):
+    """Runs Python in a scratch directory, importing the same pycx as this test process."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(pycx.__file__))
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, **kw)
+
+
+def test_import_is_cheap(tmp_path):
     code = ("import sys, pycx; bad = [m for m in ('torch', 'pycx._cuda', 'cupy', 'xgboost', "
             "'matplotlib', 'pandas', 'sklearn') if m in sys.modules]; print(bad)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_python(["-c", code], tmp_path, check=True)
     assert out.stdout.strip() == "[]"
 
 
@@ -26,14 +35,13 @@ def test_build_info_fields():
         assert info["gpu_reason"], "an unusable GPU must say why"
 
 
-def test_forcing_simd_level_from_environment():
+def test_forcing_simd_level_from_environment(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYCX_SIMD"}
     for level in pycx.supported_simd_levels():
-        out = subprocess.run([sys.executable, "-c", "import pycx; print(pycx.simd_level())"],
-                             capture_output=True, text=True, check=True,
-                             env={"PYCX_SIMD": level, "PATH": ""})
+        out = run_python(["-c", "import pycx; print(pycx.simd_level())"], tmp_path, check=True,
+                         env={**env, "PYCX_SIMD": level})
         assert out.stdout.strip() == level
-    bad = subprocess.run([sys.executable, "-c", "import pycx"], capture_output=True, text=True,
-                         env={"PYCX_SIMD": "sse9", "PATH": ""})
+    bad = run_python(["-c", "import pycx"], tmp_path, env={**env, "PYCX_SIMD": "sse9"})
     assert bad.returncode != 0 and "sse9" in bad.stderr
 
 
@@ -46,8 +54,8 @@ def test_use_simd_restores_level():
         pycx.set_simd_level("sse9")
 
 
-def test_cli_info():
-    out = subprocess.run([sys.executable, "-m", "pycx", "info"], capture_output=True, text=True, check=True)
+def test_cli_info(tmp_path):
+    out = run_python(["-m", "pycx", "info"], tmp_path, check=True)
     assert json.loads(out.stdout)["version"] == pycx.__version__
 
 
