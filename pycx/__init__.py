@@ -48,9 +48,9 @@ _LAZY = {
     "Report": "pycx.analysis",
     "Tracker": "pycx.analysis",
     # layer algebra
-    "layer_algebra": "pycx.layer_algebra",
-    "register_layer_rule": "pycx.layer_algebra",
-    "activation_power": "pycx.layer_algebra",
+    "layer_algebra": "pycx.algebra",
+    "register_layer_rule": "pycx.algebra",
+    "activation_power": "pycx.algebra",
 }
 
 

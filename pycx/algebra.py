@@ -1,0 +1,723 @@
+"""Layer algebra (SPEC section 6; Badias & Banerjee): architecture-only intrinsic power and
+complexity, per layer and cumulative along the model's data-flow graph.
+
+No data is needed: the graph comes from ``torch.fx`` and the spatial sizes from shape
+propagation (run on meta tensors where possible, so no activation memory is allocated).
+torch is imported inside the functions; ``import pycx`` never imports it.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import io
+import json
+import math
+import numbers
+import operator
+import warnings
+from typing import Callable, NamedTuple, Optional
+
+import numpy as np
+
+from .reference.layer_algebra import ACTIVATIONS
+
+__all__ = ["LayerAlgebra", "UnknownLayerWarning", "activation_power", "layer_algebra",
+           "register_layer_rule"]
+
+# Row kinds of the table.
+INPUT, LAYER, MERGE, RESAMPLE, SKIP, UNKNOWN, OUTPUT = (
+    "input", "layer", "merge", "resample", "skip", "unknown", "output")
+
+
+class UnknownLayerWarning(UserWarning):
+    """Operations without a rule were met and treated as identity (p = 1, c = 0)."""
+
+
+class _Local(NamedTuple):
+    kind: str
+    p: float
+    c: float
+
+
+# User rules: module classes, functions and method names -> fn(target, in_shapes, out_shape).
+_USER_RULES: dict = {}
+
+
+def register_layer_rule(type_or_function, fn: Optional[Callable]) -> None:
+    """Adds (or, with ``fn=None``, removes) a local rule.
+
+    ``type_or_function``: an ``nn.Module`` subclass (matched with isinstance; its instances are
+    also kept as single opaque nodes when tracing), a function as it appears in the graph
+    (``torch.erf``, ``F.gelu``, ``operator.add``), or a Tensor method name (``"clamp"``).
+    ``fn(target, input_shapes, output_shape)`` gets the module (for a class) or the ``torch.fx``
+    node (for a function/method), the shapes of the op's tensor arguments and of its output; it
+    returns ``(p, c)`` with ``p > 0`` and ``c >= 0`` (``c = 0`` is neutral for the cumulative
+    complexity), or ``None`` for "not a layer" (values pass through). User rules take precedence
+    over the built-in ones.
+    """
+    if not (isinstance(type_or_function, (type, str)) or callable(type_or_function)):
+        raise TypeError("argument 'type_or_function' must be an nn.Module subclass, a function or "
+                        f"a method name, got {type(type_or_function).__name__}")
+    if fn is None:
+        _USER_RULES.pop(type_or_function, None)
+        return
+    if not callable(fn):
+        raise TypeError(f"argument 'fn' must be callable or None, got {type(fn).__name__}")
+    _USER_RULES[type_or_function] = fn
+
+
+def activation_power(fn, distribution: str = "normal", n: int = 1_000_000, seed: int = 0,
+                     scale: float = 1.0) -> float:
+    """Data-driven intrinsic power of an activation (paper 002, appendix A):
+    ``var(fn(x)) / var(x)`` for ``n`` samples x of a standard normal (``distribution="normal"``,
+    times ``scale``) or of a uniform on ``[-scale, scale]``. ``fn`` is applied to the 1-D float64
+    sample array: a numpy function, or a torch function/module (it then gets a tensor). Its
+    complexity is the inverse (eq. 7). The paper's fixed values (SPEC) come from its own
+    setting; this function is for activations it does not list."""
+    if distribution not in ("normal", "uniform"):
+        raise ValueError(f"argument 'distribution' must be 'normal' or 'uniform', got {distribution!r}")
+    if not isinstance(n, numbers.Integral) or n < 2:
+        raise ValueError(f"argument 'n' must be an int >= 2, got {n!r}")
+    if not (isinstance(scale, numbers.Real) and scale > 0 and math.isfinite(scale)):
+        raise ValueError(f"argument 'scale' must be a positive finite number, got {scale!r}")
+    if not callable(fn):
+        raise TypeError(f"argument 'fn' must be callable, got {type(fn).__name__}")
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(int(n)) * scale if distribution == "normal" \
+        else rng.uniform(-scale, scale, int(n))
+    is_torch = type(fn).__module__.split(".")[0] == "torch" or \
+        (getattr(fn, "__module__", None) or "").split(".")[0] == "torch"
+    if is_torch:
+        import torch
+        with torch.no_grad():
+            y = fn(torch.from_numpy(x)).detach().cpu().numpy()
+    else:
+        y = np.asarray(fn(x), dtype=np.float64)
+    if y.shape != x.shape:
+        raise ValueError(f"argument 'fn' must act elementwise: got output shape {y.shape} "
+                         f"for input shape {x.shape}")
+    return float(np.var(y) / np.var(x))
+
+
+# ----------------------------------------------------------------------------------------------
+# Result
+
+
+class LayerAlgebra:
+    """Result of :func:`layer_algebra`.
+
+    ``nodes``: one dict per node on the data flow (topological order) with ``name``, ``op``,
+    ``kind`` (input / layer / merge / resample / skip / unknown / output), local ``p`` and ``c``,
+    the cumulative ``power_log10`` and ``complexity_log10`` after the node, ``inputs`` and
+    ``output_shape``. ``layers``: the same without pass-through nodes (kind "skip").
+    Global values: ``gcip_log10``, ``gcc_log10``, ``gsc`` (a plain sum) and ``gsc_log10``,
+    ``gwc_log10`` (GWC = GCC * GSC).
+    """
+
+    _COLUMNS = ("name", "op", "kind", "p", "c", "power_log10", "complexity_log10", "output_shape")
+
+    def __init__(self, nodes, output_name, unknown_ops):
+        self.nodes = nodes
+        self.unknown_ops = unknown_ops
+        out = next(r for r in nodes if r["name"] == output_name)
+        self.gcip_log10 = out["power_log10"]
+        self.gcc_log10 = out["complexity_log10"]
+        self.gsc = math.fsum(r["c"] for r in nodes)
+        self.gsc_log10 = math.log10(self.gsc) if self.gsc > 0 else -math.inf
+        self.gwc_log10 = self.gcc_log10 + self.gsc_log10
+
+    @property
+    def layers(self):
+        return [r for r in self.nodes if r["kind"] != SKIP]
+
+    @property
+    def graph(self):
+        """The graph as ``pycx.reference.layer_algebra.combine`` takes it."""
+        return [{"name": r["name"], "inputs": list(r["inputs"]), "p": r["p"], "c": r["c"]}
+                for r in self.nodes]
+
+    def summary(self) -> dict:
+        return {"gcip_log10": self.gcip_log10, "gcc_log10": self.gcc_log10, "gsc": self.gsc,
+                "gsc_log10": self.gsc_log10, "gwc_log10": self.gwc_log10,
+                "n_layers": sum(r["kind"] == LAYER for r in self.nodes),
+                "unknown_ops": list(self.unknown_ops)}
+
+    def _rows(self, all_nodes):
+        rows = self.nodes if all_nodes else self.layers
+        return [{k: (str(r[k]) if k == "output_shape" else r[k]) for k in self._COLUMNS} for r in rows]
+
+    def to_dict(self, all_nodes: bool = False) -> dict:
+        return dict(self.summary(), layers=self._rows(all_nodes))
+
+    def to_json(self, path=None, all_nodes: bool = False) -> str:
+        # -inf (no complexity at all) is not JSON: written as null.
+        data = self.to_dict(all_nodes)
+        if data["gsc_log10"] == -math.inf:
+            data["gsc_log10"] = data["gwc_log10"] = None
+        text = json.dumps(data, indent=1)
+        if path is not None:
+            with open(path, "w") as f:
+                f.write(text)
+        return text
+
+    def to_csv(self, path=None, all_nodes: bool = False) -> str:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=self._COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self._rows(all_nodes))
+        text = buf.getvalue()
+        if path is not None:
+            with open(path, "w", newline="") as f:
+                f.write(text)
+        return text
+
+    def to_pandas(self, all_nodes: bool = False):
+        import pandas as pd
+        return pd.DataFrame(self._rows(all_nodes), columns=list(self._COLUMNS))
+
+    def __repr__(self):
+        return (f"LayerAlgebra({sum(r['kind'] == LAYER for r in self.nodes)} layers, "
+                f"log10 GCIP={self.gcip_log10:.4g}, log10 GCC={self.gcc_log10:.4g}, "
+                f"GSC={self.gsc:.4g}, log10 GWC={self.gwc_log10:.4g})")
+
+
+# ----------------------------------------------------------------------------------------------
+# Local rules
+
+
+def _prod(values):
+    out = 1
+    for v in values:
+        out *= int(v)
+    return out
+
+
+def _conv(n_k, big_k, s_i, s_o):
+    return n_k * s_o / (big_k * s_i), n_k * math.log2(big_k)
+
+
+def _spatial(shape, dims):
+    return _prod(shape[len(shape) - dims:]) if dims else 1
+
+
+def _ntuple(value, dims):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
+
+
+def _module_conv(m, in_shapes, out_shape):
+    dims = len(m.kernel_size)
+    big_k = _prod(m.kernel_size) * m.in_channels / m.groups
+    return _conv(m.out_channels, big_k, _spatial(in_shapes[0], dims), _spatial(out_shape, dims))
+
+
+def _module_conv_transpose(m, in_shapes, out_shape):
+    dims = len(m.kernel_size)
+    k = _prod(m.kernel_size)
+    per_group = m.in_channels / m.groups
+    s_i, s_o = _spatial(in_shapes[0], dims), _spatial(out_shape, dims)
+    return m.out_channels * k * s_o / (per_group * s_i), m.out_channels * math.log2(k * per_group)
+
+
+def _pool(k, s_i, s_o):
+    return s_o / (k * s_i), math.log2(k)
+
+
+def _adaptive_pool(in_shape, out_shape, dims):
+    # Window of an adaptive pooling: ceil(in / out) per axis (exact when out divides in); a
+    # 1x1 output is global pooling, k = S_i.
+    k = _prod(-(-int(i) // int(o)) for i, o in zip(in_shape[-dims:], out_shape[-dims:]))
+    return _pool(k, _spatial(in_shape, dims), _spatial(out_shape, dims))
+
+
+def _pool_dims(m):
+    name = type(m).__name__
+    return int(name[-2]) if name[-2:-1].isdigit() else 2
+
+
+def _module_pool(m, in_shapes, out_shape):
+    dims = _pool_dims(m)
+    k = _prod(_ntuple(m.kernel_size, dims))
+    return _pool(k, _spatial(in_shapes[0], dims), _spatial(out_shape, dims))
+
+
+def _module_adaptive_pool(m, in_shapes, out_shape):
+    return _adaptive_pool(in_shapes[0], out_shape, _pool_dims(m))
+
+
+def _module_linear(m, in_shapes, out_shape):
+    return m.out_features / m.in_features, math.log2(m.out_features * m.in_features)
+
+
+def _activation(name):
+    values = ACTIVATIONS[name]
+    return lambda *_: values
+
+
+def _arg(node, index, key, default=None):
+    """A call's argument by position or keyword, with the value of a non-tensor graph node
+    (e.g. a kernel size read from ``x.size()``) resolved from shape propagation."""
+    import torch.fx
+    value = node.args[index] if len(node.args) > index else node.kwargs.get(key, default)
+    if isinstance(value, torch.fx.Node):
+        value = value.meta.get("pycx_value", None)
+    return value
+
+
+def _function_conv(node, in_shapes, out_shape):
+    w = in_shapes[1]   # (out, in / groups, *kernel)
+    dims = len(w) - 2
+    return _conv(w[0], _prod(w[1:]), _spatial(in_shapes[0], dims), _spatial(out_shape, dims))
+
+
+def _function_conv_transpose(node, in_shapes, out_shape):
+    w = in_shapes[1]   # (in, out / groups, *kernel)
+    groups = _arg(node, 6, "groups", 1)
+    dims = len(w) - 2
+    k = _prod(w[2:])
+    per_group = w[0] / groups
+    s_i, s_o = _spatial(in_shapes[0], dims), _spatial(out_shape, dims)
+    n_k = w[1] * groups
+    return n_k * k * s_o / (per_group * s_i), n_k * math.log2(k * per_group)
+
+
+def _function_linear(node, in_shapes, out_shape):
+    d_out, d_in = in_shapes[1]
+    return d_out / d_in, math.log2(d_out * d_in)
+
+
+def _function_pool(dims):
+    def rule(node, in_shapes, out_shape):
+        size = _arg(node, 1, "kernel_size")
+        if size is None:
+            return None
+        k = _prod(_ntuple(size, dims))
+        return _pool(k, _spatial(in_shapes[0], dims), _spatial(out_shape, dims))
+    return rule
+
+
+def _function_adaptive_pool(dims):
+    return lambda node, in_shapes, out_shape: _adaptive_pool(in_shapes[0], out_shape, dims)
+
+
+def _spatial_reduction(node, in_shapes, out_shape):
+    """``x.mean((2, 3))`` / ``amax`` over spatial axes only: global pooling over those axes."""
+    dims = _arg(node, 1, "dim")
+    shape = in_shapes[0]
+    if dims is None or len(shape) < 3:
+        return "unknown"
+    axes = {d % len(shape) for d in _ntuple(dims, 1)}
+    if min(axes) < 2:
+        return "unknown"
+    k = _prod(shape[a] for a in axes)
+    return 1.0 / (k * k), math.log2(k)
+
+
+def _resample(target, in_shapes, out_shape):
+    return _prod(out_shape) / _prod(in_shapes[0]), 0.0
+
+
+def _builtin_rules():
+    """Built-in rules: (module classes, functions, method names) -> (kind, rule)."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    relu, tanh, sigmoid, softmax = (_activation(a) for a in ("relu", "tanh", "sigmoid", "softmax"))
+    relu_modules = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.CELU, nn.SELU,
+                    nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish, nn.Softplus)
+    modules = [
+        ((nn.Conv1d, nn.Conv2d, nn.Conv3d), LAYER, _module_conv),
+        ((nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d), LAYER, _module_conv_transpose),
+        ((nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
+          nn.LPPool1d, nn.LPPool2d), LAYER, _module_pool),
+        ((nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool1d,
+          nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d), LAYER, _module_adaptive_pool),
+        ((nn.Linear,), LAYER, _module_linear),
+        (relu_modules, LAYER, relu),
+        ((nn.Tanh,), LAYER, tanh),
+        ((nn.Sigmoid, nn.Hardsigmoid), LAYER, sigmoid),
+        ((nn.Softmax, nn.Softmin, nn.Softmax2d), LAYER, softmax),
+        ((nn.Upsample, nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d,
+          nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReplicationPad1d, nn.ReplicationPad2d,
+          nn.PixelShuffle, nn.PixelUnshuffle), RESAMPLE, _resample),
+        # Not layers (paper sections 5.10-5.11 for BatchNorm and Dropout; other normalisations
+        # and pure reshapes likewise leave the data's power and the capacity unchanged).
+        ((nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm,
+          nn.modules.dropout._DropoutNd, nn.Flatten, nn.Unflatten, nn.Identity), SKIP, None),
+    ]
+    module_rules = [(cls, kind, rule) for classes, kind, rule in modules for cls in classes]
+
+    functions = {}
+    for fns, kind, rule in [
+        ((F.conv1d, F.conv2d, F.conv3d), LAYER, _function_conv),
+        ((F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d), LAYER, _function_conv_transpose),
+        ((F.linear,), LAYER, _function_linear),
+        ((F.max_pool1d, F.avg_pool1d), LAYER, _function_pool(1)),
+        ((F.max_pool2d, F.avg_pool2d), LAYER, _function_pool(2)),
+        ((F.max_pool3d, F.avg_pool3d), LAYER, _function_pool(3)),
+        ((F.adaptive_avg_pool1d, F.adaptive_max_pool1d), LAYER, _function_adaptive_pool(1)),
+        ((F.adaptive_avg_pool2d, F.adaptive_max_pool2d), LAYER, _function_adaptive_pool(2)),
+        ((F.adaptive_avg_pool3d, F.adaptive_max_pool3d), LAYER, _function_adaptive_pool(3)),
+        ((torch.mean, torch.amax), LAYER, _spatial_reduction),
+        ((F.relu, F.relu_, torch.relu, torch.relu_, F.relu6, F.leaky_relu, F.leaky_relu_, F.elu,
+          F.elu_, F.selu, F.celu, F.gelu, F.silu, F.mish, F.hardswish, F.softplus, F.prelu,
+          F.rrelu), LAYER, relu),
+        ((torch.tanh, F.tanh, F.hardtanh), LAYER, tanh),
+        ((torch.sigmoid, F.sigmoid, F.hardsigmoid), LAYER, sigmoid),
+        ((F.softmax, torch.softmax, F.softmin), LAYER, softmax),
+        ((F.pad, operator.getitem, F.interpolate, F.pixel_shuffle, F.pixel_unshuffle),
+         RESAMPLE, _resample),
+        ((operator.add, operator.iadd, operator.sub, operator.isub, operator.mul, operator.imul,
+          operator.truediv, operator.itruediv, torch.add, torch.sub, torch.mul, torch.div,
+          torch.cat, torch.concat, torch.stack), MERGE, None),
+        ((torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, torch.transpose,
+          torch.permute, torch.clone, torch.chunk, torch.split, operator.neg, operator.pos,
+          F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout, F.batch_norm,
+          F.layer_norm, F.group_norm, F.instance_norm, F.normalize, getattr), SKIP, None),
+    ]:
+        for fn in fns:
+            functions[fn] = (kind, rule)
+    methods = {}
+    for names, kind, rule in [
+        (("relu", "relu_"), LAYER, relu),
+        (("tanh", "tanh_"), LAYER, tanh),
+        (("sigmoid", "sigmoid_"), LAYER, sigmoid),
+        (("softmax",), LAYER, softmax),
+        (("mean", "amax"), LAYER, _spatial_reduction),
+        (("add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_"), MERGE, None),
+        (("view", "view_as", "reshape", "reshape_as", "flatten", "squeeze", "unsqueeze", "permute",
+          "transpose", "contiguous", "clone", "detach", "to", "float", "double", "half", "type",
+          "type_as", "chunk", "split", "size", "dim", "numel"), SKIP, None),
+    ]:
+        for name in names:
+            methods[name] = (kind, rule)
+    return module_rules, functions, methods
+
+
+# ----------------------------------------------------------------------------------------------
+# Graph
+
+
+def _is_tensor_meta(meta):
+    from torch.fx.passes.shape_prop import TensorMetadata
+    return isinstance(meta, TensorMetadata)
+
+
+def _shapes_in(value):
+    """Shapes of every tensor found in a (nested) argument value."""
+    import torch.fx
+    out = []
+    if isinstance(value, torch.fx.Node):
+        meta = value.meta.get("tensor_meta")
+        if _is_tensor_meta(meta):
+            out.append(tuple(meta.shape))
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            out.extend(_shapes_in(v))
+    elif isinstance(value, dict):
+        for v in value.values():
+            out.extend(_shapes_in(v))
+    return out
+
+
+def _carries_tensor(node):
+    meta = node.meta.get("tensor_meta")
+    if meta is None:
+        return False
+    if _is_tensor_meta(meta):
+        return True
+    return isinstance(meta, (tuple, list)) and any(_is_tensor_meta(m) for m in meta)
+
+
+def _op_label(node, modules):
+    if node.op == "call_module":
+        return type(modules[node.target]).__name__
+    if node.op == "call_method":
+        return f"Tensor.{node.target}"
+    if node.op == "call_function":
+        mod = getattr(node.target, "__module__", None) or ""
+        short = {"torch.nn.functional": "F", "_operator": "operator", "builtins": ""}.get(
+            mod, mod.split(".")[0])
+        name = getattr(node.target, "__name__", str(node.target))
+        return f"{short}.{name}" if short else name
+    return node.op
+
+
+def _find_rule(node, modules, builtins):
+    """(kind, rule, target passed to the rule) of a call node, or None if no rule knows it."""
+    module_rules, functions, methods = builtins
+    if node.op == "call_module":
+        module = modules[node.target]
+        for cls in type(module).__mro__:
+            if cls in _USER_RULES:
+                return "user", _USER_RULES[cls], module
+        for cls, kind, rule in module_rules:
+            if isinstance(module, cls):
+                return kind, rule, module
+        return None
+    table = functions if node.op == "call_function" else methods
+    try:
+        user = _USER_RULES.get(node.target)
+        known = table.get(node.target)
+    except TypeError:  # unhashable target
+        return None
+    if user is not None:
+        return "user", user, node
+    if known is not None:
+        return known[0], known[1], node
+    return None
+
+
+def _checked(p, c, label):
+    p, c = float(p), float(c)
+    if not (p > 0 and math.isfinite(p)) or not (c >= 0 and math.isfinite(c)):
+        raise ValueError(f"the layer rule of {label} returned p={p}, c={c}; "
+                         "need p > 0 and c >= 0, both finite")
+    return p, c
+
+
+def _local(node, modules, builtins, valued_inputs, resample_power):
+    """Local (kind, p, c) of a node whose output carries data."""
+    label = _op_label(node, modules)
+    found = _find_rule(node, modules, builtins)
+    if found is None:
+        return _Local(UNKNOWN, 1.0, 0.0)
+    kind, rule, target = found
+    if rule is None:
+        return _Local(kind if kind != MERGE or len(valued_inputs) > 1 else SKIP, 1.0, 0.0)
+    in_shapes = _shapes_in(list(node.args) + list(node.kwargs.values()))
+    out_meta = node.meta.get("tensor_meta")
+    out_shape = tuple(out_meta.shape) if _is_tensor_meta(out_meta) else None
+    if kind == RESAMPLE:
+        # getitem of a tuple (chunk, split) and slicing without a tensor in/out: pass through.
+        if not resample_power or out_shape is None or not in_shapes:
+            return _Local(SKIP, 1.0, 0.0)
+        p, c = rule(target, in_shapes, out_shape)
+        return _Local(RESAMPLE if p != 1.0 else SKIP, p, c)
+    try:
+        values = rule(target, in_shapes, out_shape)
+    except Exception as exc:
+        if kind == "user":
+            raise RuntimeError(f"the layer rule registered for {label} (node {node.name!r}) "
+                               f"failed: {exc}") from exc
+        raise
+    if values is None:
+        return _Local(SKIP, 1.0, 0.0)
+    if values == "unknown":
+        return _Local(UNKNOWN, 1.0, 0.0)
+    p, c = _checked(*values, label)
+    return _Local(LAYER, p, c)
+
+
+def _log10_sum(logs):
+    top = max(logs)
+    return top + math.log10(math.fsum(10.0 ** (x - top) for x in logs))
+
+
+def _walk(graph_module, resample_power):
+    """Cumulative log10 values in topological order (fx graphs are topologically sorted)."""
+    modules = dict(graph_module.named_modules())
+    builtins = _builtin_rules()
+    rows, state = [], {}   # state: node -> (power_log10, complexity_log10) for data-carrying nodes
+    unknown = {}
+    output_name = None
+    for node in graph_module.graph.nodes:
+        if node.op == "placeholder":
+            if not _carries_tensor(node):
+                continue
+            local, incoming, inputs = _Local(INPUT, 1.0, 0.0), (0.0, 0.0), []
+        else:
+            inputs = [a for a in _flat_nodes(node.args, node.kwargs) if a in state]
+            if not inputs:
+                continue   # constants, parameters, values not derived from the input
+            if node.op == "output":
+                local = _Local(OUTPUT, 1.0, 0.0)
+            elif not _carries_tensor(node):
+                continue   # sizes, shapes and other non-tensor values
+            else:
+                local = _local(node, modules, builtins, inputs, resample_power)
+            if len(inputs) == 1:
+                incoming = state[inputs[0]]
+            else:
+                incoming = (max(state[a][0] for a in inputs),
+                            _log10_sum([state[a][1] for a in inputs]))
+        if local.kind == UNKNOWN:
+            label = _op_label(node, modules)
+            unknown[label] = unknown.get(label, 0) + 1
+        value = (incoming[0] + math.log10(local.p),
+                 incoming[1] + (math.log10(local.c) if local.c > 0 else 0.0))
+        state[node] = value
+        meta = node.meta.get("tensor_meta")
+        rows.append({"name": node.name, "op": _op_label(node, modules), "kind": local.kind,
+                     "p": local.p, "c": local.c, "power_log10": value[0],
+                     "complexity_log10": value[1], "inputs": [a.name for a in inputs],
+                     "output_shape": tuple(meta.shape) if _is_tensor_meta(meta) else None})
+        if node.op == "output":
+            output_name = node.name
+    if output_name is None:
+        raise ValueError("the model's output does not depend on its input: nothing to measure")
+    return rows, output_name, unknown
+
+
+def _flat_nodes(args, kwargs):
+    import torch.fx
+    out = []
+    torch.fx.node.map_arg((args, kwargs), out.append)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Tracing and shape propagation
+
+
+def _check_input_shape(input_shape):
+    def is_shape(s):
+        return isinstance(s, (tuple, list)) and len(s) > 0 and all(
+            isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1 for d in s)
+    if is_shape(input_shape):
+        return [tuple(int(d) for d in input_shape)]
+    if isinstance(input_shape, (tuple, list)) and input_shape and all(is_shape(s) for s in input_shape):
+        return [tuple(int(d) for d in s) for s in input_shape]
+    raise ValueError("argument 'input_shape' must be the shape of one input tensor, batch axis "
+                     "included, e.g. (1, 3, 224, 224), or a list of such shapes (one per input); "
+                     f"got {input_shape!r}")
+
+
+def _trace(model, leaf_modules, concrete_args):
+    import torch.fx
+
+    leaf_types = tuple(x for x in leaf_modules if isinstance(x, type))
+    leaf_names = {x for x in leaf_modules if isinstance(x, str)}
+    bad = [x for x in leaf_modules if not isinstance(x, (type, str))]
+    if bad:
+        raise TypeError("argument 'leaf_modules' must hold nn.Module subclasses or submodule "
+                        f"names, got {bad!r}")
+    user_types = tuple(k for k in _USER_RULES if isinstance(k, type))
+
+    class Tracer(torch.fx.Tracer):
+        def is_leaf_module(self, m, qualified_name):
+            if qualified_name in leaf_names or isinstance(m, leaf_types + user_types):
+                return True
+            return super().is_leaf_module(m, qualified_name)
+
+    tracer = Tracer()
+    try:
+        graph = tracer.trace(model, concrete_args=concrete_args)
+    except Exception as exc:
+        raise RuntimeError(
+            f"pycx.layer_algebra could not trace the model with torch.fx "
+            f"({type(exc).__name__}: {exc}). The layer algebra reads the model's graph without "
+            "data, so the forward must not branch on tensor values (data-dependent control "
+            "flow). Work-arounds: pass leaf_modules=[SubmoduleClass or 'submodule.name'] to keep "
+            "the offending submodule as one opaque node (give it a rule with "
+            "pycx.register_layer_rule), or concrete_args={'arg': value} to fix the forward "
+            "arguments the control flow depends on.") from exc
+    name = type(model).__name__ if isinstance(model, torch.nn.Module) else "model"
+    return torch.fx.GraphModule(tracer.root, graph, name)
+
+
+def _meta_copy(graph_module):
+    """A copy whose parameters and buffers are meta tensors (nothing is allocated or copied)."""
+    import torch
+    memo = {}
+    for p in graph_module.parameters():
+        memo[id(p)] = torch.nn.Parameter(torch.empty(p.shape, dtype=p.dtype, device="meta"),
+                                         p.requires_grad)
+    for b in graph_module.buffers():
+        memo[id(b)] = torch.empty(b.shape, dtype=b.dtype, device="meta")
+    return copy.deepcopy(graph_module, memo)
+
+
+def _propagate(graph_module, shapes, dtype, device):
+    """Runs ShapeProp; also stores non-tensor results (sizes read with ``x.size()``) in
+    ``node.meta["pycx_value"]`` so that rules can resolve arguments computed from them.
+    On failure the exception gets ``pycx_node``: the name of the node that failed."""
+    import torch
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    class Prop(ShapeProp):
+        def run_node(self, n):
+            try:
+                result = super().run_node(n)
+            except Exception as exc:
+                exc.pycx_node = n.name
+                raise
+            if not isinstance(result, torch.Tensor):
+                n.meta["pycx_value"] = result
+            return result
+
+    modes = {m: m.training for m in graph_module.modules()}
+    graph_module.eval()   # batch statistics of a batch of 1 would be rejected in train mode
+    try:
+        inputs = [torch.zeros(s, dtype=dtype, device=device) for s in shapes]
+        # ShapeProp prints the traceback of a failing node itself; the error raised here
+        # says the same more briefly.
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
+            Prop(graph_module).propagate(*inputs)
+    finally:
+        for m, mode in modes.items():
+            m.train(mode)
+
+
+def _input_dtype(model):
+    import torch
+    for t in list(model.parameters()) + list(model.buffers()):
+        if t.is_floating_point():
+            return t.dtype, t.device
+    return torch.float32, torch.device("cpu")
+
+
+def layer_algebra(model, input_shape, *, leaf_modules=(), concrete_args=None, input_dtype=None,
+                  resample_power: bool = True) -> LayerAlgebra:
+    """Intrinsic power and complexity of a model's layers and of the whole model (SPEC section 6).
+
+    ``model``: a torch ``nn.Module`` (or a function) traceable by ``torch.fx``.
+    ``input_shape``: the shape of one input, batch axis included, e.g. ``(1, 3, 224, 224)``
+    (spatial sizes matter; the batch size does not), or a list of shapes for several inputs.
+    ``leaf_modules``: submodule classes or qualified names kept as single nodes (for parts that
+    cannot be traced); ``concrete_args``: passed to the tracer. ``input_dtype``: default the
+    model's floating dtype. ``resample_power``: weightless ops that change the amount of data
+    (strided slicing, padding, upsampling) scale the power by ``numel_out / numel_in`` (eq. 4,
+    with c = 0); False passes them through unchanged.
+
+    Returns a :class:`LayerAlgebra` (per-node table and GCIP, GCC, GSC, GWC, cumulative values
+    in log10). Operations without a rule are treated as identity, with one warning that lists
+    them; add rules with :func:`register_layer_rule`.
+    """
+    import torch
+
+    shapes = _check_input_shape(input_shape)
+    gm = _trace(model, tuple(leaf_modules), concrete_args)
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    required = [n for n in placeholders if not n.args]   # args hold a default value, if any
+    if not (len(required) <= len(shapes) <= len(placeholders)):
+        raise ValueError(f"argument 'input_shape' gives {len(shapes)} input shape(s) but the model "
+                         f"takes {len(required)} to {len(placeholders)} tensor inputs "
+                         f"({', '.join(n.target for n in placeholders)})")
+    dtype, device = _input_dtype(gm)
+    if input_dtype is not None:
+        dtype = input_dtype
+    try:
+        graph_module = _meta_copy(gm)
+        _propagate(graph_module, shapes, dtype, "meta")
+    except Exception:
+        # Models holding plain tensor attributes (not parameters/buffers), or ops without a meta
+        # kernel: propagate with real tensors on the model's device instead.
+        graph_module = gm
+        try:
+            _propagate(graph_module, shapes, dtype, device)
+        except Exception as exc:
+            root = exc.__cause__ or exc
+            failing = getattr(exc, "pycx_node", None)
+            where = f" at node {failing!r}" if failing else ""
+            raise ValueError(f"argument 'input_shape'={input_shape!r} does not fit the model: "
+                             f"running it failed{where}: {type(root).__name__}: {root}") from exc
+    rows, output_name, unknown = _walk(graph_module, resample_power)
+    if unknown:
+        listed = ", ".join(f"{k} x{v}" if v > 1 else k for k, v in sorted(unknown.items()))
+        warnings.warn(f"pycx.layer_algebra: no rule for {listed}; treated as identity (p = 1, "
+                      "c = 0). Add one with pycx.register_layer_rule(type_or_function, fn).",
+                      UnknownLayerWarning, stacklevel=2)
+    return LayerAlgebra(rows, output_name, sorted(unknown))
+
