@@ -18,6 +18,7 @@ using Block = ScalarBlock<HardwarePopcount, 2, 4>;
 
 }  // namespace
 
+BlockShape block_shape_avx2() { return {Block::kRowsA, Block::kRowsB}; }
 PYCX_TARGET_AVX2 void kde_tile_avx2(const KdeProblem& p, const Tile& t, double* acc, double* acc_same) {
   kde_tile<Block>(p, t, acc, acc_same);
 }
@@ -26,7 +27,7 @@ PYCX_TARGET_AVX2 void hamming_tile_avx2(const KdeProblem& p, const Tile& t, int3
 }
 PYCX_TARGET_AVX2 void block_avx2(const uint64_t* const* a_rows, const uint64_t* panel, int64_t words,
                                  int64_t* dist) {
-  Block::run(a_rows, panel, words, dist);
+  Block::run(a_rows, panel, words, dist, false);
 }
 
 }  // namespace pycx::simd_impl

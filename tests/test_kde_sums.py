@@ -12,8 +12,9 @@ from pycx.reference import kde_sums as ref
 # exp(-1 / (2 s2))) is many orders of magnitude larger.
 RTOL = 1e-12
 
-# Widths around word boundaries (the tail word is partial) and a few multi-word rows.
-WIDTHS = [1, 2, 63, 64, 65, 127, 130, 200, 513]
+# Widths around word boundaries (the tail word is partial), a few multi-word rows, and rows
+# wide enough (> 64 words) to be swept in several word chunks per tile.
+WIDTHS = [1, 2, 63, 64, 65, 127, 130, 200, 513, 4161]
 
 
 @st.composite
@@ -88,6 +89,28 @@ def test_kde_sums_symmetric_over_many_tiles(simd_level, rng):
     want = ref.kde_sums(x, s2=2.0, weights=w, labels=y)
     np.testing.assert_allclose(got.total, want.total, rtol=RTOL)
     np.testing.assert_allclose(got.same_label, want.same_label, rtol=RTOL)
+
+
+@pytest.mark.parametrize("d", [5000, 20000])
+def test_kde_sums_wide_rows_over_many_tiles(simd_level, rng, d):
+    # Wide rows are swept in word chunks, tile by tile; 150 rows make several 64-row tiles.
+    x = rng.integers(0, 2, (150, d)).astype(np.uint8)
+    x[10:20] = x[0]  # duplicates
+    y = rng.integers(0, 2, (70, d)).astype(np.uint8)
+    labels, b_labels = rng.integers(0, 3, 150), rng.integers(0, 3, 70)
+    w, wb = rng.integers(0, 3, 150), rng.integers(0, 3, 70)
+    kw = {"s2": 0.01 * d}
+    got = pycx.kde_sums(pycx.pack_bits(x), s2=0.01 * d, weights=w, labels=labels)
+    want = ref.kde_sums(x, s2=0.01 * d, weights=w, labels=labels)
+    np.testing.assert_allclose(got.total, want.total, rtol=RTOL)
+    np.testing.assert_allclose(got.same_label, want.same_label, rtol=RTOL)
+    got = pycx.kde_sums(pycx.pack_bits(x), pycx.pack_bits(y), weights=wb, labels=labels,
+                        b_labels=b_labels, **kw)
+    want = ref.kde_sums(x, y, weights=wb, labels=labels, b_labels=b_labels, **kw)
+    np.testing.assert_allclose(got.total, want.total, rtol=RTOL)
+    np.testing.assert_allclose(got.same_label, want.same_label, rtol=RTOL)
+    np.testing.assert_array_equal(pycx.hamming_distances(pycx.pack_bits(x), pycx.pack_bits(y)),
+                                  ref.hamming_distances(x, y))
 
 
 def test_symmetric_equals_a_against_itself(simd_level, rng):
