@@ -18,17 +18,23 @@ namespace pycx {
 namespace simd_impl {
 namespace {
 
-// Portable popcount for baseline builds: without -mpopcnt, __builtin_popcountll becomes a
-// library call; this SWAR form is a dozen inlined integer ops.
-struct SwarPopcount {
+// Popcount for the baseline build. On x86-64 without -mpopcnt, __builtin_popcountll becomes a
+// library call; this SWAR form is a dozen inlined integer ops (the hardware instruction is the
+// AVX2 level's business). Elsewhere (e.g. aarch64, where it is a baseline instruction) the
+// builtin is the fast choice.
+struct PortablePopcount {
   static PYCX_TILE_INLINE uint64_t count(uint64_t x) {
+#if PYCX_X86
     x = x - ((x >> 1) & 0x5555555555555555ULL);
     x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
     x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
     return (x * 0x0101010101010101ULL) >> 56;
+#else
+    return static_cast<uint64_t>(__builtin_popcountll(x));
+#endif
   }
 };
-using Block = ScalarBlock<SwarPopcount, 2, 4>;
+using Block = ScalarBlock<PortablePopcount, 2, 4>;
 
 }  // namespace
 
