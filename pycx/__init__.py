@@ -40,9 +40,9 @@ _LAZY = {
     "max_relevance_curve": "pycx.estimators.relevance",
     "entropy": "pycx.estimators.dispatch",
     # capture from torch models
-    "capture": "pycx.capture",
-    "Capture": "pycx.capture",
-    "Recorder": "pycx.capture",
+    "capture": "pycx.recorder",
+    "Capture": "pycx.recorder",
+    "Recorder": "pycx.recorder",
     # high-level analysis
     "analyze": "pycx.analysis",
     "Report": "pycx.analysis",

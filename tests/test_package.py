@@ -63,6 +63,9 @@ def test_every_public_name_resolves():
     # Each lazily exported name must exist in the module the export table points to.
     import importlib.util
     for name, module in pycx._LAZY.items():
+        # Importing a submodule binds its name in the package: it must not shadow a function.
+        parent, child = module.rsplit(".", 1)
+        assert parent != "pycx" or child not in pycx._LAZY, f"module {module} shadows pycx.{child}"
         if importlib.util.find_spec(module) is None:
             pytest.fail(f"pycx.{name}: module {module} does not exist")
         getattr(pycx, name)
