@@ -30,12 +30,33 @@ def h2(p) -> np.ndarray:
     return np.where((p <= 0.0) | (p >= 1.0), 0.0, out)
 
 
+def _is_binary(arr: np.ndarray) -> bool:
+    """0/1 test in one or two reductions (``np.isin`` costs ~30 ns per value on 10^7 values)."""
+    if arr.dtype == np.bool_ or arr.size == 0:
+        return True
+    if arr.dtype.kind == "u":
+        return bool(arr.max() <= 1)
+    if arr.dtype.kind == "i":
+        return bool(arr.min() >= 0 and arr.max() <= 1)
+    # Floats: 0/1 exactly. A value v is 0 or 1 iff v * (v - 1) == 0 (NaN fails too); done in
+    # row blocks so the temporary stays small.
+    flat = arr.reshape(-1)
+    step = 1 << 22
+    for start in range(0, flat.size, step):
+        block = flat[start:start + step]
+        if not (block * (block - 1) == 0).all():
+            return False
+    return True
+
+
 def as_gate_array(name: str, gates, *, ndims=(2,)) -> np.ndarray:
     """An unpacked gate array, validated: allowed dtype and number of dimensions, 0/1 only."""
     arr = as_host_array(name, gates)
     check_dtype(name, arr, GATE_DTYPES, "unpacked gates must hold only 0/1")
     check_ndim(name, arr, ndims)
-    check_binary(name, arr)
+    if not _is_binary(arr):
+        check_binary(name, arr)  # raises with the shared message
+        raise ValueError(f"argument '{name}' must hold only 0/1 gate values ({describe(arr)})")
     return arr
 
 
