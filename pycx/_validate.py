@@ -161,3 +161,36 @@ def check_weights(name: str, weights, n_rows: int) -> np.ndarray:
     if w.size and w.min() < 0:
         raise ValueError(f"argument '{name}' must be non-negative, got minimum {w.min()}")
     return w
+
+
+def check_gate_matrix(name: str, x, *, min_rows: int = 1, min_units: int = 0) -> np.ndarray:
+    """A 2-D ``(rows, units)`` array of 0/1 gates (bool, integer or float dtype), returned as
+    a numpy view. NaN is reported as NaN rather than as a non-binary value."""
+    x = as_host_array(name, x)
+    check_ndim(name, x, 2)
+    check_dtype(name, x, GATE_DTYPES, "0/1 gates")
+    check_finite(name, x)
+    if x.shape[0] < min_rows:
+        raise ValueError(f"argument '{name}' must have at least {min_rows} row(s), got {describe(x)}")
+    if x.shape[1] < min_units:
+        raise ValueError(f"argument '{name}' must have at least {min_units} unit(s) (columns), "
+                         f"got {describe(x)}")
+    check_binary(name, x)
+    return x
+
+
+def check_counts(name: str, counts, *, positive: bool = False) -> np.ndarray:
+    """A non-empty 1-D array of integer counts (>= 0, or >= 1 with ``positive``) with a
+    positive total."""
+    c = as_host_array(name, counts)
+    check_ndim(name, c, 1)
+    if c.dtype.kind not in "iu":
+        raise TypeError(f"argument '{name}' must hold integer counts, got {describe(c)}")
+    check_nonempty(name, c, what="counts")
+    low = 1 if positive else 0
+    if (c < low).any():
+        what = "positive (counts of observed states)" if positive else "non-negative"
+        raise ValueError(f"argument '{name}' must be {what}, got minimum {c.min()} ({describe(c)})")
+    if c.sum() == 0:
+        raise ValueError(f"argument '{name}' must have a positive total, got all zeros ({describe(c)})")
+    return c
