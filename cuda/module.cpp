@@ -1,7 +1,11 @@
-// pycx._cuda bindings (host compiler; no pybind11 in .cu files).
+// pycx._cuda bindings (host compiler; no pybind11 in .cu files). Every cuda/<op>_bind.cpp
+// registers itself with PYCX_BINDINGS(op), as the CPU module's do.
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
+
 #include "device.hpp"
+#include "pycx/bind_util.hpp"
 
 namespace py = pybind11;
 
@@ -23,4 +27,7 @@ PYBIND11_MODULE(_cuda, m) {
     d["driver_version"] = p.driver_version;
     return d;
   });
+  auto binders = pycx::bind::binders();
+  std::sort(binders.begin(), binders.end());
+  for (const auto& [name, bind] : binders) bind(m);
 }
