@@ -1,7 +1,8 @@
 // State counts on the GPU (SPEC section 3).
 //
 // Rows are grouped by sorting, never by comparing all pairs:
-// 1. each row gets a 64-bit hash (a bijection of the row when it is one word wide), and
+// 1. each row gets the 64-bit hash shared with the CPU (state_hash.hpp; a bijection of the
+//    row when it is one word wide), and
 //    (hash, row index) pairs are radix-sorted (CUB; stable, so equal hashes keep their rows in
 //    index order);
 // 2. a run of equal hashes is one state unless two neighbours in it differ; that is detected
@@ -20,6 +21,7 @@
 
 #include "cuda_util.cuh"
 #include "pycx/common.hpp"
+#include "pycx/state_hash.hpp"
 #include "state_counts.hpp"
 
 namespace pycx::cuda {
@@ -47,23 +49,10 @@ int index_bits(int64_t n) {
   return bits;
 }
 
-// MurmurHash3's 64-bit finaliser: a bijection of uint64.
-__device__ __forceinline__ uint64_t mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-
 __global__ void hash_rows_kernel(const uint64_t* __restrict__ words, int64_t n, int64_t n_words,
                                  uint64_t* keys, int64_t* index) {
   PYCX_GRID_LOOP(i, n) {
-    const uint64_t* row = words + i * n_words;
-    uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (int64_t w = 0; w < n_words; ++w) h = mix64(h ^ row[w]) + static_cast<uint64_t>(w);
-    keys[i] = h;
+    keys[i] = hash_row(words + i * n_words, n_words);
     index[i] = i;
   }
 }
