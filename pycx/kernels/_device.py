@@ -226,6 +226,7 @@ def pack_per_sample(x, threshold: float, check_threshold) -> "PackedBits":
     arr = _gate_device_array("x", x)
     if arr.ndim < 2:
         raise ValueError(f"argument 'x' must have a sample axis and at least one more, got {describe(arr)}")
+    cuda_kernels("x")  # before reshape, which may copy on the device
     flat = x.reshape(arr.shape[0], -1)  # a view when possible, else a device copy (as numpy)
     return pack_bits(flat, threshold, check_threshold)
 
