@@ -507,6 +507,7 @@ def covariance_update_into(cov, x) -> None:
     """`Covariance.update` for device rows: the state moves to (or stays on) x's device and is
     updated there; a non-finite update raises and leaves the values unchanged."""
     arr = covariance_rows(x, cov.batch_shape, cov.dim)
+    cuda_kernels("x")  # before the state moves
     if not is_device(cov._mean):
         cov._mean, cov._m2 = covariance_state_on(arr, cov._mean, cov._m2)
     else:
