@@ -23,6 +23,10 @@ PYBIND11_MODULE(_cuda, m) {
     d["error"] = p.error;
     d["name"] = p.name;
     d["compute_capability"] = p.compute_capability;
+    d["multiprocessor_count"] = p.multiprocessor_count;
+    d["clock_khz"] = p.clock_khz;
+    d["memory_clock_khz"] = p.memory_clock_khz;
+    d["memory_bus_width_bits"] = p.memory_bus_width_bits;
     d["runtime_version"] = p.runtime_version;
     d["driver_version"] = p.driver_version;
     return d;

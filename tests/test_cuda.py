@@ -122,7 +122,8 @@ def test_pack_per_patch_and_per_sample(rng, shape, dtype):
     x = x.astype(dtype) if dtype != "uint8" else (x > 0).astype(dtype)
     t = torch.as_tensor(x).cuda()
     want = ref_pack.pack_bits(ref_pack.per_patch_rows(x))
-    for variant in (t, t.contiguous(memory_format=torch.channels_last), t.permute(0, 1, 3, 2).transpose(2, 3)):
+    stored_nhcw = torch.as_tensor(np.ascontiguousarray(x.transpose(0, 2, 1, 3))).cuda().permute(0, 2, 1, 3)
+    for variant in (t, t.contiguous(memory_format=torch.channels_last), stored_nhcw):
         got = pycx.pack_per_patch(variant)
         np.testing.assert_array_equal(host_words(got), want)
         np.testing.assert_array_equal(host_words(got), pycx.pack_per_patch(x).words)
@@ -384,3 +385,29 @@ def test_unknown_device_array_types_are_refused():
         __cuda_array_interface__ = {"shape": (2, 2), "typestr": "<f4", "data": (0, False), "version": 3}
     with pytest.raises(TypeError, match="torch tensors and cupy arrays"):
         pycx.pack_bits(Other())
+
+
+@pytest.mark.skipif(pycx.build_info()["gpu_usable"], reason="a GPU is usable here")
+def test_gpu_benchmark_fails_without_a_gpu(tmp_path):
+    import pathlib
+    script = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_bench.py"
+    out = subprocess.run([sys.executable, str(script), "--json", str(tmp_path / "out.json")],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and "no usable GPU" in out.stderr
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_gpu_benchmark_extrapolates_baselines():
+    import importlib.util
+    import pathlib
+    script = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_bench.py"
+    spec = importlib.util.spec_from_file_location("gpu_bench", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # A quadratic "baseline" that stops doubling at 4 units: extrapolated with exponent ~2.
+    sleep = lambda k: __import__("time").sleep(1e-3 * k * k)  # noqa: E731
+    got = bench.scaled_baseline(sleep, full_size=64, start=1, budget=0.1)
+    assert got["extrapolated"] and got["measured_size"] < 64
+    assert 1.5 < got["scaling_exponent"] < 2.5
+    assert got["seconds"] > got["measured_seconds"] * (64 / got["measured_size"]) ** 1.5
+    assert not bench.scaled_baseline(lambda k: None, full_size=8, start=1, budget=10)["extrapolated"]
