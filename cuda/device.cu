@@ -24,6 +24,12 @@ DeviceProbe probe_devices() {
     probe.name = prop.name;
     probe.compute_capability = prop.major * 10 + prop.minor;
   }
+  // Clocks are device attributes (no longer fields of cudaDeviceProp in recent toolkits).
+  cudaDeviceGetAttribute(&probe.multiprocessor_count, cudaDevAttrMultiProcessorCount, 0);
+  cudaDeviceGetAttribute(&probe.clock_khz, cudaDevAttrClockRate, 0);
+  cudaDeviceGetAttribute(&probe.memory_clock_khz, cudaDevAttrMemoryClockRate, 0);
+  cudaDeviceGetAttribute(&probe.memory_bus_width_bits, cudaDevAttrGlobalMemoryBusWidth, 0);
+  cudaGetLastError();  // an attribute this GPU lacks leaves zeros, not a sticky error
   return probe;
 }
 

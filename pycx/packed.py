@@ -5,6 +5,11 @@ first) of word ``j // 64`` of that row, words stored as native little-endian ``u
 Padding bits past ``n_bits`` in the last word are always 0, so rows can be compared, hashed
 and XOR-ed word by word. This is ``np.packbits(bits, axis=1, bitorder="little")`` padded to a
 multiple of 8 bytes and viewed as ``uint64``.
+
+On a GPU (`pycx.pack_bits` of a CUDA torch tensor or a cupy array) ``words`` is a device array
+on the input's device: ``torch.int64`` for torch (same bits as uint64; torch's uint64 supports
+almost no operations) and ``cupy.uint64`` for cupy. ``unpack()`` and row selection then stay on
+that device; ``to_host()`` gives the numpy form.
 """
 from __future__ import annotations
 
@@ -56,20 +61,40 @@ class PackedBits:
 
     @property
     def nbytes(self) -> int:
-        return int(self.words.nbytes)
+        return int(self.words.nbytes)  # numpy, torch and cupy arrays all have nbytes
 
     def __len__(self) -> int:
         return self.n_rows
 
+    @property
+    def is_device(self) -> bool:
+        """True when the words live on a GPU."""
+        from ._validate import is_device_array
+        return is_device_array(self.words)
+
+    def to_host(self) -> "PackedBits":
+        """This PackedBits with numpy uint64 words (itself if already on the host)."""
+        if not self.is_device:
+            return self
+        from .kernels import _device
+        return _device.packed_to_host(self)
+
     def __getitem__(self, rows) -> "PackedBits":
         """Row selection (slice, integer array or boolean mask); always returns PackedBits."""
+        if self.is_device:
+            from .kernels import _device
+            return PackedBits(_device.select_rows(self.words, rows), self.n_bits, _trusted=True)
         selected = self.words[rows]
         if selected.ndim == 1:
             selected = selected[None, :]
         return PackedBits(np.ascontiguousarray(selected), self.n_bits, _trusted=True)
 
     def unpack(self) -> np.ndarray:
-        """The ``(n_rows, n_bits)`` uint8 array of 0/1 gates."""
+        """The ``(n_rows, n_bits)`` uint8 array of 0/1 gates (on the words' device for GPU
+        words)."""
+        if self.is_device:
+            from .kernels import _device
+            return _device.unpack(self)
         as_bytes = np.ascontiguousarray(self.words).view(np.uint8)
         bits = np.unpackbits(as_bytes, axis=1, bitorder="little")
         return bits[:, : self.n_bits]
@@ -77,6 +102,9 @@ class PackedBits:
     def __eq__(self, other) -> bool:
         if not isinstance(other, PackedBits):
             return NotImplemented
+        if self.is_device or other.is_device:
+            from .kernels import _device
+            return self.n_bits == other.n_bits and _device.words_equal(self.words, other.words)
         return self.n_bits == other.n_bits and np.array_equal(self.words, other.words)
 
     __hash__ = None

@@ -20,7 +20,9 @@ import numbers
 import numpy as np
 
 from .. import _cpu
-from .._validate import FLOAT_DTYPES, as_host_array, check_dtype, check_int, check_threads, describe
+from .._validate import (FLOAT_DTYPES, as_host_array, check_dtype, check_int, check_threads, describe,
+                         is_device_array)
+from . import _device
 
 # Target size (float64 elements) of one centred block: large enough that BLAS runs at full
 # speed, small enough (8 MiB) that the block is still in cache when BLAS reads it.
@@ -79,6 +81,13 @@ class Covariance:
         """Adds the rows of ``x``; an update with zero rows changes nothing. NaN or infinite
         values raise ValueError and leave the accumulator unchanged. ``threads`` (default 1)
         is for the centring only; the product uses numpy's BLAS threads. Returns self."""
+        if is_device_array(x):  # GPU rows: the state moves to their device and is updated there
+            check_threads(threads)
+            _device.covariance_update_into(self, x)
+            return self
+        if _device.is_device(self._mean):
+            raise ValueError(f"argument 'x' is a host array but this accumulator's state is on a GPU "
+                             f"({describe(x)}); pass device rows or merge into a host accumulator")
         arr = self._check_rows(x)
         # One thread by default for the centring and merges: the product (the bulk of the work)
         # runs on BLAS' own thread pool, and alternating it with an OpenMP pool on the same
@@ -127,6 +136,9 @@ class Covariance:
         if other.dim != self.dim or other.batch_shape != self.batch_shape:
             raise ValueError(f"argument 'other' has dim={other.dim}, batch_shape={other.batch_shape}; "
                              f"expected dim={self.dim}, batch_shape={self.batch_shape}")
+        if _device.is_device(self._mean) or _device.is_device(other._mean):
+            _device.covariance_merge_into(self, other)  # moves other's state to self's side
+            return self
         mean, m2 = other._mean, other._m2
         if other is self:  # the merge updates in place; it must not read what it writes
             mean, m2 = mean.copy(), m2.copy()
@@ -136,11 +148,13 @@ class Covariance:
     # -- results -----------------------------------------------------------------------
     @property
     def mean(self) -> np.ndarray:
-        """``(*batch_shape, dim)`` float64 mean of the rows seen (a copy)."""
-        return self._mean.copy()
+        """``(*batch_shape, dim)`` float64 mean of the rows seen (a copy; on the GPU when the
+        state is)."""
+        return _device.copy(self._mean) if _device.is_device(self._mean) else self._mean.copy()
 
     def covariance(self) -> np.ndarray:
-        """``(*batch_shape, dim, dim)`` float64 population covariance (M2 / count)."""
+        """``(*batch_shape, dim, dim)`` float64 population covariance (M2 / count), on the GPU
+        when the state is."""
         if self.count == 0:
             raise ValueError("Covariance.covariance(): no rows have been added (count == 0)")
         return self._m2 / self.count
@@ -149,7 +163,11 @@ class Covariance:
     def to_dict(self) -> dict:
         """Plain numpy arrays (e.g. for ``np.savez``); `from_dict` restores the accumulator."""
         return {"dim": np.int64(self.dim), "batch_shape": np.asarray(self.batch_shape, np.int64),
-                "count": np.int64(self.count), "mean": self._mean.copy(), "m2": self._m2.copy()}
+                "count": np.int64(self.count), "mean": self._host(self._mean), "m2": self._host(self._m2)}
+
+    @staticmethod
+    def _host(state) -> np.ndarray:
+        return _device.to_host(state) if _device.is_device(state) else state.copy()
 
     @classmethod
     def from_dict(cls, d) -> "Covariance":

@@ -14,6 +14,7 @@ import numpy as np
 from .. import _cpu
 from .._validate import (check_labels, check_packed, check_positive, check_same_bits,
                          check_threads, check_weights)
+from . import _device
 
 
 class KdeSums(NamedTuple):
@@ -48,6 +49,8 @@ def kde_sums(a, b=None, *, s2: float, weights=None, labels=None, b_labels=None,
     a, b = _operands(a, b)
     s2 = check_positive("s2", s2)
     nthreads = check_threads(threads)
+    if _device.is_device_packed(a) or _device.is_device_packed(b):  # GPU words: sums on the GPU
+        return KdeSums(*_device.kde_sums(a, b, s2, weights, labels, b_labels))
     m = a.n_rows if b is None else b.n_rows
     w = None
     if weights is not None:
@@ -81,4 +84,6 @@ def hamming_distances(a, b=None, threads: int | None = None) -> np.ndarray:
     inputs and tests; `kde_sums` gives kernel sums without the matrix."""
     a, b = _operands(a, b)
     nthreads = check_threads(threads)
+    if _device.is_device_packed(a) or _device.is_device_packed(b):  # an (n, m) int32 device array
+        return _device.hamming_distances(a, b)
     return _cpu.hamming_distances(a.words, None if b is None else b.words, a.n_bits, nthreads)

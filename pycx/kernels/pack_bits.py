@@ -9,7 +9,8 @@ import numpy as np
 
 from .. import _cpu
 from .._validate import (GATE_DTYPES, as_host_array, check_dtype, check_ndim, check_threads,
-                         describe)
+                         describe, is_device_array)
+from . import _device
 from ..packed import PackedBits
 
 
@@ -44,6 +45,9 @@ def pack_bits(x, threshold: float = 0.0, *, threads: int | None = None) -> Packe
     Rows may be strided (e.g. a slice ``x[::2]``); if the columns are not contiguous the array
     is copied once (``np.ascontiguousarray``) before packing.
     """
+    if is_device_array(x):  # CUDA tensor / cupy array: packed on its device (threads unused)
+        check_threads(threads)
+        return _device.pack_bits(x, threshold, _check_threshold)
     arr = _gate_array("x", x)
     if arr.ndim == 1:
         arr = arr[None, :]
@@ -61,6 +65,9 @@ def pack_bits(x, threshold: float = 0.0, *, threads: int | None = None) -> Packe
 def pack_per_sample(x, threshold: float = 0.0, *, threads: int | None = None) -> PackedBits:
     """Per-sample layout (SPEC section 1): one row per sample holding all of its gates in C
     order (``C*H*W`` bits for an ``(N, C, H, W)`` output). No copy for contiguous input."""
+    if is_device_array(x):  # CUDA tensor / cupy array: packed on its device (threads unused)
+        check_threads(threads)
+        return _device.pack_per_sample(x, threshold, _check_threshold)
     arr = _gate_array("x", x)
     if arr.ndim < 2:
         raise ValueError(f"argument 'x' must have a sample axis and at least one more, got {describe(arr)}")
@@ -73,6 +80,9 @@ def pack_per_patch(x, threshold: float = 0.0, *, threads: int | None = None) -> 
     ``N*H*W`` rows of ``C`` gates, row ``n*H*W + h*W + w`` = ``x[n, :, h, w]``. Any strides
     (channels-last tensors included) are read in place, without a copy. An ``(N, C)`` input
     (a linear layer) gives the same rows as `pack_bits`."""
+    if is_device_array(x):  # CUDA tensor / cupy array: packed on its device (threads unused)
+        check_threads(threads)
+        return _device.pack_per_patch(x, threshold, _check_threshold)
     arr = _gate_array("x", x)
     check_ndim("x", arr, (2, 4))
     if arr.ndim == 2:
@@ -97,5 +107,10 @@ def concat_bits(parts: Sequence[PackedBits], *, threads: int | None = None) -> P
             raise TypeError(f"argument 'parts[{i}]' must be PackedBits, got {type(p).__name__}")
         if p.n_rows != parts[0].n_rows:
             raise ValueError(f"argument 'parts[{i}]' has {p.n_rows} rows, parts[0] has {parts[0].n_rows}")
+    on_device = [_device.is_device_packed(p) for p in parts]
+    if any(on_device):
+        if not all(on_device):
+            raise ValueError("argument 'parts' mixes GPU and host PackedBits; move them to one side")
+        return _device.concat_bits(parts)
     words = _cpu.concat_bits([p.words for p in parts], [p.n_bits for p in parts], check_threads(threads))
     return PackedBits(words, sum(p.n_bits for p in parts), _trusted=True)
