@@ -1,0 +1,154 @@
+"""Storage helpers of `pycx.capture`: streaming moments, per-patch rows derived from per-sample
+bits, the seeded patch subsample and the `.npz` layout. No torch at import time."""
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels.pack_bits import pack_per_patch
+from .packed import PackedBits
+
+# Unpacked bytes handled at once when per-sample bits are turned into per-patch rows or
+# counted: bounds the temporary memory whatever the number of samples.
+CHUNK_BYTES = 1 << 24
+# Patch rows hashed at once by the subsample.
+KEY_CHUNK = 1 << 22
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def patch_keys(seed: int, rows: np.ndarray) -> np.ndarray:
+    """The subsample key of each global patch row index: splitmix64 of ``row + (seed + 1) *
+    golden``. A row's key depends only on (seed, row index), never on the batching."""
+    with np.errstate(over="ignore"):
+        z = rows.astype(np.uint64) + np.uint64(seed + 1) * _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def subsample_rows(n_rows: int, k: int, seed: int) -> np.ndarray:
+    """Bottom-k sample: the k row indices (sorted) of smallest key. Uniform without replacement,
+    exactly k rows, memory O(k + chunk)."""
+    best_keys = np.empty(0, np.uint64)
+    best_rows = np.empty(0, np.int64)
+    for start in range(0, n_rows, KEY_CHUNK):
+        rows = np.arange(start, min(n_rows, start + KEY_CHUNK), dtype=np.int64)
+        keys = np.concatenate([best_keys, patch_keys(seed, rows)])
+        rows = np.concatenate([best_rows, rows])
+        if len(keys) > k:
+            keep = np.argpartition(keys, k - 1)[:k]
+            keys, rows = keys[keep], rows[keep]
+        best_keys, best_rows = keys, rows
+    return np.sort(best_rows)
+
+
+def unpacked_chunks(words: np.ndarray, n_bits: int):
+    """Yields ``(start, bits)``: consecutive row blocks of packed words unpacked to uint8 0/1."""
+    per_chunk = max(1, CHUNK_BYTES // max(1, n_bits))
+    for start in range(0, words.shape[0], per_chunk):
+        block = np.ascontiguousarray(words[start:start + per_chunk]).view(np.uint8)
+        yield start, np.unpackbits(block, axis=1, bitorder="little")[:, :n_bits]
+
+
+def per_patch_rows(sample: PackedBits, channels: int, positions: int,
+                   rows: np.ndarray | None = None) -> PackedBits:
+    """Per-patch rows (row ``n * positions + p`` holds the ``channels`` bits of sample n at
+    position p) from per-sample rows (bit ``c * positions + p``): the same bits, transposed
+    chunk by chunk. `rows`: sorted global row indices to keep (None = all)."""
+    parts = []
+    for start, bits in unpacked_chunks(sample.words, sample.n_bits):
+        n = bits.shape[0]
+        packed = pack_per_patch(bits.reshape(n, channels, positions, 1)).words
+        if rows is not None:
+            lo, hi = np.searchsorted(rows, [start * positions, (start + n) * positions])
+            packed = packed[rows[lo:hi] - start * positions]
+        parts.append(packed)
+    words = np.concatenate(parts) if parts else np.zeros((0, (channels + 63) // 64), np.uint64)
+    return PackedBits(np.ascontiguousarray(words), channels, _trusted=True)
+
+
+def bit_counts(sample: PackedBits) -> np.ndarray:
+    """Number of rows with each bit set, int64 of length n_bits."""
+    total = np.zeros(sample.n_bits, np.int64)
+    for _, bits in unpacked_chunks(sample.words, sample.n_bits):
+        total += bits.sum(axis=0, dtype=np.int64)
+    return total
+
+
+class Moments:
+    """Streaming count / mean / centred comoment (float64) of the rows of one layer, kept on the
+    model's device so that only the small C x C result crosses to the host. Each batch is
+    centred on its own mean (computed in the activations' dtype; float32 GEMM for float32
+    activations) and merged in float64 with Chan's parallel formula."""
+
+    __slots__ = ("count", "mean", "m2")
+
+    def __init__(self):
+        self.count = 0
+        self.mean = None
+        self.m2 = None
+
+    def merge(self, moments):
+        if moments is None:  # no row of this batch entered the covariance
+            return
+        count, mean, m2 = moments
+        if self.count == 0:
+            self.count, self.mean, self.m2 = count, mean, m2
+            return
+        total = self.count + count
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (count / total)
+        outer = delta.unsqueeze(-1) * delta.unsqueeze(-2)
+        self.m2 = self.m2 + m2 + outer * (self.count * count / total)
+        self.count = total
+
+    def host(self):
+        return (self.count, self.mean.cpu().numpy(), self.m2.cpu().numpy())
+
+
+def covariance_rows(seed: int, start: int, n: int, positions: int, fraction: float):
+    """Flat indices ``i * positions + p`` (within a batch of n samples whose first one is global
+    sample `start`) of the patch rows that enter the covariance: those whose key
+    (`patch_keys`, the same keys as the per-patch subsample) is below ``fraction * 2**64``.
+    A fixed-rate Bernoulli sample keyed on the global row index: independent of batching."""
+    rows = np.arange(start * positions, (start + n) * positions, dtype=np.int64)
+    limit = np.uint64(min(int(fraction * 2.0 ** 64), 2 ** 64 - 1))
+    return np.flatnonzero(patch_keys(seed, rows) < limit)
+
+
+def batch_moments(values, per_position: bool, rows=None):
+    """Moments of one batch's float outputs ``(N, C, *spatial)``: over its N*positions patch
+    rows, or only the flat rows `rows` (a long tensor on the values' device), or
+    (``per_position=True``) separately per position over the N samples."""
+    import torch
+
+    v = values.detach()
+    if v.dtype not in (torch.float32, torch.float64):
+        v = v.float()
+    n, c = v.shape[0], v.shape[1]
+    if per_position:
+        x = v.reshape(n, c, -1).permute(2, 0, 1)  # (positions, N, C) view
+        mean = x.mean(1)
+        centred = x - mean.unsqueeze(1)
+        m2 = torch.bmm(centred.transpose(1, 2), centred).double()
+        return n, mean.double(), m2
+    if rows is not None:
+        positions = v[0, 0].numel()
+        if v.is_contiguous():  # gather the few rows straight from the (N, C, P) layout
+            x = v.reshape(n, c, positions)[rows // positions, :, rows % positions]
+        else:
+            x = v.movedim(1, -1).reshape(-1, c)[rows]
+    else:
+        x = v.movedim(1, -1).reshape(-1, c)
+    count = x.shape[0]
+    if count == 0:
+        return None
+    # The batch mean in the values' own dtype (torch's float64-accumulating reductions are
+    # far slower on CPU); centring on it keeps the float32 GEMM free of cancellation.
+    mean = x.mean(0)
+    if x.data_ptr() != v.data_ptr():
+        centred = x.sub_(mean)  # x is already a copy: centre it in place
+    else:
+        centred = x - mean
+    m2 = (centred.T @ centred).double()
+    return count, mean.double(), m2

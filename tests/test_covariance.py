@@ -1,0 +1,169 @@
+"""pycx.Covariance against the two-pass float64 reference (pycx.reference.covariance)."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pycx
+from pycx.reference.covariance import covariance as ref_covariance
+
+
+def assert_close(acc, x, rtol=1e-10):
+    """Compare mean and covariance with the reference. Both are float64 and centre before
+    multiplying; they differ only in summation order (blocked + Chan merge vs one pass), so the
+    error is a few ulps of the accumulated magnitudes: rtol 1e-10 against the data's scale
+    (max |x - mean|^2, max |x|) leaves a wide margin for rows up to ~1e5."""
+    mean, cov = ref_covariance(x)
+    x = x.astype(np.float64)
+    scale = max(float(np.max(np.abs(x - mean[..., None, :]))) ** 2, 1e-300)
+    np.testing.assert_allclose(acc.mean, mean, rtol=0, atol=rtol * max(float(np.max(np.abs(x))), 1e-300))
+    np.testing.assert_allclose(acc.covariance(), cov, rtol=0, atol=rtol * scale)
+
+
+batch_shapes = st.sampled_from([(), (1,), (3,), (2, 3)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 40), dim=st.integers(1, 20),
+       batch_shape=batch_shapes, dtype=st.sampled_from([np.float32, np.float64]),
+       offset=st.sampled_from([0.0, 1e3, 1e6]), splits=st.integers(1, 4))
+def test_matches_reference(seed, rows, dim, batch_shape, dtype, offset, splits):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(batch_shape + (rows, dim)) + offset).astype(dtype)
+    cov = pycx.Covariance(dim, batch_shape)
+    # Several updates of unequal sizes must equal one update of all rows.
+    cuts = np.sort(rng.integers(0, rows + 1, splits - 1))
+    for part in np.split(x, cuts, axis=-2):
+        cov.update(part)
+    assert cov.count == rows
+    assert_close(cov, x)
+
+
+def test_single_row_and_dim_one():
+    cov = pycx.Covariance(1).update(np.array([[2.5]]))
+    assert cov.count == 1
+    np.testing.assert_array_equal(cov.mean, [2.5])
+    np.testing.assert_array_equal(cov.covariance(), [[0.0]])
+
+
+def test_constant_columns_have_exactly_zero_variance():
+    x = np.tile(np.array([[3.0, -7.25, 1e6]]), (1000, 1))
+    x[:, 0] += np.random.default_rng(0).standard_normal(1000)
+    cov = pycx.Covariance(3).update(x)
+    # Centred values of a constant column are exactly 0, so its row/column must be exactly 0.
+    c = cov.covariance()
+    assert np.all(c[1:, :] == 0) and np.all(c[:, 1:] == 0)
+
+
+def test_large_offset_is_stable_where_the_naive_formula_fails():
+    rng = np.random.default_rng(1)
+    noise = rng.standard_normal((20000, 4))
+    x = noise + 1e6
+    cov = pycx.Covariance(4)
+    for part in np.array_split(x, 7):
+        cov.update(part)
+    exact = ref_covariance(noise)[1]  # shifting by a constant leaves the covariance unchanged
+    # x - 1e6 is exact to ~1e-10 (ulp of 1e6), so the covariance is right to ~1e-9 absolute.
+    np.testing.assert_allclose(cov.covariance(), exact, rtol=0, atol=1e-8)
+    naive = x.T @ x / len(x) - np.outer(x.mean(0), x.mean(0))
+    # E[xx] - E[x]E[x] loses everything below ulp(1e12) ~ 1e-4: the naive error is far larger.
+    assert np.max(np.abs(naive - exact)) > 1e-6
+
+
+def test_blocks_larger_than_one_chunk(rng):
+    # More rows than one centring block (> 2^20 / dim): the in-update Chan merges run.
+    x = rng.standard_normal((70000, 16)) * 5 + 100
+    assert_close(pycx.Covariance(16).update(x), x)
+    xb = rng.standard_normal((2, 40000, 16)).astype(np.float32)
+    assert_close(pycx.Covariance(16, (2,)).update(xb), xb)
+
+
+def test_strided_and_transposed_input_read_in_place(rng):
+    y = rng.standard_normal((30, 5, 4, 3))  # (N, C, H, W)
+    per_pixel = y.transpose(2, 3, 0, 1)     # (H, W, N, C), a view
+    cov = pycx.Covariance(5, (4, 3)).update(per_pixel)
+    assert_close(cov, per_pixel)
+    z = rng.standard_normal((50, 12))
+    assert_close(pycx.Covariance(6).update(z[::2, ::2]), z[::2, ::2])
+    assert_close(pycx.Covariance(50).update(z.T), z.T)
+
+
+def test_torch_tensor_input():
+    torch = pytest.importorskip("torch")
+    t = torch.randn(100, 8, dtype=torch.float32)
+    cov = pycx.Covariance(8).update(t)
+    assert_close(cov, t.numpy())
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 60), parts=st.integers(1, 5),
+       batch_shape=batch_shapes)
+def test_merge_of_split_data_equals_whole(seed, rows, parts, batch_shape):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(batch_shape + (rows, 5)) * 10 + 1e4
+    accumulators = [pycx.Covariance(5, batch_shape) for _ in range(parts)]
+    for i, part in enumerate(np.array_split(x, parts, axis=-2)):  # some parts may be empty
+        accumulators[i].update(part)
+    total = accumulators[0]
+    for other in accumulators[1:]:
+        total.merge(other)
+    assert total.count == rows
+    assert_close(total, x)
+
+
+def test_merge_with_itself_doubles_the_rows(rng):
+    x = rng.standard_normal((40, 3))
+    cov = pycx.Covariance(3).update(x)
+    cov.merge(cov)
+    assert_close(cov, np.concatenate([x, x]))
+
+
+def test_dict_round_trip(tmp_path, rng):
+    x = rng.standard_normal((2, 25, 4))
+    cov = pycx.Covariance(4, (2,)).update(x)
+    np.savez(tmp_path / "cov.npz", **cov.to_dict())
+    with np.load(tmp_path / "cov.npz") as f:
+        back = pycx.Covariance.from_dict(f)
+    assert back.count == 25 and back.batch_shape == (2,)
+    np.testing.assert_array_equal(back.covariance(), cov.covariance())
+    np.testing.assert_array_equal(back.mean, cov.mean)
+    back.update(x)
+    assert_close(back, np.concatenate([x, x], axis=1))
+    with pytest.raises(ValueError, match="lacks the key"):
+        pycx.Covariance.from_dict({"dim": 4})
+
+
+def test_empty_update_is_a_no_op():
+    cov = pycx.Covariance(3)
+    cov.update(np.zeros((0, 3)))
+    assert cov.count == 0
+    with pytest.raises(ValueError, match="count == 0"):
+        cov.covariance()
+
+
+def test_bad_input():
+    cov = pycx.Covariance(3, (2,))
+    with pytest.raises(ValueError, match=r"batch_shape \+ \(rows, dim\)"):
+        cov.update(np.zeros((2, 5, 4)))          # wrong dim
+    with pytest.raises(ValueError, match="shape"):
+        cov.update(np.zeros((3, 5, 3)))          # wrong batch shape
+    with pytest.raises(ValueError, match="shape"):
+        cov.update(np.zeros((5, 3)))             # batch axis missing
+    with pytest.raises(TypeError, match="dtype"):
+        cov.update(np.zeros((2, 5, 3), np.int64))
+    x = np.zeros((2, 5, 3))
+    x[1, 4, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        cov.update(x)
+    x[1, 4, 2] = np.inf
+    with pytest.raises(ValueError, match="infinite"):
+        cov.update(x)
+    assert cov.count == 0  # a rejected update changes nothing
+    with pytest.raises(ValueError, match="expected dim=3"):
+        cov.merge(pycx.Covariance(4, (2,)))
+    with pytest.raises(TypeError, match="Covariance"):
+        cov.merge(np.zeros(3))
+    with pytest.raises(ValueError, match="dim"):
+        pycx.Covariance(0)
+    with pytest.raises(TypeError, match="batch_shape"):
+        pycx.Covariance(3, batch_shape=2.5)
