@@ -136,6 +136,33 @@ def check_choice(name: str, value, choices: Iterable[str]) -> str:
     return value
 
 
+def check_packed(name: str, x):
+    """A `PackedBits` argument (imported here lazily: packed.py imports this module)."""
+    from .packed import PackedBits
+    if not isinstance(x, PackedBits):
+        raise TypeError(f"argument '{name}' must be PackedBits (see pycx.pack_bits), got {describe(x)}")
+    return x
+
+
+def check_same_bits(a_name: str, a, b_name: str, b) -> None:
+    if a.n_bits != b.n_bits:
+        raise ValueError(f"arguments '{a_name}' and '{b_name}' must have the same number of bits, "
+                         f"got n_bits={a.n_bits} and n_bits={b.n_bits}")
+
+
+def check_weights(name: str, weights, n_rows: int) -> np.ndarray:
+    """Non-negative integer multiplicities, one per row (e.g. counts of deduplicated rows)."""
+    w = as_host_array(name, weights)
+    check_ndim(name, w, 1)
+    if w.dtype.kind not in "iu":
+        raise TypeError(f"argument '{name}' must hold non-negative integers, got {describe(w)}")
+    if w.shape[0] != n_rows:
+        raise ValueError(f"argument '{name}' must have one weight per row ({n_rows}), got {describe(w)}")
+    if w.size and w.min() < 0:
+        raise ValueError(f"argument '{name}' must be non-negative, got minimum {w.min()}")
+    return w
+
+
 def check_gate_matrix(name: str, x, *, min_rows: int = 1, min_units: int = 0) -> np.ndarray:
     """A 2-D ``(rows, units)`` array of 0/1 gates (bool, integer or float dtype), returned as
     a numpy view. NaN is reported as NaN rather than as a non-binary value."""

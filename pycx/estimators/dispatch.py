@@ -1,0 +1,25 @@
+"""`entropy(gates, method=...)`: one entry point to the entropy estimators, by name."""
+from __future__ import annotations
+
+import importlib
+
+# method name -> (module, function); every function takes the gates first.
+METHODS = {
+    "xgb": ("pycx.estimators.xgb", "xgb_entropy"),
+    "plugin": ("pycx.estimators.counts", "plugin_entropy"),
+    "miller_madow": ("pycx.estimators.counts", "miller_madow_entropy"),
+    "kde": ("pycx.estimators.kde", "kde_entropy"),
+}
+
+
+def entropy(gates, method: str = "xgb", **kwargs):
+    """Entropy of binary rows by the named estimator; keyword arguments go to it.
+
+    "xgb": `xgb_entropy` (classifier chain rule, SPEC §5.1, the default of paper 000);
+    "plugin" / "miller_madow": from state counts (SPEC §5.2); "kde": `kde_entropy` (SPEC §4).
+    Every result has an ``entropy`` attribute in bits.
+    """
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"argument 'method' must be one of {sorted(METHODS)}, got {method!r}")
+    module, name = METHODS[method]
+    return getattr(importlib.import_module(module), name)(gates, **kwargs)

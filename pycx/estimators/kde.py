@@ -1,0 +1,252 @@
+"""Hamming-kernel (KDE) entropy, conditional entropy, I(X;Sigma;Y) and total correlation of
+gating states (SPEC section 4; paper 004).
+
+Rows are deduplicated first (``pycx.state_counts``): with S distinct states of counts ``c_s``,
+every sum over rows becomes a weighted sum over states (``pycx.kde_sums(..., weights=c)``),
+so the n^2 kernel work becomes S^2 and a row's value is its state's value.
+
+Bandwidth: ``s2 = alpha * V`` with ``V = sum_i p_i (1 - p_i)`` (``bandwidth="var"``, the paper's
+``Var(Sigma)``) or ``V = d`` (``bandwidth="d"``, the authors' released code). ``alpha``
+defaults by layer kind: 0.04 for gates of a convolutional output, 0.01 for a linear one. The
+kind is ``layer="conv"|"linear"``; without it, an unpacked array with more than 2 axes (e.g.
+``(N, C, H, W)``, flattened to per-sample rows) counts as convolutional and 2-D rows or a
+`PackedBits` as linear. ``V = 0`` (every unit constant) gives ``s2 = 0``, read as the
+small-bandwidth limit ``K = 1[h = 0]``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from .._validate import check_choice, check_int, check_labels, check_positive
+from ..packed import PackedBits
+from ._common import Result, as_packed_rows, check_rows, column_ones
+
+ALPHA_CONV = 0.04
+ALPHA_LINEAR = 0.01
+_LN2 = math.log(2.0)
+# Below this a kernel sum is recomputed in log space from the Hamming distances: a sum of
+# underflowing terms loses its digits (subnormals), and ``total - 1`` (leave-one-out) loses
+# all of them once the rest is under ~1e-16 of the self term.
+_LOG_SPACE_BELOW = 1e-200
+_LOO_RELATIVE = 1e-6
+_TILE_ROWS = 256          # rows per tile of the log-space fallback (tile x S distances)
+_SYNTH_CHUNK_ROWS = 4096  # synthetic rows drawn and packed at a time
+
+
+@dataclass(frozen=True)
+class KdeEntropy(Result):
+    entropy: float                          # H(Sigma), bits
+    conditional_entropy: Optional[float]    # H(Sigma|Y), bits (with labels)
+    mutual_information: Optional[float]     # I(X;Sigma;Y) = H(Sigma) - H(Sigma|Y) (with labels)
+    s2: float                               # kernel variance used
+    alpha: float
+    variance: float                         # V of s2 = alpha * V
+    n_rows: int
+    n_units: int
+    n_states: int
+    settings: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KdeTotalCorrelation(Result):
+    total_correlation: float    # bits (leave-one-out numerator, SPEC §4 decision)
+    s2: float
+    alpha: float
+    variance: float
+    n_rows: int
+    n_units: int
+    n_states: int
+    settings: dict = field(default_factory=dict)
+
+
+def _rows_and_kind(gates, layer):
+    if layer is not None:
+        check_choice("layer", layer, ("conv", "linear"))
+    packed = as_packed_rows("gates", gates, allow_4d=True)
+    if layer is None:
+        layer = "conv" if getattr(gates, "ndim", 2) > 2 and not isinstance(gates, PackedBits) else "linear"
+    return packed, layer
+
+
+def _bandwidth(packed: PackedBits, alpha, bandwidth: str, layer: str):
+    check_choice("bandwidth", bandwidth, ("var", "d"))
+    if alpha is None:
+        alpha = ALPHA_CONV if layer == "conv" else ALPHA_LINEAR
+    alpha = check_positive("alpha", alpha)
+    if bandwidth == "d":
+        return alpha, float(packed.n_bits), alpha * float(packed.n_bits)
+    p = column_ones(packed) / float(packed.n_rows)
+    variance = float((p * (1.0 - p)).sum())
+    return alpha, variance, alpha * variance
+
+
+def _distinct(packed: PackedBits):
+    from ..kernels.state_counts import state_counts
+
+    sc = state_counts(packed)
+    return sc.states, np.asarray(sc.counts, dtype=np.int64), np.asarray(sc.inverse, dtype=np.int64)
+
+
+def _log_weighted_kernel_sums(a: PackedBits, b: PackedBits, weights: np.ndarray,
+                              s2: float) -> np.ndarray:
+    """``log sum_k w_k exp(-h(a_j, b_k) / (2 s2))`` by log-sum-exp over tiles of a's rows
+    (memory: tile x rows of b); ``s2 = 0`` is the limit ``K = 1[h = 0]``."""
+    from ..kernels.kde_sums import hamming_distances
+
+    out = np.empty(a.n_rows)
+    log_w = np.log(weights.astype(np.float64))
+    for start in range(0, a.n_rows, _TILE_ROWS):
+        stop = min(start + _TILE_ROWS, a.n_rows)
+        h = hamming_distances(a[start:stop], b).astype(np.float64)
+        if s2 == 0.0:
+            logits = np.where(h == 0, 0.0, -np.inf) + log_w
+        else:
+            logits = -h / (2.0 * s2) + log_w
+        out[start:stop] = _row_logsumexp(logits)
+    return out
+
+
+def _row_logsumexp(logits: np.ndarray) -> np.ndarray:
+    top = logits.max(axis=1)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return safe + np.log(np.exp(logits - safe[:, None]).sum(axis=1))
+
+
+def _weighted_entropy(log_sums: np.ndarray, weights: np.ndarray, log_norm: np.ndarray, n: int) -> float:
+    """``-(1/n) sum_s w_s log2(sum_s / norm_s)`` given ``log sum_s`` and ``log norm_s``."""
+    return float(-(weights @ (log_sums - log_norm)) / (n * _LN2))
+
+
+def kde_entropy(gates, *, alpha: Optional[float] = None, bandwidth: str = "var", labels=None,
+                layer: Optional[str] = None, threads: Optional[int] = None) -> KdeEntropy:
+    """``H(Sigma) = -(1/n) sum_j log2( (1/n) sum_k K_jk )`` (SPEC §4, paper 004 eq. 2; self
+    term included, so ``0 <= H <= log2 n``), and with ``labels`` ``H(Sigma|Y) = sum_m (n_m/n)
+    H(Sigma restricted to class m)`` (same ``s2``) and ``I(X;Sigma;Y) = H(Sigma) - H(Sigma|Y)``.
+
+    gates: per-sample rows (`PackedBits`, 2-D 0/1 array, or an (N, ...) array flattened per
+    sample). alpha / bandwidth / layer: see the module docstring. Cost: S^2 kernel terms for
+    S distinct states.
+    """
+    packed, layer = _rows_and_kind(gates, layer)
+    check_rows("gates", packed)
+    n = packed.n_rows
+    y = None if labels is None else check_labels("labels", labels, n)
+    alpha, variance, s2 = _bandwidth(packed, alpha, bandwidth, layer)
+    states, counts, inverse = _distinct(packed)
+
+    if s2 == 0.0:  # every kernel is 1[identical]: the sums are the counts themselves
+        log_totals = np.log(counts.astype(np.float64))
+    else:
+        from ..kernels.kde_sums import kde_sums
+
+        log_totals = np.log(kde_sums(states, s2=s2, weights=counts, threads=threads).total)
+    h = _weighted_entropy(log_totals, counts, np.full(counts.shape, math.log(n)), n)
+
+    h_given_y = mi = None
+    if y is not None:
+        # Distinct (state, label) pairs: the class-restricted sums over rows become sums over
+        # pairs of the same label, weighted by the pair counts.
+        classes, y_idx = np.unique(y, return_inverse=True)
+        n_classes = classes.size
+        pairs, pair_counts = np.unique(inverse * n_classes + y_idx.reshape(-1), return_counts=True)
+        pair_state, pair_label = pairs // n_classes, pairs % n_classes
+        class_sizes = np.bincount(y_idx.reshape(-1), minlength=n_classes).astype(np.float64)
+        if s2 == 0.0:
+            log_same = np.log(pair_counts.astype(np.float64))
+        else:
+            from ..kernels.kde_sums import kde_sums
+
+            same = kde_sums(states[pair_state], s2=s2, weights=pair_counts, labels=pair_label,
+                            threads=threads).same_label
+            log_same = np.log(same)
+        h_given_y = _weighted_entropy(log_same, pair_counts, np.log(class_sizes[pair_label]), n)
+        mi = h - h_given_y
+
+    return KdeEntropy(entropy=h, conditional_entropy=h_given_y, mutual_information=mi, s2=s2,
+                      alpha=alpha, variance=variance, n_rows=n, n_units=packed.n_bits,
+                      n_states=int(counts.size),
+                      settings={"bandwidth": bandwidth, "layer": layer, "alpha": alpha,
+                                "labels": y is not None})
+
+
+def _synthetic_rows(p: np.ndarray, n: int, seed: int) -> PackedBits:
+    """n rows of independent Bernoulli(p_i) bits, packed. The uniforms are drawn exactly as
+    ``np.random.default_rng(seed).random((n, d))`` (row by row, C order), in chunks of rows so
+    that the float matrix is never held whole; a row's bit i is ``u < p_i``."""
+    from ..kernels.pack_bits import pack_bits
+
+    rng = np.random.default_rng(seed)
+    d = p.shape[0]
+    parts = []
+    for start in range(0, n, _SYNTH_CHUNK_ROWS):
+        rows = min(_SYNTH_CHUNK_ROWS, n - start)
+        parts.append(pack_bits(rng.random((rows, d)) < p).words)
+    return PackedBits(np.ascontiguousarray(np.concatenate(parts)), d, _trusted=True)
+
+
+def kde_total_correlation(gates, *, alpha: Optional[float] = None, bandwidth: str = "var",
+                          seed: int = 0, layer: Optional[str] = None,
+                          threads: Optional[int] = None) -> KdeTotalCorrelation:
+    """Total correlation (SPEC §4, paper 004 eq. 28), bits:
+    ``TC = (1/n) sum_j log2( mean_{k != j} K(sigma_j, sigma_k) / mean_k K(sigma_j, sigma_hat_k) )``
+    with ``sigma_hat`` n synthetic rows of independent Bernoulli(p_i) bits (seeded, drawn as
+    ``(np.random.default_rng(seed).random((n, d)) < p)``), same bandwidth as `kde_entropy`.
+    The numerator leaves row j out (SPEC decision), so n >= 2. Compare layers and models with
+    it; it overestimates the true total correlation of strongly coupled units.
+    """
+    from ..kernels.kde_sums import kde_sums
+
+    packed, layer = _rows_and_kind(gates, layer)
+    check_rows("gates", packed, minimum=2, why="the leave-one-out numerator needs another row")
+    seed = check_int("seed", seed, minimum=0)
+    n = packed.n_rows
+    alpha, variance, s2 = _bandwidth(packed, alpha, bandwidth, layer)
+    states, counts, _ = _distinct(packed)
+    p = column_ones(packed) / float(n)
+    synth_states, synth_counts, _ = _distinct(_synthetic_rows(p, n, seed))
+
+    if s2 == 0.0:
+        with np.errstate(divide="ignore"):
+            log_num = np.log(counts - 1.0)
+        log_den = _log_weighted_kernel_sums(states, synth_states, synth_counts, 0.0)
+    else:
+        total = kde_sums(states, s2=s2, weights=counts, threads=threads).total
+        rest = total - 1.0  # the sum without row j's own K_jj = 1
+        with np.errstate(divide="ignore"):
+            log_num = np.log(rest)
+        # A single-copy state far from all others: its rest is tiny next to the self term and
+        # `total - 1` has lost its digits; recompute those exactly.
+        redo = np.flatnonzero((counts == 1) & (rest < _LOO_RELATIVE))
+        if redo.size:
+            log_num[redo] = _log_rest(states, counts, redo, s2)
+        den = kde_sums(states, synth_states, s2=s2, weights=synth_counts, threads=threads).total
+        with np.errstate(divide="ignore"):
+            log_den = np.log(den)
+        low = np.flatnonzero(den < _LOG_SPACE_BELOW)
+        if low.size:
+            log_den[low] = _log_weighted_kernel_sums(states[low], synth_states, synth_counts, s2)
+    with np.errstate(invalid="ignore"):
+        tc = float(counts @ ((log_num - math.log(n - 1)) - (log_den - math.log(n)))) / (n * _LN2)
+    return KdeTotalCorrelation(total_correlation=tc, s2=s2, alpha=alpha, variance=variance,
+                               n_rows=n, n_units=packed.n_bits, n_states=int(counts.size),
+                               settings={"bandwidth": bandwidth, "layer": layer, "alpha": alpha,
+                                         "seed": seed, "leave_one_out": True})
+
+
+def _log_rest(states: PackedBits, counts: np.ndarray, rows: np.ndarray, s2: float) -> np.ndarray:
+    """``log sum_{t != s} c_t K(s, t)`` for the single-copy states ``rows`` (log space)."""
+    from ..kernels.kde_sums import hamming_distances
+
+    out = np.empty(rows.size)
+    log_w = np.log(counts.astype(np.float64))
+    for start in range(0, rows.size, _TILE_ROWS):
+        sel = rows[start:start + _TILE_ROWS]
+        logits = -hamming_distances(states[sel], states).astype(np.float64) / (2.0 * s2) + log_w
+        logits[np.arange(sel.size), sel] = -np.inf  # leave the state itself (count 1) out
+        out[start:start + sel.size] = _row_logsumexp(logits)
+    return out

@@ -1,0 +1,84 @@
+"""Hamming distances and Hamming-kernel sums of packed gate rows (SPEC section 4).
+
+``kde_sums`` is the n^2 core of the KDE entropy and total-correlation estimators: for each
+row ``j`` of A, ``total[j] = sum_k w_k exp(-h(a_j, b_k) / (2 s2))`` over the rows of B. It
+never forms the n x m matrix: work is tiled, memory is O((n + m) * words) plus per-thread
+accumulators of length n + m.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from .. import _cpu
+from .._validate import (check_labels, check_packed, check_positive, check_same_bits,
+                         check_threads, check_weights)
+
+
+class KdeSums(NamedTuple):
+    """Per-row kernel sums (float64, one entry per row of A)."""
+
+    total: np.ndarray
+    # The sums over rows of B with the same label; None when no labels were given.
+    same_label: Optional[np.ndarray]
+
+
+def _operands(a, b):
+    a = check_packed("a", a)
+    if b is None:
+        return a, None
+    b = check_packed("b", b)
+    check_same_bits("a", a, "b", b)
+    return a, b
+
+
+def kde_sums(a, b=None, *, s2: float, weights=None, labels=None, b_labels=None,
+             threads: int | None = None) -> KdeSums:
+    """Hamming-kernel sums ``total[j] = sum_k w_k exp(-h(a_j, b_k) / (2 s2))``.
+
+    a, b: `PackedBits` with the same ``n_bits`` (n and m rows); ``b=None`` means B = A, and
+    then each pair is computed once (the self pair ``k = j`` is included, as in SPEC eq. 2).
+    weights: optional non-negative integers, one per row of B (multiplicities of deduplicated
+    rows; with ``b=None`` they are also the multiplicities of A's rows).
+    labels: optional integer labels of A's rows; then ``same_label[j]`` is the sum over the
+    rows of B with A's row's label. With ``b`` given, ``b_labels`` (one per row of B) is
+    required too. Empty A gives empty arrays, empty B zeros.
+    """
+    a, b = _operands(a, b)
+    s2 = check_positive("s2", s2)
+    nthreads = check_threads(threads)
+    m = a.n_rows if b is None else b.n_rows
+    w = None
+    if weights is not None:
+        w = check_weights("weights", weights, m).astype(np.float64)  # the kernel multiplies in float64
+    la = lb = None
+    if labels is None:
+        if b_labels is not None:
+            raise ValueError("argument 'b_labels' needs 'labels' (the labels of the rows of A)")
+    else:
+        ya = check_labels("labels", labels, a.n_rows)
+        if b is None:
+            if b_labels is not None:
+                raise ValueError("argument 'b_labels' is only used when 'b' is given")
+            # Equality is all that matters: labels become dense int64 codes.
+            la = np.unique(ya, return_inverse=True)[1].astype(np.int64).reshape(-1)
+        else:
+            if b_labels is None:
+                raise ValueError("argument 'b_labels' is required with 'labels' when 'b' is given")
+            yb = check_labels("b_labels", b_labels, m)
+            codes = np.unique(np.concatenate([ya.astype(np.int64), yb.astype(np.int64)]),
+                              return_inverse=True)[1].astype(np.int64).reshape(-1)
+            la, lb = codes[: a.n_rows], codes[a.n_rows:]
+    total, same = _cpu.kde_sums(a.words, None if b is None else b.words, a.n_bits, s2, w, la,
+                                lb, nthreads)
+    return KdeSums(total, same)
+
+
+def hamming_distances(a, b=None, *, threads: int | None = None) -> np.ndarray:
+    """``h[j, k]`` = number of bits where row j of A and row k of B differ, as an (n, m) int32
+    matrix (``b=None``: B = A). It holds all n * m entries (4 bytes each): meant for small
+    inputs and tests; `kde_sums` gives kernel sums without the matrix."""
+    a, b = _operands(a, b)
+    nthreads = check_threads(threads)
+    return _cpu.hamming_distances(a.words, None if b is None else b.words, a.n_bits, nthreads)

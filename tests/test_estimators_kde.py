@@ -1,0 +1,102 @@
+"""KDE entropy, H(Sigma|Y), I(X;Sigma;Y) and total correlation (SPEC §4) against the numpy
+reference, on random and adversarial inputs; bandwidth defaults; bad input."""
+import numpy as np
+import pytest
+
+import pycx
+from pycx.reference import kde as ref
+
+# The fast path sums the same float64 kernel terms over distinct states instead of rows (a
+# different summation order) and the bandwidth's V may differ in the last bit: ~1e-15
+# relative per sum, far below 1e-10 after the logarithms and means.
+TOL = dict(rtol=1e-10, atol=1e-10)
+
+
+def gate_cases(rng):
+    yield "random", (rng.random((120, 37)) < 0.3).astype(np.uint8)
+    protos = (rng.random((5, 130)) < 0.5).astype(np.uint8)  # duplicates, 3 words per row
+    yield "prototypes", protos[rng.integers(0, 5, 90)] ^ (rng.random((90, 130)) < 0.02)
+    yield "one row", (rng.random((1, 10)) < 0.5).astype(np.uint8)
+    z = np.zeros((40, 64), np.uint8)
+    z[::3] = 1
+    yield "two states", z
+    yield "all constant", np.ones((25, 9), np.uint8)
+    yield "float input", (rng.random((30, 65)) < 0.5).astype(np.float32)
+
+
+@pytest.mark.parametrize("bandwidth", ["var", "d"])
+def test_entropy_matches_reference(rng, bandwidth):
+    for name, z in gate_cases(rng):
+        labels = rng.integers(0, 3, z.shape[0])
+        got = pycx.kde_entropy(z, alpha=0.05, bandwidth=bandwidth, labels=labels)
+        s2 = ref.kde_bandwidth(z, 0.05, mode=bandwidth)
+        np.testing.assert_allclose(got.s2, s2, rtol=1e-14, err_msg=name)
+        np.testing.assert_allclose(got.entropy, ref.kde_entropy(z, s2), **TOL, err_msg=name)
+        np.testing.assert_allclose(got.conditional_entropy,
+                                   ref.kde_conditional_entropy(z, labels, s2), **TOL, err_msg=name)
+        np.testing.assert_allclose(got.mutual_information,
+                                   ref.kde_mutual_information(z, labels, s2), **TOL, err_msg=name)
+        packed = pycx.kde_entropy(pycx.pack_bits(z), alpha=0.05, bandwidth=bandwidth)
+        np.testing.assert_allclose(packed.entropy, got.entropy, **TOL)
+        assert packed.conditional_entropy is None
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.3, 1e-4])
+def test_total_correlation_matches_reference(rng, alpha):
+    # alpha = 1e-4: kernels between distinct rows underflow, exercising the log-space path.
+    for name, z in gate_cases(rng):
+        if z.shape[0] < 2:
+            continue
+        got = pycx.kde_total_correlation(z, alpha=alpha, seed=11)
+        s2 = ref.kde_bandwidth(z, alpha)
+        want = ref.kde_total_correlation(z, s2, seed=11)
+        np.testing.assert_allclose(got.total_correlation, want, **TOL, err_msg=name)
+
+
+def test_entropy_bounds_and_plugin_limit(rng):
+    z = (rng.random((200, 30)) < 0.5).astype(np.uint8)
+    h = pycx.kde_entropy(z, alpha=0.01).entropy
+    assert 0 <= h <= np.log2(200) + 1e-12
+    # A vanishing bandwidth leaves only identical rows in each sum: the plug-in entropy.
+    protos = z[:4][rng.integers(0, 4, 200)]
+    np.testing.assert_allclose(pycx.kde_entropy(protos, alpha=1e-6).entropy,
+                               pycx.plugin_entropy(protos).entropy, rtol=1e-9)
+
+
+def test_independent_units_have_small_total_correlation(rng):
+    z = (rng.random((600, 40)) < 0.5).astype(np.uint8)
+    # SPEC §4: leave-one-out gives about 0 for independent units (sampling noise ~0.3 bits).
+    assert abs(pycx.kde_total_correlation(z, alpha=0.04).total_correlation) < 1.0
+
+
+def test_alpha_defaults_by_layer_kind(rng):
+    out = (rng.random((20, 3, 4, 4)) < 0.5).astype(np.uint8)
+    conv = pycx.kde_entropy(out)
+    assert conv.alpha == 0.04 and conv.settings["layer"] == "conv" and conv.n_units == 48
+    flat = out.reshape(20, -1)
+    assert pycx.kde_entropy(flat).alpha == 0.01
+    assert pycx.kde_entropy(flat, layer="conv").alpha == 0.04
+    assert pycx.kde_entropy(flat, alpha=0.2, layer="conv").alpha == 0.2
+    np.testing.assert_allclose(pycx.kde_entropy(flat, layer="conv").entropy, conv.entropy, rtol=1e-14)
+    d = conv.to_dict()
+    assert d["s2"] == conv.s2 and d["settings"]["bandwidth"] == "var"
+
+
+def test_bad_input(rng):
+    z = (rng.random((10, 5)) < 0.5).astype(np.uint8)
+    for alpha in (-0.1, float("nan"), 0.0):
+        with pytest.raises(ValueError, match="alpha"):
+            pycx.kde_entropy(z, alpha=alpha)
+        with pytest.raises(ValueError, match="alpha"):
+            pycx.kde_total_correlation(z, alpha=alpha)
+    with pytest.raises(ValueError, match="labels"):
+        pycx.kde_entropy(z, labels=np.zeros(9, dtype=int))
+    with pytest.raises(ValueError, match="0/1"):
+        pycx.kde_entropy(z * 3)
+    with pytest.raises(ValueError, match="row"):
+        pycx.kde_total_correlation(z[:1])
+    with pytest.raises(ValueError, match="bandwidth"):
+        pycx.kde_entropy(z, bandwidth="silverman")
+    with pytest.raises(ValueError, match="layer"):
+        pycx.kde_entropy(z, layer="attention")
+    assert pycx.entropy(z, method="kde", alpha=0.1).entropy == pycx.kde_entropy(z, alpha=0.1).entropy

@@ -1,0 +1,192 @@
+"""Classifier chain-rule entropy (SPEC §5.1): dedup vs plain fits, an independent
+XGBClassifier chain, ground-truth distributions, orders, degenerate folds, bad input."""
+import sys
+
+import numpy as np
+import pytest
+
+import pycx
+from pycx.estimators import xgb as xgb_module
+
+xgboost = pytest.importorskip("xgboost")
+
+
+def h2(p):
+    p = np.asarray(p, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
+    return np.where((p == 0) | (p == 1), 0.0, out)
+
+
+def markov_chain(rng, n_rows, n_units, flip):
+    """z_0 ~ Bernoulli(1/2), z_i = z_{i-1} xor Bernoulli(flip): H = 1 + (C-1) h2(flip)."""
+    z = np.zeros((n_rows, n_units), dtype=np.uint8)
+    z[:, 0] = rng.random(n_rows) < 0.5
+    for i in range(1, n_units):
+        z[:, i] = z[:, i - 1] ^ (rng.random(n_rows) < flip)
+    return z
+
+
+def low_entropy_gates(rng, n_rows, n_units, n_prototypes=6, flip=0.01):
+    protos = (rng.random((n_prototypes, n_units)) < 0.5).astype(np.uint8)
+    z = protos[rng.integers(0, n_prototypes, n_rows)]
+    return z ^ (rng.random(z.shape) < flip).astype(np.uint8)
+
+
+@pytest.mark.parametrize("folds", [2, 3])
+@pytest.mark.parametrize("order", ["natural", "greedy"])
+def test_dedup_equals_plain_fit(rng, folds, order):
+    z = low_entropy_gates(rng, 3000, 8)
+    kw = dict(folds=folds, n_estimators=15, order=order, seed=3)
+    fast = pycx.xgb_entropy(z, dedup=True, **kw)
+    plain = pycx.xgb_entropy(z, dedup=False, **kw)
+    np.testing.assert_array_equal(fast.order, plain.order)
+    # Weighted and repeated rows give the same gradient sums up to float32 rounding of the
+    # per-row gradients inside XGBoost: ~1e-7 relative on predictions, 1e-6 bits per term.
+    np.testing.assert_allclose(fast.terms, plain.terms, rtol=0, atol=1e-6)
+
+
+def test_matches_an_independent_xgbclassifier_chain(rng):
+    """The documented procedure written out with sklearn-style XGBClassifier: seeded fold split
+    over the original rows (shared by all columns), plain fits, clipped log-loss."""
+    z = low_entropy_gates(rng, 1200, 5, flip=0.05)
+    seed, folds, eps = 7, 2, 1e-6
+    got = pycx.xgb_entropy(z, folds=folds, n_estimators=10, seed=seed, eps=eps)
+
+    fold_ss, _ = np.random.SeedSequence(seed).spawn(2)
+    parts = np.array_split(np.random.default_rng(fold_ss).permutation(z.shape[0]), folds)
+    want = [h2(z[:, 0].mean())]
+    for i in range(1, z.shape[1]):
+        loss = 0.0
+        for f in range(folds):
+            test = np.sort(parts[f])
+            train = np.sort(np.concatenate([parts[g] for g in range(folds) if g != f]))
+            clf = xgboost.XGBClassifier(n_estimators=10, max_depth=3, learning_rate=0.1,
+                                        tree_method="hist", random_state=seed, n_jobs=1)
+            clf.fit(z[train, :i], z[train, i])
+            p = np.clip(clf.predict_proba(z[test, :i])[:, 1].astype(np.float64), eps, 1 - eps)
+            y = z[test, i]
+            loss += -(y * np.log2(p) + (1 - y) * np.log2(1 - p)).sum()
+        want.append(loss / z.shape[0])
+    # Same trees; the only difference is float32 prediction rounding (1e-7 relative).
+    np.testing.assert_allclose(got.terms, want, rtol=0, atol=1e-6)
+
+
+def test_packed_and_unpacked_input_agree(rng):
+    z = low_entropy_gates(rng, 800, 70)[:, :67]  # more than one 64-bit word per row
+    a = pycx.xgb_entropy(z, n_estimators=3)
+    b = pycx.xgb_entropy(pycx.pack_bits(z), n_estimators=3)
+    c = pycx.xgb_entropy(z.astype(bool), n_estimators=3)
+    assert a.entropy == b.entropy == c.entropy
+
+
+# --- ground truth --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", ["independent", "markov"])
+def test_chain_rule_is_an_upper_bound_close_to_the_truth(rng, case):
+    n_rows, n_units = 20000, 8
+    if case == "independent":
+        p = np.linspace(0.05, 0.6, n_units)
+        z = (rng.random((n_rows, n_units)) < p).astype(np.uint8)
+        truth = float(np.sum(h2(p)))
+    else:
+        z = markov_chain(rng, n_rows, n_units, flip=0.1)
+        truth = 1.0 + (n_units - 1) * h2(0.1)
+    r = pycx.xgb_entropy(z)  # paper 000 settings
+    # Lower side: the out-of-fold loss is an upper bound up to sampling noise, ~0.006 bits
+    # per term at 20,000 rows (std of a per-row loss ~0.9 bits / sqrt(M)); 0.03 covers 8.
+    # Upper side: with 10,000 training rows and these simple conditionals the classifiers are
+    # near the truth; 100 rounds at rate 0.1 leave ~1e-3 bits per term of under-fitting.
+    assert truth - 0.03 <= r.entropy <= truth + 0.05, (r.entropy, truth)
+
+
+def test_mixture_of_prototypes_against_exact_entropy(rng):
+    n_units, flip, weights = 10, 0.03, np.array([0.4, 0.3, 0.2, 0.1])
+    protos = (rng.random((4, n_units)) < 0.5).astype(np.uint8)
+    # Exact entropy by enumerating all 2^10 states.
+    states = ((np.arange(2 ** n_units)[:, None] >> np.arange(n_units)) & 1).astype(np.uint8)
+    mismatches = (states[:, None, :] != protos[None]).sum(axis=2)
+    probs = (weights * flip ** mismatches * (1 - flip) ** (n_units - mismatches)).sum(axis=1)
+    truth = float(-(probs * np.log2(probs)).sum())
+    z = protos[rng.choice(4, size=30000, p=weights)]
+    z ^= (rng.random(z.shape) < flip).astype(np.uint8)
+    r = pycx.xgb_entropy(z)
+    # Depth-3 trees must recover a 4-component mixture from the prefix: harder than a chain,
+    # so the bound sits higher (measured ~0.05 bits above); noise as above (~0.03).
+    assert truth - 0.03 <= r.entropy <= truth + 0.15, (r.entropy, truth)
+    # With 30,000 rows and ~200 likely states the plug-in is within its small-sample bias.
+    assert abs(pycx.plugin_entropy(z).entropy - truth) < 0.05
+
+
+# --- options ------------------------------------------------------------------------------
+
+def test_orders(rng):
+    z = markov_chain(rng, 2000, 6, flip=0.2)[:, [3, 0, 5, 1, 4, 2]]
+    r1 = pycx.xgb_entropy(z, order="random", n_estimators=2, seed=5)
+    r2 = pycx.xgb_entropy(z, order="random", n_estimators=2, seed=5)
+    assert sorted(r1.order) == list(range(6)) and np.array_equal(r1.order, r2.order)
+    explicit = pycx.xgb_entropy(z, order=r1.order, n_estimators=2, seed=5)
+    assert explicit.entropy == r1.entropy and explicit.settings["order"] == "explicit"
+    greedy = pycx.xgb_entropy(z, order="greedy", n_estimators=2)
+    # Along a chain every next unit is a neighbour of one already chosen: the order visits
+    # the chain's positions as one contiguous growing interval.
+    chain_pos = np.array([3, 0, 5, 1, 4, 2])[greedy.order]
+    for k in range(1, 6):
+        assert chain_pos[: k + 1].max() - chain_pos[: k + 1].min() == k
+    with pytest.raises(ValueError, match="order"):
+        pycx.xgb_entropy(z, order=[0, 1, 2, 3, 4, 4])
+    with pytest.raises(ValueError, match="order"):
+        pycx.xgb_entropy(z, order="sorted")
+
+
+def test_degenerate_training_fold_uses_laplace_rate(rng):
+    z = (rng.random((101, 3)) < 0.5).astype(np.uint8)
+    z[:, 1] = 0  # a constant unit: every training fold has one class
+    r = pycx.xgb_entropy(z, folds=2, n_estimators=2)
+    sizes = [len(p) for p in np.array_split(np.arange(101), 2)]
+    want = 0.0
+    for f in range(2):
+        n_train = 101 - sizes[f]
+        p1 = 0.5 / (n_train + 1)
+        want += -sizes[f] * np.log2(1 - p1)
+    # Exact arithmetic on a few float64 terms.
+    assert r.terms[1] == pytest.approx(want / 101, rel=1e-12)
+    assert r.n_degenerate == 2 and r.terms[0] == pytest.approx(h2(z[:, 0].mean()), rel=1e-12)
+
+
+def test_result_fields(rng):
+    z = low_entropy_gates(rng, 500, 4)
+    r = pycx.xgb_entropy(z, n_estimators=2, seed=1)
+    d = r.to_dict()
+    assert d["settings"]["n_estimators"] == 2 and d["settings"]["seed"] == 1
+    assert d["entropy"] == pytest.approx(sum(d["terms"]))
+    assert r.per_unit == pytest.approx(r.entropy / 4)
+    assert pycx.entropy(z, n_estimators=2, seed=1).entropy == r.entropy
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+def test_bad_input():
+    z = np.zeros((10, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="0/1"):
+        pycx.xgb_entropy(z + 2)
+    with pytest.raises(ValueError, match="0/1"):
+        pycx.xgb_entropy(np.full((10, 3), 0.5))
+    with pytest.raises(ValueError, match="folds"):
+        pycx.xgb_entropy(z[:2], folds=3)
+    with pytest.raises(ValueError, match="row"):
+        pycx.xgb_entropy(z[:1])
+    with pytest.raises(ValueError, match="folds"):
+        pycx.xgb_entropy(z, folds=1)
+    with pytest.raises(ValueError, match="eps"):
+        pycx.xgb_entropy(z, eps=0.7)
+    with pytest.raises(ValueError, match="eps"):
+        pycx.xgb_entropy(z, eps=-1.0)
+    with pytest.raises(ValueError, match="2-D"):
+        pycx.xgb_entropy(np.zeros(5, dtype=np.uint8))
+
+
+def test_missing_xgboost_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "xgboost", None)  # makes `import xgboost` raise
+    with pytest.raises(ImportError, match=r'pip install "pycx\[xgboost\]"'):
+        pycx.xgb_entropy(np.zeros((10, 3), dtype=np.uint8))
