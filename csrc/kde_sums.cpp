@@ -18,20 +18,27 @@ namespace pycx {
 namespace simd_impl {
 namespace {
 
-// Portable popcount for baseline builds: without -mpopcnt, __builtin_popcountll becomes a
-// library call; this SWAR form is a dozen inlined integer ops.
-struct SwarPopcount {
+// Popcount for the baseline build. On x86-64 without -mpopcnt, __builtin_popcountll becomes a
+// library call; this SWAR form is a dozen inlined integer ops (the hardware instruction is the
+// AVX2 level's business). Elsewhere (e.g. aarch64, where it is a baseline instruction) the
+// builtin is the fast choice.
+struct PortablePopcount {
   static PYCX_TILE_INLINE uint64_t count(uint64_t x) {
+#if PYCX_X86
     x = x - ((x >> 1) & 0x5555555555555555ULL);
     x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
     x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
     return (x * 0x0101010101010101ULL) >> 56;
+#else
+    return static_cast<uint64_t>(__builtin_popcountll(x));
+#endif
   }
 };
-using Block = ScalarBlock<SwarPopcount, 2, 4>;
+using Block = ScalarBlock<PortablePopcount, 2, 4>;
 
 }  // namespace
 
+BlockShape block_shape_scalar() { return {Block::kRowsA, Block::kRowsB}; }
 void kde_tile_scalar(const KdeProblem& p, const Tile& t, double* acc, double* acc_same) {
   kde_tile<Block>(p, t, acc, acc_same);
 }
@@ -39,7 +46,7 @@ void hamming_tile_scalar(const KdeProblem& p, const Tile& t, int32_t* out) {
   hamming_tile<Block>(p, t, out);
 }
 void block_scalar(const uint64_t* const* a_rows, const uint64_t* panel, int64_t words, int64_t* dist) {
-  Block::run(a_rows, panel, words, dist);
+  Block::run(a_rows, panel, words, dist, false);
 }
 
 }  // namespace simd_impl
@@ -51,10 +58,10 @@ using simd_impl::Tile;
 
 BlockShape shape_of(SimdLevel level) {
 #if PYCX_X86
-  if (level == SimdLevel::avx512) return {4, 32};
-  if (level == SimdLevel::avx2) return {2, 4};
+  if (level == SimdLevel::avx512) return simd_impl::block_shape_avx512();
+  if (level == SimdLevel::avx2) return simd_impl::block_shape_avx2();
 #endif
-  return {2, 4};
+  return simd_impl::block_shape_scalar();
 }
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
@@ -86,11 +93,24 @@ std::vector<T> padded(const T* x, int64_t len, int64_t len_pad, T fill) {
   return out;
 }
 
-// Tile edge (rows): the B rows of a tile (words * 8 bytes each) stay in L2 while a group of
-// A rows sweeps them; small enough that a few hundred tiles balance the threads.
-int64_t tile_rows(int64_t words, int64_t align) {
-  const int64_t by_cache = (int64_t(128) << 10) / (8 * std::max<int64_t>(words, 1));
-  return std::max(align, std::min<int64_t>(512, by_cache / align * align));
+// Tiles are sized so that the B rows of a tile (the part swept by every group of A rows)
+// stay in L1: a tile edge of up to 512 rows for narrow rows; for wide rows, tiles of
+// kMaxChunkedTileRows rows swept chunk_words words at a time.
+// Two thirds of a 48 KiB L1 (CPUs with 32 KiB get a little less reuse, nothing worse).
+constexpr int64_t kL1Bytes = int64_t(32) << 10;
+constexpr int64_t kMaxTileRows = 512;
+
+struct TileShape {
+  int64_t edge, chunk_words;
+};
+TileShape tile_shape(int64_t words, int64_t align) {
+  const int64_t row_bytes = 8 * std::max<int64_t>(words, 1);
+  const int64_t rows_in_l1 = kL1Bytes / row_bytes / align * align;
+  if (rows_in_l1 >= simd_impl::kMaxChunkedTileRows)
+    return {std::min(kMaxTileRows, rows_in_l1), std::max<int64_t>(words, 1)};
+  const int64_t max_chunk = std::max<int64_t>(1, kL1Bytes / (8 * simd_impl::kMaxChunkedTileRows));
+  const int64_t n_chunks = (words + max_chunk - 1) / max_chunk;
+  return {simd_impl::kMaxChunkedTileRows, (words + n_chunks - 1) / n_chunks};  // even chunks
 }
 
 struct Prepared {
@@ -118,7 +138,9 @@ void prepare(Prepared& prep, const uint64_t* a, int64_t n, const uint64_t* b, in
   p.m = m;
   p.words = words;
   p.symmetric = symmetric && triangle;
-  const int64_t edge = tile_rows(words, align);
+  const TileShape shape = tile_shape(words, align);
+  const int64_t edge = shape.edge;
+  p.chunk_words = shape.chunk_words;
   for (int64_t j = 0; j < prep.n_pad; j += edge)
     for (int64_t k = (p.symmetric ? j : 0); k < prep.m_pad; k += edge)
       prep.tiles.push_back({j, std::min(j + edge, prep.n_pad), k, std::min(k + edge, prep.m_pad)});

@@ -12,17 +12,23 @@ def _bits(name: str, x) -> np.ndarray:
     x = as_host_array(name, x)
     check_ndim(name, x, 2)
     check_binary(name, x)
-    return x.astype(np.int64)
+    return x.astype(np.float64)
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"arguments 'a' and 'b' must have the same number of bits, got {a.shape[1]} and {b.shape[1]}")
+    # |a - b| summed = a(1-b) + (1-a)b for 0/1 entries. float64 BLAS products of 0/1 entries
+    # are exact integers (any count below 2**53).
+    return a @ (1 - b).T + (1 - a) @ b.T
 
 
 def hamming_distances(a, b=None) -> np.ndarray:
-    """``h[j, k]`` = number of positions where rows ``a[j]`` and ``b[k]`` differ (0/1 input)."""
+    """``h[j, k]`` = number of positions where rows ``a[j]`` and ``b[k]`` differ (0/1 input),
+    as int64."""
     a = _bits("a", a)
     b = a if b is None else _bits("b", b)
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"arguments 'a' and 'b' must have the same number of bits, got {a.shape[1]} and {b.shape[1]}")
-    # |a - b| summed = a(1-b) + (1-a)b for 0/1 entries.
-    return a @ (1 - b).T + (1 - a) @ b.T
+    return _distances(a, b).astype(np.int64)
 
 
 class KdeSums(NamedTuple):
@@ -36,7 +42,7 @@ def kde_sums(a, b=None, *, s2: float, weights=None, labels=None, b_labels=None) 
     s2 = check_positive("s2", s2)
     a_bits = _bits("a", a)
     b_bits = a_bits if b is None else _bits("b", b)
-    h = hamming_distances(a_bits, b_bits).astype(np.float64)
+    h = _distances(a_bits, b_bits)
     m = b_bits.shape[0]
     if weights is None:
         w = np.ones(m)

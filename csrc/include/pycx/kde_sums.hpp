@@ -46,7 +46,10 @@ struct KdeProblem {
   const int64_t* a_labels;  // n_pad or nullptr
   const int64_t* b_labels;  // m_pad or nullptr
   bool symmetric;           // B is A: only pairs k >= j are visited, and added to both rows
+  int64_t chunk_words;      // words per sweep of a tile (< words: tiles of kMaxChunkedTileRows)
 };
+// Edge of the tiles of rows too wide for one sweep to stay in L1 (see kde_sums_tile.hpp).
+constexpr int64_t kMaxChunkedTileRows = 64;
 struct Tile {
   int64_t a_begin, a_end;  // rows of A, multiples of rows_a (a_end may exceed n up to n_pad)
   int64_t b_begin, b_end;  // rows of B, multiples of rows_b
@@ -56,13 +59,16 @@ struct Tile {
 using KdeTileFn = void (*)(const KdeProblem&, const Tile&, double* acc, double* acc_same);
 using HammingTileFn = void (*)(const KdeProblem&, const Tile&, int32_t* out);
 
+BlockShape block_shape_scalar();
 void kde_tile_scalar(const KdeProblem&, const Tile&, double*, double*);
 void hamming_tile_scalar(const KdeProblem&, const Tile&, int32_t*);
 void block_scalar(const uint64_t* const*, const uint64_t*, int64_t, int64_t*);
 #if PYCX_X86
+BlockShape block_shape_avx2();
 void kde_tile_avx2(const KdeProblem&, const Tile&, double*, double*);
 void hamming_tile_avx2(const KdeProblem&, const Tile&, int32_t*);
 void block_avx2(const uint64_t* const*, const uint64_t*, int64_t, int64_t*);
+BlockShape block_shape_avx512();
 void kde_tile_avx512(const KdeProblem&, const Tile&, double*, double*);
 void hamming_tile_avx512(const KdeProblem&, const Tile&, int32_t*);
 void block_avx512(const uint64_t* const*, const uint64_t*, int64_t, int64_t*);
