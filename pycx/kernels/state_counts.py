@@ -1,0 +1,85 @@
+"""State frequencies of packed gate rows (SPEC section 3): the distinct states ``s``, their
+counts ``k_s``, the row -> state map, the degeneracies ``m_k`` and per-label counts.
+
+The kernel (``csrc/state_counts.cpp``) hashes every row (all of its words), inserts the hashes
+into open-addressing tables (one per hash partition and thread) and confirms every hash match
+by comparing the full rows, so it is exact at any width: a hash collision costs a comparison,
+never a merged state. States are numbered in order of first occurrence.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _cpu
+from .._validate import check_labels, check_threads, describe
+from ..packed import PackedBits
+
+
+class StateCounts:
+    """Result of `state_counts`.
+
+    Attributes: ``states`` (`PackedBits`, one row per distinct state, in order of first
+    occurrence), ``counts`` (int64 ``k_s``), ``inverse`` (int64: row ``i`` is in state
+    ``inverse[i]``), ``labels`` (the labels given, or None), ``n_rows`` (M).
+    """
+
+    __slots__ = ("states", "counts", "inverse", "labels")
+
+    def __init__(self, states: PackedBits, counts: np.ndarray, inverse: np.ndarray, labels=None):
+        self.states = states
+        self.counts = counts
+        self.inverse = inverse
+        self.labels = labels
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.inverse.shape[0])
+
+    @property
+    def n_states(self) -> int:
+        return int(self.counts.shape[0])
+
+    def degeneracy(self) -> tuple:
+        """``(k, m_k)``: the distinct frequencies k (ascending, int64) and how many states
+        have each (int64)."""
+        if self.counts.size == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        per_k = np.bincount(self.counts)  # counts <= M, so this is O(S + M)
+        k = np.flatnonzero(per_k).astype(np.int64)
+        return k, per_k[k].astype(np.int64)
+
+    def label_counts(self, labels=None) -> tuple:
+        """``(classes, table)``: ``classes`` the sorted distinct labels, ``table[s, c]`` the
+        number of rows in state ``s`` with label ``classes[c]`` (int64). Uses the labels given
+        to `state_counts` unless ``labels`` is passed here."""
+        if labels is None:
+            labels = self.labels
+            if labels is None:
+                raise ValueError("no labels: pass labels= to state_counts() or to label_counts()")
+        else:
+            labels = check_labels("labels", labels, self.n_rows)
+        classes, label_index = np.unique(labels, return_inverse=True)
+        flat = self.inverse * classes.size + label_index.reshape(-1)
+        table = np.bincount(flat, minlength=self.n_states * classes.size)
+        return classes, table.reshape(self.n_states, classes.size).astype(np.int64, copy=False)
+
+    def __repr__(self) -> str:
+        return f"StateCounts(n_rows={self.n_rows}, n_states={self.n_states}, n_bits={self.states.n_bits})"
+
+
+def state_counts(packed, labels=None, threads: int | None = None, *, _weak_hash_bits: int = 0,
+                 _partition_min_rows: int = -1) -> StateCounts:
+    """Distinct rows of a `PackedBits` with their counts (SPEC section 3, ``k_s``).
+
+    ``labels`` (optional, one integer class per row) enables `StateCounts.label_counts`.
+    ``threads``: OpenMP threads (default: all). Exact for any number of bits.
+    (``_weak_hash_bits``, ``_partition_min_rows``: private test knobs, see the C++ binding.)
+    """
+    if not isinstance(packed, PackedBits):
+        raise TypeError(f"argument 'packed' must be PackedBits (see pycx.pack_bits), got {describe(packed)}")
+    if labels is not None:
+        labels = check_labels("labels", labels, packed.n_rows)
+    nthreads = check_threads(threads)
+    words, counts, inverse = _cpu.state_counts(packed.words, nthreads, int(_weak_hash_bits),
+                                              int(_partition_min_rows))
+    return StateCounts(PackedBits(words, packed.n_bits, _trusted=True), counts, inverse, labels)

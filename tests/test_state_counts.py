@@ -1,0 +1,124 @@
+"""pycx.state_counts against the numpy reference (pycx.reference.state_counts): exact equality."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pycx
+from pycx.kernels.state_counts import state_counts as state_counts_impl
+from pycx.reference import state_counts as ref
+
+
+def check_against_reference(bits, labels=None, **kwargs):
+    packed = pycx.pack_bits(bits)
+    got = state_counts_impl(packed, labels, **kwargs)
+    want = ref.state_counts(bits)
+    np.testing.assert_array_equal(got.states.unpack(), want.states)
+    assert got.states.n_bits == bits.shape[1]
+    np.testing.assert_array_equal(got.counts, want.counts)
+    np.testing.assert_array_equal(got.inverse, want.inverse)
+    assert got.counts.dtype == np.int64 and got.inverse.dtype == np.int64
+    for a, b in zip(got.degeneracy(), ref.degeneracy(want.counts)):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == np.int64
+    if labels is not None:
+        for a, b in zip(got.label_counts(), ref.label_counts(want.inverse, labels, want.counts.size)):
+            np.testing.assert_array_equal(a, b)
+    return got
+
+
+@st.composite
+def gate_rows(draw):
+    """Rows drawn from a small pool of base rows (duplicates), some of which differ from a pool
+    row only in their last bit or last word (adversarial near-duplicates)."""
+    rows = draw(st.integers(1, 60))
+    width = draw(st.sampled_from([1, 5, 63, 64, 65, 130, 500]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    pool = rng.integers(0, 2, (draw(st.integers(1, 8)), width), dtype=np.uint8)
+    near = pool.copy()
+    near[:, -1] ^= 1                                   # last bit flipped
+    tweak = pool.copy()
+    tweak[:, (width - 1) // 64 * 64] ^= 1              # first bit of the last word flipped
+    candidates = np.concatenate([pool, near, tweak])
+    return candidates[rng.integers(0, len(candidates), rows)], rng.integers(-1, 3, rows)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=gate_rows(), weak=st.sampled_from([0, 0, 1, 3]))
+def test_matches_reference(data, weak):
+    bits, labels = data
+    # weak > 0 keeps only that many hash bits: nearly every row collides with every other in
+    # the hash, so only the full-row comparison keeps the states apart.
+    check_against_reference(bits, labels, _weak_hash_bits=weak)
+
+
+@pytest.mark.parametrize("weak", [0, 1])
+def test_forced_hash_collisions_on_wide_adversarial_rows(rng, weak):
+    # 300 distinct rows of 500 bits differing only in bits of the last word.
+    bits = np.zeros((300, 500), np.uint8)
+    bits[:, 0] = 1
+    bits[np.arange(300), 490 - np.arange(300) % 50] = 1
+    bits[np.arange(300), 499] = np.arange(300) // 50 % 2
+    bits[np.arange(300), 440] = np.arange(300) // 100 % 2
+    bits = np.concatenate([bits, bits[::-1]])
+    got = check_against_reference(bits, _weak_hash_bits=weak)
+    assert got.n_states == len(np.unique(bits, axis=0))
+
+
+@pytest.mark.parametrize("width", [1, 64, 100])
+def test_all_equal_and_all_distinct_rows(width):
+    check_against_reference(np.ones((50, width), np.uint8))
+    check_against_reference(np.zeros((50, width), np.uint8))
+    distinct = ((np.arange(2 ** min(width, 12))[:, None] >> np.arange(width)) & 1).astype(np.uint8)
+    got = check_against_reference(distinct)
+    assert np.all(got.counts == 1)
+
+
+def test_single_row():
+    got = check_against_reference(np.array([[1, 0, 1]], np.uint8), labels=np.array([7]))
+    assert got.n_states == 1 and got.label_counts()[1].tolist() == [[1]]
+
+
+def test_partitioned_tables(rng):
+    # Insertion split over hash partitions (forced here; by default only for huge inputs): ids
+    # must still follow first occurrence exactly, with heavy duplication and distinct rows mixed.
+    pool = rng.integers(0, 2, (3000, 70), dtype=np.uint8)
+    bits = pool[rng.integers(0, 3000, 50000)]
+    for threads in (1, 2, 3):
+        check_against_reference(bits, rng.integers(0, 10, 50000), threads=threads, _partition_min_rows=0)
+    check_against_reference(bits, threads=2, _weak_hash_bits=40, _partition_min_rows=0)
+    check_against_reference(bits[:5], threads=3, _weak_hash_bits=2, _partition_min_rows=0)
+
+
+def test_zero_rows_and_zero_width():
+    empty = pycx.state_counts(pycx.pack_bits(np.zeros((0, 10), np.uint8)))
+    assert empty.n_states == 0 and empty.states.shape == (0, 10)
+    assert [a.size for a in empty.degeneracy()] == [0, 0]
+    no_bits = pycx.state_counts(pycx.PackedBits(np.zeros((4, 0), np.uint64), 0))
+    assert no_bits.counts.tolist() == [4] and no_bits.inverse.tolist() == [0, 0, 0, 0]
+
+
+def test_label_counts_given_late_and_missing(rng):
+    bits = rng.integers(0, 2, (40, 3), dtype=np.uint8)
+    labels = rng.integers(0, 4, 40)
+    got = pycx.state_counts(pycx.pack_bits(bits))
+    with pytest.raises(ValueError, match="no labels"):
+        got.label_counts()
+    want = ref.state_counts(bits)
+    classes, table = got.label_counts(labels)
+    ref_classes, ref_table = ref.label_counts(want.inverse, labels, want.counts.size)
+    np.testing.assert_array_equal(classes, ref_classes)
+    np.testing.assert_array_equal(table, ref_table)
+
+
+def test_bad_input():
+    packed = pycx.pack_bits(np.zeros((5, 3), np.uint8))
+    with pytest.raises(TypeError, match="PackedBits"):
+        pycx.state_counts(np.zeros((5, 1), np.uint64))
+    with pytest.raises(ValueError, match="one label per row"):
+        pycx.state_counts(packed, labels=np.zeros(4, np.int64))
+    with pytest.raises(TypeError, match="integer class labels"):
+        pycx.state_counts(packed, labels=np.zeros(5, np.float32))
+    with pytest.raises(ValueError, match="threads"):
+        pycx.state_counts(packed, threads=0)
