@@ -54,7 +54,7 @@ _INT_COLUMNS = {"depth", "units", "rows_sample", "rows_patch", "n_states", "samp
 
 # Defaults (see docs/decisions.md, "Analysis").
 DEFAULT_MAX_SAMPLES = 10_000
-DEFAULT_PATCH_ROWS = 20_000
+DEFAULT_PATCH_ROWS = 100_000
 DEFAULT_KDE_ROWS = 2_000
 DEFAULT_KMEANS = {"k_min_log2": 2, "k_max_log2": 14, "k_cap": None, "pca_dims": 64,
                   "max_iter": 100}
@@ -313,16 +313,13 @@ def _parse_estimators(estimators):
 
 class _InputTap:
     """Iterates `data` unchanged while keeping the first `limit` inputs (flattened float32) for
-    the k-means baseline; keeps ``len(data)`` for the progress bar."""
+    the k-means baseline. `tap_inputs` gives sized data a sized tap (for the progress bar)."""
 
     def __init__(self, data, limit):
         self.data = data
         self.limit = limit
         self.parts = []
         self.kept = 0
-
-    def __len__(self):
-        return len(self.data)
 
     def __iter__(self):
         for item in self.data:
@@ -340,6 +337,15 @@ class _InputTap:
         return np.concatenate(self.parts)[:n]
 
 
+class _SizedInputTap(_InputTap):
+    def __len__(self):
+        return len(self.data)
+
+
+def tap_inputs(data, limit):
+    return (_SizedInputTap if hasattr(data, "__len__") else _InputTap)(data, limit)
+
+
 def _as_inputs(data, n):
     """Flattened float inputs (first n) from an array or an iterable of batches."""
     if data is None:
@@ -347,7 +353,7 @@ def _as_inputs(data, n):
     if hasattr(data, "shape"):
         arr = data.detach().cpu().numpy() if hasattr(data, "detach") else np.asarray(data)
         return arr.reshape(arr.shape[0], -1)[:n].astype(np.float32, copy=False)
-    tap = _InputTap(data, n)
+    tap = tap_inputs(data, n)
     for _ in tap:
         pass
     return tap.inputs(n)
@@ -426,7 +432,7 @@ def analyze(model_or_capture, data=None, *, metrics="all", layers=None, labels=N
         `DEFAULT_KMEANS`), "relevance" ({"k_min": 1}).
     seed: one seed for every random choice (row subsamples, folds, synthetic TC rows, k-means).
     max_samples: samples captured from `data` (default 10,000; None = all).
-    patch_rows: per-patch rows per layer for the Janik metrics (default 20,000, seeded
+    patch_rows: per-patch rows per layer for the Janik metrics (default 100,000, seeded
         uniform subsample; None = all).
     kde_rows: samples used by the KDE group (default 2,000, seeded uniform subsample, the same
         samples for every layer; None = all).
@@ -470,7 +476,7 @@ def analyze(model_or_capture, data=None, *, metrics="all", layers=None, labels=N
             max_samples = DEFAULT_MAX_SAMPLES
         if max_samples is not None:
             max_samples = check_int("max_samples", max_samples, minimum=2)
-        tap = _InputTap(data, max_samples or np.iinfo(np.int64).max) \
+        tap = tap_inputs(data, max_samples or np.iinfo(np.int64).max) \
             if ("relevance" in groups and kmeans) else data
         with timer("capture"):
             cap = capture(model_or_capture, tap, layers=layers, labels=labels,

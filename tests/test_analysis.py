@@ -268,8 +268,8 @@ def test_sigmoid_stack_resolution_strictly_decreases(digits):
 def test_kmeans_baseline_and_curves(digits):
     x, y = digits
     model = train(nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)), x, y, steps=40)
-    rep = pycx.analyze(model, batches(x, y), metrics="relevance", progress=False,
-                       estimators={"kmeans": {"k_max_log2": 7}})
+    data = (b for b in batches(x, y))  # a generator: no len()
+    rep = pycx.analyze(model, data, metrics="relevance", estimators={"kmeans": {"k_max_log2": 7}})
     km = rep.curves["kmeans"]
     assert km["k"] == [4, 8, 16, 32, 64, 128]
     m = len(x)
@@ -280,6 +280,13 @@ def test_kmeans_baseline_and_curves(digits):
     assert mr["M"] == m and max(mr["h_k"]) == pytest.approx(math.log2(m))
     deg = rep.curves["degeneracy"][rep.rows[0]["layer"]]
     assert sum(k * mk for k, mk in zip(deg["k"], deg["m_k"])) == m
+    # A Capture with the inputs next to it gives the same baseline (same inputs, same seed).
+    cap = pycx.capture(model, batches(x, y), progress=False)
+    again = pycx.analyze(cap, x.numpy(), metrics="relevance", progress=False,
+                         estimators={"kmeans": {"k_max_log2": 7}})
+    assert again.curves["kmeans"]["h_s"] == km["h_s"]
+    alone = pycx.analyze(cap, metrics="relevance", progress=False)
+    assert "kmeans" not in alone.curves and alone.settings["kmeans"]["computed"] is False
 
 
 # --- Tracker, persistence -----------------------------------------------------------------------
