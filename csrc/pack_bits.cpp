@@ -21,20 +21,46 @@ inline bool is_nan(T v) {
   else return false;
 }
 
+// Packs 64 bytes holding 0/1 into one word, byte k -> bit k. Each group of 8 bytes is
+// gathered by one multiply: byte i lands in bit 56 + i of the product and no partial products
+// overlap, so nothing carries into the top byte.
+inline uint64_t bytes_to_word(const uint8_t* b) {
+  uint64_t word = 0;
+  for (int j = 0; j < 8; ++j) {
+    uint64_t u;
+    std::memcpy(&u, b + 8 * j, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    u = __builtin_bswap64(u);
+#endif
+    word |= ((u * 0x0102040810204080ULL) >> 56) << (8 * j);
+  }
+  return word;
+}
+
 // Scalar packer of one segment starting at a word boundary; the reference for the vector ones.
+// Full words go through a branch-free byte array that the compiler vectorises with the baseline
+// instruction set (compare, narrow to bytes, OR-reduce the NaN flags); then bytes_to_word.
 template <typename T>
 bool pack_row_scalar(const T* x, int64_t n_bits, T threshold, uint64_t* out) {
-  bool nan = false;
-  for (int64_t base = 0, w = 0; base < n_bits; base += kWordBits, ++w) {
-    const int count = static_cast<int>(std::min<int64_t>(kWordBits, n_bits - base));
+  uint8_t nan = 0;
+  int64_t base = 0, w = 0;
+  for (; base + kWordBits <= n_bits; base += kWordBits, ++w) {
+    const T* v = x + base;
+    uint8_t bytes[kWordBits];
+    for (int k = 0; k < kWordBits; ++k) bytes[k] = uint8_t(gate_on(v[k], threshold));
+    for (int k = 0; k < kWordBits; ++k) nan |= uint8_t(is_nan(v[k]));
+    out[w] = bytes_to_word(bytes);
+  }
+  if (base < n_bits) {
+    const int count = static_cast<int>(n_bits - base);
     uint64_t word = 0;
     for (int k = 0; k < count; ++k) {
       word |= uint64_t(gate_on(x[base + k], threshold)) << k;
-      nan |= is_nan(x[base + k]);
+      nan |= uint8_t(is_nan(x[base + k]));
     }
     out[w] = word;
   }
-  return nan;
+  return nan != 0;
 }
 
 template <typename T>
@@ -82,6 +108,76 @@ bool pack_rows(const T* x, int64_t n_rows, int64_t n_bits, int64_t row_stride, T
   return nan;
 }
 
+namespace {
+
+// In-place transpose of a 64 x 64 bit matrix (row r = a[r], column c = bit c): afterwards bit c
+// of a[r] is what bit r of a[c] was. Swaps ever smaller off-diagonal blocks (32, 16, ..., 1).
+inline void transpose_bits64(uint64_t* a) {
+  uint64_t mask = 0x00000000FFFFFFFFULL;
+  for (int j = 32; j != 0; j >>= 1, mask ^= mask << j) {
+    for (int k = 0; k < 64; k = ((k | j) + 1) & ~j) {
+      const uint64_t t = ((a[k] >> j) ^ a[k | j]) & mask;
+      a[k | j] ^= t;
+      a[k] ^= t << j;
+    }
+  }
+}
+
+// Channel planes with contiguous positions (NCHW, s_w == 1, s_h == W): for a block of 64
+// positions, pack each channel's 64 values with the vector row packer (one word per channel),
+// then transpose the 64 x 64 bit block into 64 position words. Reads every plane sequentially.
+template <typename T>
+bool pack_patches_planar(const T* x, int64_t N, int64_t C, int64_t HW, int64_t s_n, int64_t s_c,
+                         T threshold, uint64_t* out, int threads) {
+  const int64_t n_words = words_for_bits(C);
+  const int64_t blocks = (HW + kWordBits - 1) / kWordBits;
+  const SimdLevel level = active_simd_level();
+  bool nan = false;
+#pragma omp parallel for collapse(3) schedule(static) num_threads(resolve_threads(threads)) \
+    reduction(|| : nan)
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t block = 0; block < blocks; ++block) {
+      for (int64_t wi = 0; wi < n_words; ++wi) {
+        const int64_t p0 = block * kWordBits, count = std::min<int64_t>(kWordBits, HW - p0);
+        const int64_t c0 = wi * kWordBits, c_end = std::min(C, c0 + kWordBits);
+        uint64_t bits[kWordBits] = {};
+        bool seen_nan = false;
+        for (int64_t c = c0; c < c_end; ++c)
+          seen_nan |= pack_row(x + n * s_n + c * s_c + p0, count, threshold, &bits[c - c0], level);
+        transpose_bits64(bits);
+        uint64_t* dst = out + (n * HW + p0) * n_words + wi;
+        for (int64_t p = 0; p < count; ++p) dst[p * n_words] = bits[p];
+        nan = nan || seen_nan;
+      }
+    }
+  }
+  return nan;
+}
+
+// Contiguous channels (channels-last, s_c == 1): every position is already a packed row.
+template <typename T>
+bool pack_patches_channels_last(const T* x, int64_t N, int64_t C, int64_t H, int64_t W,
+                                int64_t s_n, int64_t s_h, int64_t s_w, T threshold, uint64_t* out,
+                                int threads) {
+  const int64_t n_words = words_for_bits(C);
+  const SimdLevel level = active_simd_level();
+  bool nan = false;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(resolve_threads(threads)) \
+    reduction(|| : nan)
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t h = 0; h < H; ++h) {
+      bool seen_nan = false;
+      for (int64_t w = 0; w < W; ++w)
+        seen_nan |= pack_row(x + n * s_n + h * s_h + w * s_w, C, threshold,
+                             out + ((n * H + h) * W + w) * n_words, level);
+      nan = nan || seen_nan;
+    }
+  }
+  return nan;
+}
+
+}  // namespace
+
 template <typename T>
 bool pack_patches(const T* x, int64_t N, int64_t C, int64_t H, int64_t W, int64_t s_n,
                   int64_t s_c, int64_t s_h, int64_t s_w, T threshold, uint64_t* out,
@@ -89,9 +185,13 @@ bool pack_patches(const T* x, int64_t N, int64_t C, int64_t H, int64_t W, int64_
   const int64_t n_words = words_for_bits(C);
   const int64_t HW = H * W;
   if (N == 0 || HW == 0 || n_words == 0) return false;
+  if (s_c == 1 && C > 1)
+    return pack_patches_channels_last(x, N, C, H, W, s_n, s_h, s_w, threshold, out, threads);
+  if ((s_w == 1 || W == 1) && (s_h == W || H == 1))
+    return pack_patches_planar(x, N, C, HW, s_n, s_c, threshold, out, threads);
   bool nan = false;
-  // One task per (sample, word of channels): it owns that word of the sample's H*W rows, so
-  // tasks never write the same memory, and reads channel planes of x sequentially.
+  // Any other strides: one task per (sample, word of channels): it owns that word of the
+  // sample's H*W rows, so tasks never write the same memory.
 #pragma omp parallel for collapse(2) schedule(static) num_threads(resolve_threads(threads)) \
     reduction(|| : nan)
   for (int64_t n = 0; n < N; ++n) {

@@ -26,7 +26,20 @@ PYCX_TARGET_AVX2 bool pack_row_f32_avx2(const float* x, int64_t n_bits, float t,
   const __m256 tv = _mm256_set1_ps(t);
   __m256 nan_acc = _mm256_setzero_ps();
   bool nan = false;
-  for (int64_t base = 0, w = 0; base < n_bits; base += kWordBits, ++w) {
+  int64_t base = 0, w = 0;
+  // Full words: no tail logic; one unordered compare of two vectors flags a NaN in either.
+  for (; base + kWordBits <= n_bits; base += kWordBits, ++w) {
+    uint64_t word = 0;
+    for (int pair = 0; pair < 4; ++pair) {
+      const __m256 a = _mm256_loadu_ps(x + base + 16 * pair), b = _mm256_loadu_ps(x + base + 16 * pair + 8);
+      const uint32_t bits = uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(a, tv, _CMP_GT_OQ))) |
+                            uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(b, tv, _CMP_GT_OQ))) << 8;
+      word |= uint64_t(bits) << (16 * pair);
+      nan_acc = _mm256_or_ps(nan_acc, _mm256_cmp_ps(a, b, _CMP_UNORD_Q));
+    }
+    out[w] = word;
+  }
+  for (; base < n_bits; base += kWordBits, ++w) {
     uint64_t word = 0;
     int64_t k = 0;
     const int64_t count = std::min<int64_t>(kWordBits, n_bits - base);
@@ -45,7 +58,19 @@ PYCX_TARGET_AVX2 bool pack_row_f64_avx2(const double* x, int64_t n_bits, double 
   const __m256d tv = _mm256_set1_pd(t);
   __m256d nan_acc = _mm256_setzero_pd();
   bool nan = false;
-  for (int64_t base = 0, w = 0; base < n_bits; base += kWordBits, ++w) {
+  int64_t base = 0, w = 0;
+  for (; base + kWordBits <= n_bits; base += kWordBits, ++w) {
+    uint64_t word = 0;
+    for (int pair = 0; pair < 8; ++pair) {
+      const __m256d a = _mm256_loadu_pd(x + base + 8 * pair), b = _mm256_loadu_pd(x + base + 8 * pair + 4);
+      const uint32_t bits = uint32_t(_mm256_movemask_pd(_mm256_cmp_pd(a, tv, _CMP_GT_OQ))) |
+                            uint32_t(_mm256_movemask_pd(_mm256_cmp_pd(b, tv, _CMP_GT_OQ))) << 4;
+      word |= uint64_t(bits) << (8 * pair);
+      nan_acc = _mm256_or_pd(nan_acc, _mm256_cmp_pd(a, b, _CMP_UNORD_Q));
+    }
+    out[w] = word;
+  }
+  for (; base < n_bits; base += kWordBits, ++w) {
     uint64_t word = 0;
     int64_t k = 0;
     const int64_t count = std::min<int64_t>(kWordBits, n_bits - base);

@@ -149,3 +149,39 @@ def test_concat_bits_bad_input():
         pycx.concat_bits([a, pycx.pack_bits(np.ones((3, 3)))])
     with pytest.raises(ValueError, match="empty"):
         pycx.concat_bits([])
+
+
+def _layouts(x):
+    """The same (N, C, H, W) values in the three memory layouts pack_per_patch handles
+    differently: NCHW planes (bit-block transpose), channels-last (rows already contiguous),
+    and other strides (generic loop)."""
+    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    padded = np.zeros(x.shape[:3] + (2 * x.shape[3],), x.dtype)
+    padded[..., ::2] = x
+    return {"nchw": np.ascontiguousarray(x), "nhwc": nhwc, "strided": padded[..., ::2]}
+
+
+@pytest.mark.parametrize("C", [1, 3, 64, 65, 130])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8])
+def test_pack_per_patch_layouts_with_full_and_partial_blocks(simd_level, rng, C, dtype):
+    # H*W = 144 positions: two full 64-position blocks and a partial one.
+    x = rng.standard_normal((2, C, 16, 9)).astype(dtype) if dtype != np.uint8 else \
+        rng.integers(0, 2, (2, C, 16, 9)).astype(dtype)
+    want = ref.pack_bits(ref.per_patch_rows(x))
+    for name, arr in _layouts(x).items():
+        np.testing.assert_array_equal(pycx.pack_per_patch(arr).words, want, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_found_at_every_position_of_a_word(simd_level, dtype):
+    # The full-word paths check NaN two vectors at a time; every lane of both must count.
+    for j in range(0, 128, 7):
+        x = np.zeros((2, 128), dtype)
+        x[1, j] = np.nan
+        with pytest.raises(ValueError, match="NaN"):
+            pycx.pack_bits(x)
+        y = np.zeros((1, 70, 8, 9), dtype)
+        y[0, j % 70, j % 8, j % 9] = np.nan
+        for name, arr in _layouts(y).items():
+            with pytest.raises(ValueError, match="NaN"):
+                pycx.pack_per_patch(arr)
