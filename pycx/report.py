@@ -575,8 +575,9 @@ def _training(training: dict) -> Optional[Figure]:
         axes[1].legend(loc="lower right")
         fig.tight_layout()
         png = _png(fig)
-    return Figure("training", "Training", "Mean training loss and held-out accuracy per epoch "
-                  "(epoch 0: at initialisation).", png)
+    return Figure("training", "Training", "Mean training loss (cross-entropy over the epoch's "
+                  "mini-batches) and accuracy on the held-out images, per epoch; epoch 0 is the "
+                  "network at initialisation, before any update.", png)
 
 
 _FIGURES: tuple = (
