@@ -1,0 +1,111 @@
+"""End-to-end timing of `pycx.analyze` on a CIFAR ResNet-56 (run as a script, not a unit test).
+
+ResNet-56 with random weights (``torch.manual_seed(seed)``; no training: this measures cost,
+the values mean nothing), N random inputs of shape 3x32x32 (standard normal, seeded) with
+random labels 0..9, every ReLU layer, metric groups janik + relevance + kde.
+
+The work is split so that a partial run still reports something: one capture, then the
+relevance and kde groups over all layers (the KDE concatenation profile needs them all), then
+the janik group (the XGBoost chain rule, by far the largest cost) one ResNet stage at a time.
+Each part is printed as soon as it ends; the sum of the parts is the end-to-end time of
+``pycx.analyze(model, data, metrics="all")`` with the same caps.
+
+    python3 benchmarks/analysis_resnet56.py --threads 2 [--n 10000] [--patch-rows 20000]
+        [--kde-rows 2000] [--stages layer1,layer2,layer3] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--patch-rows", type=int, default=20_000)
+    ap.add_argument("--kde-rows", type=int, default=2_000)
+    ap.add_argument("--stages", default="stem,layer1,layer2,layer3",
+                    help="ReLU groups for the janik part (stem = the first ReLU)")
+    ap.add_argument("--per-stage-layers", type=int, default=0,
+                    help="janik on only the first K ReLUs of each stage (0 = all) and extrapolate")
+    ap.add_argument("--skip-rk", action="store_true", help="skip the relevance + kde part")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    import torch
+
+    import pycx
+    from pycx.models import cifar_resnet
+
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    torch.manual_seed(args.seed)
+    model = cifar_resnet(56).eval()
+    gen = torch.Generator().manual_seed(args.seed)
+    x = torch.randn(args.n, 3, 32, 32, generator=gen)
+    y = torch.randint(0, 10, (args.n,), generator=gen)
+    loader = [(x[i:i + 250], y[i:i + 250]) for i in range(0, args.n, 250)]
+    out = {"n": args.n, "threads": args.threads, "patch_rows": args.patch_rows,
+           "kde_rows": args.kde_rows, "load_at_start": os.getloadavg(), "parts": {}}
+
+    def report(part, seconds, extra=None):
+        out["parts"][part] = {"seconds": seconds, **(extra or {})}
+        print(f"[{time.strftime('%H:%M:%S')}] {part}: {seconds:.1f} s  load={os.getloadavg()[0]:.1f}"
+              + (f"  {extra}" if extra else ""), flush=True)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(out, f, indent=1, default=float)
+
+    t = time.perf_counter()
+    cap = pycx.capture(model, loader, layers="relu", progress=False, seed=args.seed)
+    report("capture", time.perf_counter() - t, {"layers": len(cap.layers)})
+
+    if not args.skip_rk:
+        t = time.perf_counter()
+        r = pycx.analyze(cap, x.reshape(args.n, -1).numpy(), metrics=["relevance", "kde"],
+                         kde_rows=args.kde_rows, seed=args.seed, progress=False)
+        report("relevance+kde", time.perf_counter() - t,
+               {"timings": r.settings["timings"], "k_used": r.settings["kmeans"].get("k_used")})
+        out["relevance_kde_rows"] = r.to_pandas()[["layer", "h_s", "h_k", "n_states", "kde_h",
+                                                   "kde_tc", "kde_h_concat", "plugin_h_concat"]
+                                                  ].to_dict("list")
+
+    names = cap.names
+
+    def stage_of(name):
+        return name.split(".")[0] if name.startswith("layer") else "stem"
+
+    total_janik = 0.0
+    for stage in args.stages.split(","):
+        members = [n for n in names if stage_of(n) == stage]
+        run = members[:args.per_stage_layers] if args.per_stage_layers else members
+        if not run:
+            continue
+        t = time.perf_counter()
+        chosen = set(run)  # a predicate: the stem's name "relu" is also a kind
+        r = pycx.analyze(cap, metrics="janik", layers=lambda name, kind: name in chosen,
+                         patch_rows=args.patch_rows,
+                         seed=args.seed, progress=False)
+        seconds = time.perf_counter() - t
+        scaled = seconds * len(members) / len(run)
+        total_janik += scaled
+        df = r.to_pandas()
+        report(f"janik {stage}", seconds,
+               {"layers_run": len(run), "layers_in_stage": len(members),
+                "extrapolated_stage_s": scaled, "timings": r.settings["timings"],
+                "complexity": df["complexity"].round(3).tolist(),
+                "units": df["units"].tolist()})
+    out["janik_total_s"] = total_janik
+    total = sum(p["seconds"] for k, p in out["parts"].items() if not k.startswith("janik")) + total_janik
+    out["end_to_end_s"] = total
+    report("end-to-end (janik extrapolated where partial)", total)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,831 @@
+"""High-level metrics: `analyze(model_or_capture, data)` -> `Report`, and `Tracker` for
+trajectories over training epochs.
+
+One call captures the gates of a model (`pycx.capture`), then applies the array-level
+estimators of `pycx.estimators` to every captured layer, by metric group:
+
+- ``"janik"`` (SPEC §2, per-patch rows): linearity, mean unit entropy, complexity H(Z) with
+  the chosen estimator (default: the XGBoost chain rule with paper 000's settings), complexity
+  per neuron, normalised total correlation, effective dimension (and, with ``pixel_map=True``,
+  the pixel-wise map);
+- ``"relevance"`` (SPEC §3, per-sample binarised states): H[s], H[k] (raw and / log2 M), beta
+  (MLE and least squares), distinct states, classification error; across layers the critical
+  and Zipf layers and beta; the maximal relevance curve for M; the k-means baseline on the
+  same inputs;
+- ``"kde"`` (SPEC §4, per-sample gates): H, H|Y, I(X;Σ;Y), total correlation, and H of the
+  concatenation of each layer with all later ones (KDE, and plug-in over all samples).
+
+Every cap (samples, per-patch rows, KDE rows, k-means sizes) is explicit, seeded and written
+to ``report.settings``, together with the time each stage took (``settings["timings"]``).
+The table's columns are fixed (`COLUMNS`); a value that was not computed is NaN.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
+
+import numpy as np
+
+from ._validate import check_int, describe
+
+__all__ = ["analyze", "Report", "Tracker", "COLUMNS", "METRIC_GROUPS"]
+
+METRIC_GROUPS = ("janik", "relevance", "kde")
+
+IDENTITY_COLUMNS = ["model", "epoch", "layer", "kind", "depth", "block", "shape", "units",
+                    "rows_sample", "rows_patch"]
+JANIK_COLUMNS = ["linearity", "unit_entropy_mean", "complexity", "complexity_per_neuron", "ntc",
+                 "effective_dimension", "complexity_estimator"]
+RELEVANCE_COLUMNS = ["h_s", "h_k", "h_s_norm", "h_k_norm", "beta_mle", "beta_ls", "n_states",
+                     "classification_error"]
+KDE_COLUMNS = ["kde_h", "kde_h_given_y", "kde_i_xy", "kde_tc", "kde_s2", "kde_alpha",
+               "kde_h_concat"]
+# Added after the contract's columns (never renamed): gate bits per sample, rows the KDE used,
+# -dH[k]/dH[s] from this layer to the next, plug-in H of the concatenation over all samples.
+EXTRA_COLUMNS = ["sample_bits", "rows_kde", "beta_across", "plugin_h_concat"]
+COLUMNS = IDENTITY_COLUMNS + JANIK_COLUMNS + RELEVANCE_COLUMNS + KDE_COLUMNS + EXTRA_COLUMNS
+_STRING_COLUMNS = {"model", "layer", "kind", "block", "shape", "complexity_estimator"}
+_INT_COLUMNS = {"depth", "units", "rows_sample", "rows_patch", "n_states", "sample_bits",
+                "rows_kde"}
+
+# Defaults (see docs/decisions.md, "Analysis").
+DEFAULT_MAX_SAMPLES = 10_000
+DEFAULT_PATCH_ROWS = 20_000
+DEFAULT_KDE_ROWS = 2_000
+DEFAULT_KMEANS = {"k_min_log2": 2, "k_max_log2": 14, "k_cap": None, "pca_dims": 64,
+                  "max_iter": 100}
+DEFAULT_XGB = {"folds": 2, "n_estimators": 100, "max_depth": 3, "learning_rate": 0.1}
+_COMPLEXITY_METHODS = ("xgb", "plugin", "miller_madow", "kde")
+_LABEL_VALUES = {"relevance": ["classification_error"], "kde": ["kde_h_given_y", "kde_i_xy"]}
+_JSON_FORMAT = "pycx.report/1"
+
+
+# ----------------------------------------------------------------------------------- Report
+
+def _nan_row():
+    row = {c: float("nan") for c in COLUMNS}
+    for c in _STRING_COLUMNS:
+        row[c] = None
+    row["block"] = ""
+    return row
+
+
+def _encode(value):
+    """JSON-able copy: numpy scalars/arrays to Python, NaN to null, ±inf to "Infinity"."""
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _encode(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def _decode(value):
+    if isinstance(value, dict):
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if value == "Infinity":
+        return math.inf
+    if value == "-Infinity":
+        return -math.inf
+    return value
+
+
+class Report:
+    """Results of `analyze` / `Tracker`: ``rows`` (one dict per model, epoch and layer, keys
+    `COLUMNS`), ``network`` (one dict per model and epoch), ``curves`` (JSON-able arrays) and
+    ``settings`` (every setting and cap used, seeds, ``timings`` in seconds per stage)."""
+
+    def __init__(self, rows=None, network=None, curves=None, settings=None):
+        self.rows = [dict(r) for r in (rows or [])]
+        self.network = [dict(n) for n in (network or [])]
+        self.curves = dict(curves or {})
+        self.settings = dict(settings or {})
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __repr__(self) -> str:
+        models = sorted({str(r["model"]) for r in self.rows})
+        epochs = sorted({r["epoch"] for r in self.rows if r["epoch"] is not None})
+        return (f"Report({len(self.rows)} rows, models={models}, epochs={epochs or None}, "
+                f"layers={len({r['layer'] for r in self.rows})})")
+
+    # --- tables
+    def to_pandas(self):
+        """The per-layer table as a DataFrame with columns `COLUMNS` (NaN where not computed)."""
+        import pandas as pd
+
+        frame = pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in self.rows], columns=COLUMNS)
+        frame["epoch"] = pd.to_numeric(frame["epoch"], errors="coerce")
+        for c in COLUMNS:
+            if c not in _STRING_COLUMNS:
+                frame[c] = pd.to_numeric(frame[c], errors="coerce")
+        return frame
+
+    def to_csv(self, path) -> None:
+        """Writes the per-layer table (columns `COLUMNS`; empty cells where not computed)."""
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(COLUMNS)
+            for r in self.rows:
+                writer.writerow(["" if _missing(r.get(c)) else r.get(c) for c in COLUMNS])
+
+    def to_dict(self) -> dict:
+        return {"format": _JSON_FORMAT, "rows": _encode(self.rows), "network": _encode(self.network),
+                "curves": _encode(self.curves), "settings": _encode(self.settings)}
+
+    def to_json(self, path=None) -> str:
+        """Everything (rows, network, curves, settings) as strict JSON (NaN is null, infinities
+        are the strings "Infinity"/"-Infinity"); written to `path` when given, and returned."""
+        text = json.dumps(self.to_dict(), allow_nan=False)
+        if path is not None:
+            with open(path, "w") as f:
+                f.write(text)
+        return text
+
+    @classmethod
+    def load(cls, path) -> "Report":
+        """A report from a file written by `to_json`."""
+        with open(path) as f:
+            doc = json.load(f)
+        if not isinstance(doc, dict) or doc.get("format") != _JSON_FORMAT:
+            raise ValueError(f"{path!r} is not a pycx report (expected format {_JSON_FORMAT!r})")
+        rows = []
+        for r in _decode(doc["rows"]):
+            row = _nan_row()
+            for k, v in r.items():
+                row[k] = (float("nan") if v is None and k not in _STRING_COLUMNS and k != "epoch"
+                          else v)
+            rows.append(row)
+        network = []
+        for n in _decode(doc["network"]):
+            network.append({k: (float("nan") if v is None and k in ("network_complexity",
+                                                                   "beta_across_layers") else v)
+                            for k, v in n.items()})
+        return cls(rows, network, _decode(doc["curves"]), _decode(doc["settings"]))
+
+    # --- concatenation
+    def extend(self, other: "Report") -> "Report":
+        """Appends another report's rows and network rows (e.g. a later epoch), in place.
+        Curves: the other report's ``degeneracy`` and ``effective_dimension_map`` (last epoch)
+        replace these; ``max_relevance`` and ``kmeans`` are kept, or taken from `other` when
+        absent here. Settings: timings are added up per stage; each analysis run is listed in
+        ``settings["runs"]`` (with its full settings where they differ from this report's)."""
+        if not isinstance(other, Report):
+            raise TypeError(f"argument 'other' must be a Report, got {type(other).__name__}")
+        self.rows.extend(dict(r) for r in other.rows)
+        self.network.extend(dict(n) for n in other.network)
+        for key, value in other.curves.items():
+            if key in ("degeneracy", "effective_dimension_map") or key not in self.curves:
+                self.curves[key] = value
+        if not self.settings:
+            self.settings = dict(other.settings)
+            return self
+        mine = {k: v for k, v in self.settings.items() if k not in ("timings", "runs")}
+        theirs = {k: v for k, v in other.settings.items() if k not in ("timings", "runs")}
+        timings = dict(self.settings.get("timings", {}))
+        for stage, seconds in other.settings.get("timings", {}).items():
+            timings[stage] = timings.get(stage, 0.0) + seconds
+        self.settings["timings"] = timings
+        runs = list(self.settings.get("runs", []))
+        for run in other.settings.get("runs", []):
+            run = dict(run)
+            if _encode(theirs) != _encode(mine):
+                run["settings"] = theirs
+            runs.append(run)
+        self.settings["runs"] = runs
+        return self
+
+    def __add__(self, other: "Report") -> "Report":
+        out = Report(self.rows, self.network, self.curves, json.loads(json.dumps(_encode(self.settings))))
+        out.settings = _decode(out.settings)
+        return out.extend(other)
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+class _Timings:
+    def __init__(self):
+        self.seconds = OrderedDict()
+
+    @contextmanager
+    def __call__(self, stage):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+
+def _bar(items, progress, desc):
+    if not progress:
+        return items
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return items
+    return tqdm(items, desc=desc, unit="layer", leave=False)
+
+
+def _parse_metrics(metrics):
+    """(groups in canonical order, explicit?) from "all", a group name or a list of them."""
+    valid = ", ".join(repr(g) for g in ("all",) + METRIC_GROUPS)
+    if isinstance(metrics, str):
+        names = [metrics]
+    else:
+        try:
+            names = list(metrics)
+        except TypeError:
+            raise TypeError(f"argument 'metrics' must be a metric group name or a list of them "
+                            f"({valid}), got {type(metrics).__name__}") from None
+    if not names:
+        raise ValueError(f"argument 'metrics' is empty; valid metric groups: {valid}")
+    groups = set()
+    explicit = True
+    for name in names:
+        if not isinstance(name, str) or name not in ("all",) + METRIC_GROUPS:
+            raise ValueError(f"argument 'metrics' has unknown metric group {name!r}; valid "
+                             f"metric groups: {valid}")
+        if name == "all":
+            groups.update(METRIC_GROUPS)
+            explicit = False
+        else:
+            groups.add(name)
+    return [g for g in METRIC_GROUPS if g in groups], explicit
+
+
+def _parse_estimators(estimators):
+    """Estimator settings: ``None``, a complexity method name, or a dict with keys
+    "complexity" (method name, or dict {"method": name, **kwargs}), "kde", "kmeans",
+    "relevance" (dicts of keyword arguments)."""
+    out = {"complexity": {"method": "xgb", **DEFAULT_XGB}, "kde": {"bandwidth": "var"},
+           "kmeans": dict(DEFAULT_KMEANS), "relevance": {"k_min": 1}}
+    if estimators is None:
+        return out
+    if isinstance(estimators, str):
+        estimators = {"complexity": estimators}
+    if not isinstance(estimators, dict):
+        raise TypeError(f"argument 'estimators' must be None, a complexity estimator name or a "
+                        f"dict, got {type(estimators).__name__}")
+    unknown = sorted(set(estimators) - set(out))
+    if unknown:
+        raise ValueError(f"argument 'estimators' has unknown keys {unknown}; valid keys: "
+                         f"{sorted(out)}")
+    for key, value in estimators.items():
+        if key == "complexity":
+            if isinstance(value, str):
+                value = {"method": value}
+            if not isinstance(value, dict):
+                raise TypeError("estimators['complexity'] must be a method name or a dict with "
+                                f"'method', got {type(value).__name__}")
+            method = value.get("method", "xgb")
+            if method not in _COMPLEXITY_METHODS:
+                raise ValueError(f"estimators['complexity'] method must be one of "
+                                 f"{list(_COMPLEXITY_METHODS)}, got {method!r}")
+            base = {"method": method, **(DEFAULT_XGB if method == "xgb" else {})}
+            base.update(value)
+            out["complexity"] = base
+        else:
+            if not isinstance(value, dict):
+                raise TypeError(f"estimators[{key!r}] must be a dict of keyword arguments, got "
+                                f"{type(value).__name__}")
+            out[key].update(value)
+    return out
+
+
+class _InputTap:
+    """Iterates `data` unchanged while keeping the first `limit` inputs (flattened float32) for
+    the k-means baseline; keeps ``len(data)`` for the progress bar."""
+
+    def __init__(self, data, limit):
+        self.data = data
+        self.limit = limit
+        self.parts = []
+        self.kept = 0
+
+    def __len__(self):
+        return len(self.data)
+
+    def __iter__(self):
+        for item in self.data:
+            x = item[0] if isinstance(item, (tuple, list)) and item else item
+            if self.kept < self.limit:
+                arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+                arr = arr.reshape(arr.shape[0], -1)[: self.limit - self.kept]
+                self.parts.append(arr.astype(np.float32, copy=False))
+                self.kept += arr.shape[0]
+            yield item
+
+    def inputs(self, n):
+        if not self.parts:
+            return None
+        return np.concatenate(self.parts)[:n]
+
+
+def _as_inputs(data, n):
+    """Flattened float inputs (first n) from an array or an iterable of batches."""
+    if data is None:
+        return None
+    if hasattr(data, "shape"):
+        arr = data.detach().cpu().numpy() if hasattr(data, "detach") else np.asarray(data)
+        return arr.reshape(arr.shape[0], -1)[:n].astype(np.float32, copy=False)
+    tap = _InputTap(data, n)
+    for _ in tap:
+        pass
+    return tap.inputs(n)
+
+
+def _patch_rows(rec, patch_rows, seed):
+    """Per-patch rows of a layer, subsampled to at most `patch_rows` (seeded, the same keyed
+    sample as `pycx.capture`'s ``patch_rows``)."""
+    from ._capture_store import per_patch_rows, subsample_rows
+
+    if rec.patch_rows == patch_rows and rec.seed == seed:
+        return rec.per_patch
+    total = rec.n_patch_rows_total
+    index = None
+    if patch_rows is not None and patch_rows < total:
+        index = subsample_rows(total, patch_rows, seed)
+    if rec.positions == 1 and rec.bits_per_unit == 1:
+        return rec.per_sample if index is None else rec.per_sample[index]
+    return per_patch_rows(rec.per_sample, rec.channels, rec.positions, index)
+
+
+def _ternary_entropies(rates, c):
+    """Entropy (bits) of each ternary unit from the rates of its lo and hi bits."""
+    lo, hi = rates[:c], rates[c:]
+    lin = np.clip(1.0 - lo - hi, 0.0, 1.0)
+    probs = np.stack([lo, hi, lin])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(probs > 0, -probs * np.log2(probs), 0.0)
+    return terms.sum(axis=0)
+
+
+def _joint_ids(ids_a, ids_b):
+    """Ids of the distinct pairs (a, b), 0..S-1."""
+    code = ids_a.astype(np.int64) * (int(ids_b.max()) + 1) + ids_b.astype(np.int64)
+    return np.unique(code, return_inverse=True)[1].reshape(-1)
+
+
+def _plugin_from_ids(ids):
+    counts = np.bincount(ids).astype(np.float64)
+    counts = counts[counts > 0]
+    p = counts / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def _relevance_states(rec):
+    """Per-sample binarised states for SPEC §3: sigmoid/tanh layers use their 0.5 (0) split."""
+    return rec.binary if rec.binary is not None else rec.per_sample
+
+
+# ----------------------------------------------------------------------------------- analyze
+
+_UNSET = object()
+
+
+def analyze(model_or_capture, data=None, *, metrics="all", layers=None, labels=None,
+            estimators=None, seed=0, progress=True, max_samples=_UNSET,
+            patch_rows=DEFAULT_PATCH_ROWS, kde_rows=DEFAULT_KDE_ROWS, blocks=None,
+            model_name="model", epoch=None, pixel_map=False, kmeans=True,
+            capture_kwargs=None) -> Report:
+    """Complexity metrics of every gating layer of a model (or of a `pycx.Capture`).
+
+    model_or_capture: a ``torch.nn.Module`` (then `data` is required: a DataLoader or any
+        iterable of inputs or ``(x, y)`` batches) or a `Capture` (then `data`, if given, is only
+        used as the inputs of the k-means baseline: an array or an iterable of batches).
+    metrics: "all" (default), "janik", "relevance", "kde", or a list of them.
+    layers: which gating layers (names, kinds such as "relu", or a predicate), as in
+        `pycx.capture`; also selects among a Capture's layers.
+    labels: class labels (one per sample) when the batches carry none (or for a Capture that
+        has none). Labels are needed for the classification error (relevance) and H|Y,
+        I(X;Σ;Y) (kde): asking for those groups by name without labels is an error; with
+        ``metrics="all"`` the label-dependent values are NaN and ``settings["labels"]`` is
+        False.
+    estimators: the complexity H(Z) estimator by name ("xgb" default, "plugin",
+        "miller_madow", "kde") or a dict with keys "complexity" (name or {"method": name,
+        **kwargs}), "kde" (e.g. {"bandwidth": "d", "alpha": 0.02}), "kmeans" (keys of
+        `DEFAULT_KMEANS`), "relevance" ({"k_min": 1}).
+    seed: one seed for every random choice (row subsamples, folds, synthetic TC rows, k-means).
+    max_samples: samples captured from `data` (default 10,000; None = all).
+    patch_rows: per-patch rows per layer for the Janik metrics (default 20,000, seeded
+        uniform subsample; None = all).
+    kde_rows: samples used by the KDE group (default 2,000, seeded uniform subsample, the same
+        samples for every layer; None = all).
+    blocks: layer -> block name, as a dict {block: [layer names or name prefixes]} or a
+        callable(layer_name) -> str; per-block averages go to ``network[...]["block_avg"]``.
+    model_name, epoch: identity columns of the rows.
+    pixel_map: also the pixel-wise effective dimension map (``curves["effective_dimension_map"]``).
+    kmeans: compute the k-means baseline (relevance group), when the inputs are available.
+    capture_kwargs: further keyword arguments of `pycx.capture` (device, train_mode, ...).
+    """
+    from .capture import Capture, capture
+
+    groups, explicit = _parse_metrics(metrics)
+    est = _parse_estimators(estimators)
+    seed = check_int("seed", seed, minimum=0)
+    if patch_rows is not None:
+        patch_rows = check_int("patch_rows", patch_rows, minimum=2)
+    if kde_rows is not None:
+        kde_rows = check_int("kde_rows", kde_rows, minimum=2)
+    timer = _Timings()
+    inputs = None
+    if isinstance(model_or_capture, Capture):
+        cap = model_or_capture
+        if max_samples is not _UNSET:
+            raise ValueError("argument 'max_samples' applies when capturing from a model; a "
+                             "Capture already holds its samples")
+        max_samples = None
+        cap = _select_layers(cap, layers)
+        if "relevance" in groups and kmeans:
+            inputs = _as_inputs(data, cap.n_samples)
+    else:
+        import torch
+
+        if not isinstance(model_or_capture, torch.nn.Module):
+            raise TypeError(f"argument 'model_or_capture' must be a torch.nn.Module or a "
+                            f"pycx.Capture, got {type(model_or_capture).__name__}")
+        if data is None:
+            raise ValueError("argument 'data' is required when analysing a model (a DataLoader "
+                             "or an iterable of inputs or (x, y) batches)")
+        if max_samples is _UNSET:
+            max_samples = DEFAULT_MAX_SAMPLES
+        if max_samples is not None:
+            max_samples = check_int("max_samples", max_samples, minimum=2)
+        tap = _InputTap(data, max_samples or np.iinfo(np.int64).max) \
+            if ("relevance" in groups and kmeans) else data
+        with timer("capture"):
+            cap = capture(model_or_capture, tap, layers=layers, labels=labels,
+                          max_samples=max_samples, patch_rows=None, seed=seed,
+                          pixel_covariance=bool(pixel_map), progress=progress,
+                          **(capture_kwargs or {}))
+        if tap is not data:
+            inputs = tap.inputs(cap.n_samples)
+        labels = None  # now inside the capture
+    if len(cap.layers) == 0:
+        raise ValueError("the capture has no layers: nothing to analyse")
+    y = cap.labels
+    if labels is not None:
+        from ._validate import check_labels
+
+        if y is not None:
+            raise ValueError("labels were given twice: by argument 'labels' and by the Capture")
+        y = np.asarray(check_labels("labels", labels, cap.n_samples), dtype=np.int64)
+    if y is None and explicit:
+        needy = [g for g in groups if g in _LABEL_VALUES]
+        if needy:
+            what = "; ".join(f"{g!r} needs them for {', '.join(_LABEL_VALUES[g])}" for g in needy)
+            raise ValueError(f"no labels: metric group {what}. Pass labels=..., give (x, y) "
+                             "batches, or use metrics='all' to compute the label-free values "
+                             "and leave those NaN")
+    n = cap.n_samples
+    records = list(cap.layers.values())
+    block_of = _block_function(blocks, [r.name for r in records])
+
+    settings = OrderedDict()
+    settings["metrics"] = groups
+    settings["seed"] = seed
+    settings["n_samples"] = n
+    settings["max_samples"] = max_samples
+    settings["patch_rows"] = patch_rows
+    settings["kde_rows"] = kde_rows
+    settings["labels"] = y is not None
+    settings["skipped"] = [] if y is not None else [
+        v for g in groups for v in _LABEL_VALUES.get(g, [])]
+    settings["layers"] = [r.name for r in records]
+    settings["estimators"] = {
+        "complexity": est["complexity"] if "janik" in groups else None,
+        "relevance": est["relevance"] if "relevance" in groups else None,
+        "kde": ({**est["kde"], "alpha": est["kde"].get("alpha", "0.04 conv / 0.01 linear"),
+                 "tc_leave_one_out": True, "tc_seed": seed} if "kde" in groups else None),
+        "effective_dimension": ({"covariance_positions_per_sample": 16,
+                                 "pixel_map": bool(pixel_map)} if "janik" in groups else None),
+    }
+    rows = []
+    for depth, rec in enumerate(records):
+        row = _nan_row()
+        row.update(model=str(model_name), epoch=epoch, layer=rec.name, kind=rec.kind, depth=depth,
+                   block=block_of(rec.name), shape="x".join(str(d) for d in rec.shape),
+                   units=rec.channels, sample_bits=rec.per_sample.n_bits, rows_sample=n)
+        rows.append(row)
+    curves = {}
+
+    if "janik" in groups:
+        _janik(records, rows, curves, est["complexity"], patch_rows, seed, pixel_map, progress,
+               timer)
+    if "relevance" in groups:
+        _relevance(records, rows, curves, y, est, inputs if kmeans else None, seed, progress,
+                   timer, settings, model_name, epoch)
+    if "kde" in groups:
+        _kde(records, rows, y, est["kde"], kde_rows, seed, progress, timer)
+
+    network = _network(rows, groups, model_name, epoch, blocks is not None)
+    settings["timings"] = dict(timer.seconds)
+    settings["runs"] = [{"model": str(model_name), "epoch": epoch, "timings": dict(timer.seconds)}]
+    return Report(rows, [network], curves, settings)
+
+
+def _select_layers(cap, layers):
+    if layers is None:
+        return cap
+    from .capture import Capture, _layer_selector
+
+    select, required = _layer_selector(layers)
+    missing = sorted(required - set(cap.layers))
+    if missing:
+        raise ValueError(f"argument 'layers' names {missing}, which are not in the capture; "
+                         f"layers: {cap.names}")
+    kept = OrderedDict((n, r) for n, r in cap.layers.items() if select(n, r.kind))
+    return Capture(kept, cap.labels, cap.patch_rows, cap.seed)
+
+
+def _block_function(blocks, names):
+    if blocks is None:
+        return lambda name: ""
+    if callable(blocks):
+        return lambda name: str(blocks(name) or "")
+    if not isinstance(blocks, dict):
+        raise TypeError(f"argument 'blocks' must be a dict {{block: [layer names or prefixes]}} or "
+                        f"a callable(layer_name) -> block, got {type(blocks).__name__}")
+
+    def block_of(name):
+        for block, members in blocks.items():
+            members = [members] if isinstance(members, str) else list(members)
+            for m in members:
+                if name == m or name.startswith(m + ".") or name.startswith(m + ":"):
+                    return str(block)
+        return ""
+
+    return block_of
+
+
+# ----------------------------------------------------------------------------------- groups
+
+def _janik(records, rows, curves, complexity, patch_rows, seed, pixel_map, progress, timer):
+    from .estimators.dispatch import entropy
+    from .estimators.janik import effective_dimension, effective_dimension_map, unit_rates
+
+    method = complexity["method"]
+    kwargs = {k: v for k, v in complexity.items() if k != "method"}
+    if method == "xgb":
+        kwargs.setdefault("seed", seed)
+    maps = {}
+    for i, rec in enumerate(_bar(records, progress, "pycx janik")):
+        row = rows[i]
+        with timer("packing"):
+            patch = _patch_rows(rec, patch_rows, seed)
+        with timer("janik.units"):
+            rates = unit_rates(patch)
+            if rec.bits_per_unit == 2:
+                c = rec.shape[0]
+                unit_h = _ternary_entropies(rates, c)
+                row["linearity"] = float(np.clip(1.0 - rates[:c] - rates[c:], 0.0, 1.0).mean())
+            else:
+                unit_h = _h2(rates)
+                row["linearity"] = float(rates.mean())
+            row["unit_entropy_mean"] = float(unit_h.mean())
+        with timer(f"janik.complexity.{method}"):
+            h = float(entropy(patch, method=method, **kwargs).entropy)
+        n_units = rec.shape[0]  # neurons (a ternary unit is one neuron with 2 bits)
+        total = float(unit_h.sum())
+        row.update(complexity=h, complexity_per_neuron=h / n_units, rows_patch=patch.n_rows,
+                   ntc=(total - h) / total if total > 0 else 0.0, complexity_estimator=method)
+        with timer("janik.effective_dimension"):
+            if rec.covariance is not None:
+                row["effective_dimension"] = float(effective_dimension(rec.covariance))
+            if pixel_map and rec.pixel_covariance is not None:
+                m = effective_dimension_map(rec.pixel_covariance)
+                maps[rec.name] = m.reshape(rec.output_shape[1:]).tolist()
+    if pixel_map:
+        curves["effective_dimension_map"] = maps
+
+
+def _h2(p):
+    from .estimators._common import h2
+
+    return h2(p)
+
+
+def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, settings,
+               model_name, epoch):
+    from .estimators.relevance import max_relevance_curve, resolution_relevance
+    from .reference.relevance import beta_across_layers
+
+    k_min = est["relevance"].get("k_min", 1)
+    degeneracy = {}
+    for i, rec in enumerate(_bar(records, progress, "pycx relevance")):
+        row = rows[i]
+        with timer("relevance.layers"):
+            rr = resolution_relevance(_relevance_states(rec), y, k_min=k_min)
+        row.update(h_s=rr.h_s, h_k=rr.h_k, h_s_norm=rr.h_s_normalized, h_k_norm=rr.h_k_normalized,
+                   beta_mle=rr.beta_mle, beta_ls=rr.beta_least_squares, n_states=rr.n_states,
+                   classification_error=(float("nan") if rr.classification_error is None
+                                         else rr.classification_error))
+        degeneracy[rec.name] = {"k": rr.k.tolist(), "m_k": rr.m_k.tolist(), "beta_mle": rr.beta_mle}
+    if len(rows) > 1:
+        across = beta_across_layers([r["h_s"] for r in rows], [r["h_k"] for r in rows])
+        for row, value in zip(rows, across):
+            row["beta_across"] = float(value)
+    n = rows[0]["rows_sample"]
+    with timer("relevance.max_relevance_curve"):
+        if n >= 2:
+            c = max_relevance_curve(n)
+            curves["max_relevance"] = {"M": int(n), "h_s": c.h_s.tolist(), "h_k": c.h_k.tolist(),
+                                       "h_s_norm": c.h_s_normalized.tolist(),
+                                       "h_k_norm": c.h_k_normalized.tolist()}
+    curves["degeneracy"] = degeneracy
+    if inputs is not None:
+        with timer("relevance.kmeans"):
+            curves["kmeans"], settings["kmeans"] = _kmeans_curve(inputs, est["kmeans"], seed)
+        curves["kmeans"].update(model=str(model_name), epoch=epoch)
+    else:
+        settings["kmeans"] = {"computed": False,
+                              "why": "no inputs (a Capture without data, or kmeans=False)"}
+
+
+def _kmeans_curve(x, opts, seed):
+    """H[s], H[k] of k-means cluster sizes on the inputs (SPEC §3 baseline) for k = 2^a..2^b,
+    k <= min(M, k_cap). Inputs with more than `pca_dims` features are first projected on their
+    leading principal components (seeded randomized SVD): Lloyd iterations then cost
+    M * k * pca_dims instead of M * k * D. Initial centres: k-means++ with one candidate per
+    step (sklearn's greedy default of 2 + log k candidates costs ~10 s at k = 1024 on 1,797
+    points, the plain rule 0.2 s), then Lloyd iterations."""
+    from sklearn.cluster import KMeans, kmeans_plusplus
+    from sklearn.decomposition import PCA
+
+    from .reference.relevance import resolution_relevance as rr_counts
+
+    m = x.shape[0]
+    lo, hi = int(opts["k_min_log2"]), int(opts["k_max_log2"])
+    cap = min(m, int(opts["k_cap"]) if opts.get("k_cap") is not None else m)
+    ks = [2 ** a for a in range(lo, hi + 1) if 2 ** a <= cap]
+    x = np.asarray(x, dtype=np.float32)
+    dims = opts.get("pca_dims")
+    projected = False
+    if dims is not None and x.shape[1] > dims and m > dims:
+        x = PCA(n_components=int(dims), svd_solver="randomized", random_state=seed).fit_transform(x)
+        projected = True
+    curve = {"k": [], "h_s": [], "h_k": [], "h_s_norm": [], "h_k_norm": []}
+    for k in ks:
+        centres, _ = kmeans_plusplus(x, k, n_local_trials=1, random_state=seed)
+        km = KMeans(n_clusters=k, init=centres, n_init=1, max_iter=int(opts["max_iter"]),
+                    random_state=seed).fit(x)
+        counts = np.bincount(km.labels_, minlength=k)
+        r = rr_counts(counts[counts > 0])
+        curve["k"].append(k)
+        curve["h_s"].append(r.h_s)
+        curve["h_k"].append(r.h_k)
+        curve["h_s_norm"].append(r.h_s_normalized)
+        curve["h_k_norm"].append(r.h_k_normalized)
+    used = {"computed": True, **opts, "k_used": ks, "k_cap_effective": cap, "M": m,
+            "pca_applied": projected,
+            "algorithm": "sklearn KMeans (Lloyd) from k-means++ centres, 1 candidate per step",
+            "seed": seed}
+    return curve, used
+
+
+def _kde(records, rows, y, kde_opts, kde_rows, seed, progress, timer):
+    from .estimators.kde import kde_entropy, kde_total_correlation
+    from .kernels.pack_bits import concat_bits
+    from .kernels.state_counts import state_counts
+
+    n = records[0].n_samples
+    index = None
+    if kde_rows is not None and kde_rows < n:
+        index = np.sort(np.random.default_rng(seed).choice(n, kde_rows, replace=False))
+    y_kde = None if y is None else (y if index is None else y[index])
+    opts = {k: v for k, v in kde_opts.items() if k in ("alpha", "bandwidth")}
+    subsets = []
+    for i, rec in enumerate(_bar(records, progress, "pycx kde")):
+        row = rows[i]
+        gates = rec.per_sample if index is None else rec.per_sample[index]
+        subsets.append(gates)
+        layer = "conv" if len(rec.output_shape) > 1 else "linear"
+        with timer("kde.entropy"):
+            ke = kde_entropy(gates, labels=y_kde, layer=layer, **opts)
+        with timer("kde.total_correlation"):
+            tc = kde_total_correlation(gates, layer=layer, seed=seed, **opts)
+        row.update(kde_h=ke.entropy, kde_s2=ke.s2, kde_alpha=ke.alpha,
+                   kde_tc=tc.total_correlation, rows_kde=gates.n_rows,
+                   kde_h_given_y=(float("nan") if ke.conditional_entropy is None
+                                  else ke.conditional_entropy),
+                   kde_i_xy=(float("nan") if ke.mutual_information is None
+                             else ke.mutual_information))
+    # H(Σ_l..Σ_L): the concatenation of layer l with every later layer, from the last layer
+    # back. KDE on the KDE rows; plug-in over all samples from joint state ids (no copy).
+    suffix = None
+    joint = None
+    for i in _bar(list(range(len(records) - 1, -1, -1)), progress, "pycx kde concat"):
+        rec, row = records[i], rows[i]
+        layer = "conv" if len(rec.output_shape) > 1 else "linear"
+        with timer("kde.concat"):
+            suffix = subsets[i] if suffix is None else concat_bits([subsets[i], suffix])
+            row["kde_h_concat"] = kde_entropy(suffix, layer=layer, **opts).entropy
+        with timer("kde.concat_plugin"):
+            ids = np.asarray(state_counts(rec.per_sample).inverse, dtype=np.int64).reshape(-1)
+            joint = ids if joint is None else _joint_ids(ids, joint)
+            row["plugin_h_concat"] = _plugin_from_ids(joint)
+
+
+def _network(rows, groups, model_name, epoch, with_blocks):
+    from .reference.relevance import critical_layer, zipf_layer
+
+    net = {"model": str(model_name), "epoch": epoch, "network_complexity": float("nan"),
+           "critical_layer": None, "zipf_layer": None, "beta_across_layers": float("nan"),
+           "block_avg": {}}
+    if "janik" in groups:
+        net["network_complexity"] = float(sum(r["complexity"] for r in rows))
+    if "relevance" in groups:
+        points = [(r["h_s"], r["h_k"]) for r in rows]
+        net["critical_layer"] = rows[critical_layer(points)]["layer"]
+        betas = np.array([r["beta_mle"] for r in rows], dtype=np.float64)
+        if np.isfinite(betas).any():
+            betas[~np.isfinite(betas)] = np.nan
+            net["zipf_layer"] = rows[zipf_layer(betas)]["layer"]
+        hs = np.array([r["h_s"] for r in rows])
+        hk = np.array([r["h_k"] for r in rows])
+        if len(rows) >= 2 and np.ptp(hs) > 0:
+            # One number for the whole network: minus the least-squares slope of H[k] on H[s]
+            # over the layers (per-pair values are the rows' beta_across).
+            net["beta_across_layers"] = float(-np.polyfit(hs, hk, 1)[0])
+    if with_blocks:
+        numeric = [c for c in JANIK_COLUMNS + RELEVANCE_COLUMNS + KDE_COLUMNS
+                   if c not in _STRING_COLUMNS]
+        for block in dict.fromkeys(r["block"] for r in rows):
+            if not block:
+                continue
+            members = [r for r in rows if r["block"] == block]
+            avg = {}
+            for c in numeric:
+                values = [r[c] for r in members if not _missing(r[c])]
+                if values:
+                    avg[c] = float(np.mean(values))
+            net["block_avg"][block] = avg
+    return net
+
+
+# ----------------------------------------------------------------------------------- Tracker
+
+class Tracker:
+    """Runs `analyze` during training and collects one `Report` over epochs::
+
+        tracker = pycx.Tracker(model, val_loader, every=2, metrics=["janik", "relevance"])
+        for epoch in range(epochs):
+            train_one_epoch(model)
+            tracker.step(epoch)
+        tracker.report.to_pandas()
+
+    ``step(epoch)`` analyses on its 1st, (every+1)-th, (2*every+1)-th... call (so the first
+    call always runs) and appends rows with that epoch. The k-means baseline (which depends on
+    the inputs only) is computed at the first analysis only. Other keyword arguments go to
+    `analyze`.
+    """
+
+    def __init__(self, model, data, *, every=1, metrics="all", labels=None, **analyze_kwargs):
+        self.model = model
+        self.data = data
+        self.every = check_int("every", every, minimum=1)
+        _parse_metrics(metrics)  # fail now, not at the first epoch
+        self.metrics = metrics
+        self.labels = labels
+        if "epoch" in analyze_kwargs:
+            raise TypeError("Tracker sets 'epoch' itself (the argument of step)")
+        self.kwargs = analyze_kwargs
+        self.report = Report()
+        self.calls = 0
+
+    def step(self, epoch, *, force=False):
+        """Analyses now if this call is due (or `force`); returns that epoch's `Report`, or
+        None when skipped."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
+            raise TypeError(f"argument 'epoch' must be an int, got {describe(epoch)}")
+        due = force or self.calls % self.every == 0
+        self.calls += 1
+        if not due:
+            return None
+        first = not self.report.rows
+        kwargs = dict(self.kwargs)
+        kwargs.setdefault("kmeans", True)
+        kwargs["kmeans"] = kwargs["kmeans"] and first
+        result = analyze(self.model, self.data, metrics=self.metrics, labels=self.labels,
+                         epoch=int(epoch), **kwargs)
+        self.report.extend(result)
+        return result
