@@ -70,7 +70,7 @@ class LayerRecord:
       in C order (channel, then position);
     - ``per_patch``: `PackedBits`, rows ``n*H*W + h*W + w`` of ``bits_per_unit * C`` bits, all
       rows or the seeded subsample of ``patch_rows`` rows (``patch_index`` holds their global
-      row indices); derived on first access from ``per_sample`` (the same bits, transposed);
+      row indices); derived on each access from ``per_sample`` (the same bits, transposed);
     - ``binary``: sigmoid/tanh only, per-sample `PackedBits` of ``out > 0.5`` (sigmoid) or
       ``out > 0`` (tanh), the binarisation used for resolution/relevance (SPEC section 3);
     - ``covariance``: `pycx.Covariance` of the per-patch float outputs (dim C, over all
@@ -95,7 +95,6 @@ class LayerRecord:
         self.pixel_covariance = pixel_covariance
         self.patch_rows = patch_rows
         self.seed = seed
-        self._per_patch = None
         self._patch_index = None
         self._counts = None
 
@@ -120,26 +119,19 @@ class LayerRecord:
     def patch_index(self):
         """Global indices (into all ``n_samples * H * W`` patch rows) of the rows in
         ``per_patch``; None when all rows are kept."""
-        self._ensure_patch()
+        if self._patch_index is None and self.patch_rows is not None \
+                and self.patch_rows < self.n_patch_rows_total:
+            self._patch_index = subsample_rows(self.n_patch_rows_total, self.patch_rows, self.seed)
         return self._patch_index
 
     @property
     def per_patch(self) -> PackedBits:
-        self._ensure_patch()
-        return self._per_patch
-
-    def _ensure_patch(self):
-        if self._per_patch is not None:
-            return
-        total = self.n_patch_rows_total
-        index = None
-        if self.patch_rows is not None and self.patch_rows < total:
-            index = subsample_rows(total, self.patch_rows, self.seed)
+        """Derived from ``per_sample`` on each access and not kept (memory stays at one copy
+        of the bits): hold on to the result when it is needed repeatedly."""
+        index = self.patch_index
         if self.positions == 1 and self.bits_per_unit == 1:
-            patch = self.per_sample if index is None else self.per_sample[index]
-        else:
-            patch = per_patch_rows(self.per_sample, self.channels, self.positions, index)
-        self._per_patch, self._patch_index = patch, index
+            return self.per_sample if index is None else self.per_sample[index]
+        return per_patch_rows(self.per_sample, self.channels, self.positions, index)
 
     @property
     def counts_per_sample(self) -> np.ndarray:
@@ -611,8 +603,8 @@ def _model_device(model):
 
 
 def capture(model, data, *, layers=None, labels=None, max_samples=None, patch_rows=None,
-            covariance=True, pixel_covariance=False, device=None, train_mode=False,
-            progress=True, seed=0) -> Capture:
+            covariance=True, pixel_covariance=False, covariance_positions=16, device=None,
+            train_mode=False, progress=True, seed=0) -> Capture:
     """Runs `model` over `data` and captures the gate states of its gating layers.
 
     - `data`: a DataLoader or any iterable of input tensors (numpy arrays are accepted) or of
@@ -626,8 +618,12 @@ def capture(model, data, *, layers=None, labels=None, max_samples=None, patch_ro
       replacement, the rows with the smallest splitmix64 keys of ``(seed, global row index)``
       (so it does not depend on the batch size; layers of the same spatial size keep the same
       patches). Covariances and counts always use all rows.
-    - `covariance` / `pixel_covariance`: streaming covariance of the per-patch float outputs,
-      over all rows / per spatial position.
+    - `covariance` / `pixel_covariance`: streaming covariance of the per-patch float outputs
+      (over patch rows) / per spatial position (over all samples).
+    - `covariance_positions`: the covariance over patch rows uses on average this many
+      positions per sample (a fixed-rate Bernoulli subsample, rate ``covariance_positions /
+      (H*W)``, keyed on (seed, global row index) like `patch_rows`: independent of batching);
+      a layer with at most this many positions uses all rows; None = all rows always.
     - `device`: where inputs are sent (default: the device of the model's parameters; the
       model itself is never moved).
     - `train_mode`: run in train mode (dropout masks are gates only then); default eval. The
@@ -647,7 +643,8 @@ def capture(model, data, *, layers=None, labels=None, max_samples=None, patch_ro
         else:
             label_iter = iter(labels)
     recorder = Recorder(model, layers, covariance=covariance, pixel_covariance=pixel_covariance,
-                        patch_rows=patch_rows, seed=seed)
+                        patch_rows=patch_rows, covariance_positions=covariance_positions,
+                        seed=seed)
     modes = [(m, m.training) for m in model.modules()]
     bar = _progress(data, progress)
     n_batches = 0
@@ -680,7 +677,7 @@ def capture(model, data, *, layers=None, labels=None, max_samples=None, patch_ro
                     recorder.add_labels(y)
                 n_batches += 1
                 if max_samples is not None and recorder.n_samples >= max_samples:
-                    truncated = truncated or recorder.n_samples >= max_samples
+                    truncated = True  # samples may remain in 'data'
                     break
     finally:
         for m, flag in modes:
