@@ -39,8 +39,9 @@ using Block = ScalarBlock<PortablePopcount, 2, 4>;
 }  // namespace
 
 BlockShape block_shape_scalar() { return {Block::kRowsA, Block::kRowsB}; }
-void kde_tile_scalar(const KdeProblem& p, const Tile& t, double* acc, double* acc_same) {
-  kde_tile<Block>(p, t, acc, acc_same);
+void kde_tile_scalar(const KdeProblem& p, const Tile& t, double* acc, double* acc_same,
+                     int64_t* scratch) {
+  kde_tile<Block>(p, t, acc, acc_same, scratch);
 }
 void hamming_tile_scalar(const KdeProblem& p, const Tile& t, int32_t* out) {
   hamming_tile<Block>(p, t, out);
@@ -95,8 +96,8 @@ std::vector<T> padded(const T* x, int64_t len, int64_t len_pad, T fill) {
 
 // Tiles are sized so that the B rows of a tile (the part swept by every group of A rows)
 // stay in L1: a tile edge of up to 512 rows for narrow rows; for wide rows, tiles of
-// kMaxChunkedTileRows rows swept chunk_words words at a time.
-// Two thirds of a 48 KiB L1 (CPUs with 32 KiB get a little less reuse, nothing worse).
+// kMaxChunkedTileRows rows swept chunk_words words at a time. The budget is two thirds of a
+// 48 KiB L1 (CPUs with 32 KiB get a little less reuse, nothing worse).
 constexpr int64_t kL1Bytes = int64_t(32) << 10;
 constexpr int64_t kMaxTileRows = 512;
 
@@ -200,13 +201,15 @@ void kde_sums(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, int64_
                                                   static_cast<int>(prep.tiles.size())));
   const size_t slot = static_cast<size_t>(acc_len) * (labels ? 2 : 1);
   std::vector<double> accs(slot * n_threads, 0.0);
+  std::vector<int64_t> scratch(static_cast<size_t>(simd_impl::kChunkScratch) * n_threads);
   const int64_t n_tiles = static_cast<int64_t>(prep.tiles.size());
 #pragma omp parallel num_threads(n_threads)
   {
     double* acc = accs.data() + slot * omp_get_thread_num();
     double* acc_same = labels ? acc + acc_len : nullptr;
+    int64_t* partial = scratch.data() + simd_impl::kChunkScratch * omp_get_thread_num();
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < n_tiles; ++t) tile_fn(p, prep.tiles[t], acc, acc_same);
+    for (int64_t t = 0; t < n_tiles; ++t) tile_fn(p, prep.tiles[t], acc, acc_same, partial);
   }
   for (int th = 0; th < n_threads; ++th) {
     const double* acc = accs.data() + slot * th;

@@ -71,8 +71,9 @@ using Block = Avx2BlockOf<4, 2>;  // 8 byte counters, 2 B vectors, table, mask, 
 }  // namespace
 
 BlockShape block_shape_avx2() { return {Block::kRowsA, Block::kRowsB}; }
-PYCX_TARGET_AVX2 void kde_tile_avx2(const KdeProblem& p, const Tile& t, double* acc, double* acc_same) {
-  kde_tile<Block>(p, t, acc, acc_same);
+PYCX_TARGET_AVX2 void kde_tile_avx2(const KdeProblem& p, const Tile& t, double* acc, double* acc_same,
+                     int64_t* scratch) {
+  kde_tile<Block>(p, t, acc, acc_same, scratch);
 }
 PYCX_TARGET_AVX2 void hamming_tile_avx2(const KdeProblem& p, const Tile& t, int32_t* out) {
   hamming_tile<Block>(p, t, out);

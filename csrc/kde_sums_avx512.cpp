@@ -47,8 +47,9 @@ using Avx512Block = Avx512BlockOf<4, 4>;  // 16 accumulators + 4 B vectors + 1 b
 }  // namespace
 
 BlockShape block_shape_avx512() { return {Avx512Block::kRowsA, Avx512Block::kRowsB}; }
-PYCX_TARGET_AVX512 void kde_tile_avx512(const KdeProblem& p, const Tile& t, double* acc, double* acc_same) {
-  kde_tile<Avx512Block>(p, t, acc, acc_same);
+PYCX_TARGET_AVX512 void kde_tile_avx512(const KdeProblem& p, const Tile& t, double* acc, double* acc_same,
+                     int64_t* scratch) {
+  kde_tile<Avx512Block>(p, t, acc, acc_same, scratch);
 }
 PYCX_TARGET_AVX512 void hamming_tile_avx512(const KdeProblem& p, const Tile& t, int32_t* out) {
   hamming_tile<Avx512Block>(p, t, out);

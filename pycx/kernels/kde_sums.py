@@ -75,7 +75,7 @@ def kde_sums(a, b=None, *, s2: float, weights=None, labels=None, b_labels=None,
     return KdeSums(total, same)
 
 
-def hamming_distances(a, b=None, *, threads: int | None = None) -> np.ndarray:
+def hamming_distances(a, b=None, threads: int | None = None) -> np.ndarray:
     """``h[j, k]`` = number of bits where row j of A and row k of B differ, as an (n, m) int32
     matrix (``b=None``: B = A). It holds all n * m entries (4 bytes each): meant for small
     inputs and tests; `kde_sums` gives kernel sums without the matrix."""

@@ -48,28 +48,31 @@ struct KdeProblem {
   bool symmetric;           // B is A: only pairs k >= j are visited, and added to both rows
   int64_t chunk_words;      // words per sweep of a tile (< words: tiles of kMaxChunkedTileRows)
 };
-// Edge of the tiles of rows too wide for one sweep to stay in L1 (see kde_sums_tile.hpp).
+// Edge of the tiles of rows too wide for one sweep to stay in L1 (see kde_sums_tile.hpp), and
+// the per-thread scratch (int64s) holding such a tile's partial distances.
 constexpr int64_t kMaxChunkedTileRows = 64;
+constexpr int64_t kChunkScratch = kMaxChunkedTileRows * kMaxChunkedTileRows;
 struct Tile {
   int64_t a_begin, a_end;  // rows of A, multiples of rows_a (a_end may exceed n up to n_pad)
   int64_t b_begin, b_end;  // rows of B, multiples of rows_b
 };
-// acc/acc_same: per-thread accumulators of length n_pad (+ m_pad for the B side when
-// symmetric the two coincide).
-using KdeTileFn = void (*)(const KdeProblem&, const Tile&, double* acc, double* acc_same);
+// acc/acc_same: the calling thread's accumulators (length n_pad; symmetric: rows of A and B
+// are the same rows); scratch: its kChunkScratch int64s.
+using KdeTileFn = void (*)(const KdeProblem&, const Tile&, double* acc, double* acc_same,
+                           int64_t* scratch);
 using HammingTileFn = void (*)(const KdeProblem&, const Tile&, int32_t* out);
 
 BlockShape block_shape_scalar();
-void kde_tile_scalar(const KdeProblem&, const Tile&, double*, double*);
+void kde_tile_scalar(const KdeProblem&, const Tile&, double*, double*, int64_t*);
 void hamming_tile_scalar(const KdeProblem&, const Tile&, int32_t*);
 void block_scalar(const uint64_t* const*, const uint64_t*, int64_t, int64_t*);
 #if PYCX_X86
 BlockShape block_shape_avx2();
-void kde_tile_avx2(const KdeProblem&, const Tile&, double*, double*);
+void kde_tile_avx2(const KdeProblem&, const Tile&, double*, double*, int64_t*);
 void hamming_tile_avx2(const KdeProblem&, const Tile&, int32_t*);
 void block_avx2(const uint64_t* const*, const uint64_t*, int64_t, int64_t*);
 BlockShape block_shape_avx512();
-void kde_tile_avx512(const KdeProblem&, const Tile&, double*, double*);
+void kde_tile_avx512(const KdeProblem&, const Tile&, double*, double*, int64_t*);
 void hamming_tile_avx512(const KdeProblem&, const Tile&, int32_t*);
 void block_avx512(const uint64_t* const*, const uint64_t*, int64_t, int64_t*);
 #endif

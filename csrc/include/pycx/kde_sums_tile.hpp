@@ -92,13 +92,13 @@ PYCX_TILE_INLINE void add_block(const KdeProblem& p, int64_t j0, int64_t k0, con
 
 // Kernel sums of one tile. Wide rows are swept in chunks of p.chunk_words words so that the
 // tile's slice of A and B stays in L1 while every block of the tile reuses it; the partial
-// distances of the blocks wait in `partial` (one int64 per pair of the tile) between chunks.
+// distances of the blocks wait in `partial` (the thread's kChunkScratch int64s, one per pair
+// of the tile) between chunks.
 template <class Block, bool kSymmetric, bool kLabels>
 PYCX_TILE_INLINE void kde_tile_impl(const KdeProblem& p, const Tile& t, double* acc,
-                                    double* acc_same) {
+                                    double* acc_same, int64_t* partial) {
   constexpr int RA = Block::kRowsA, RB = Block::kRowsB;
   alignas(64) int64_t single[RA * RB];
-  alignas(64) static thread_local int64_t partial[kMaxChunkedTileRows * kMaxChunkedTileRows];
   const bool chunked = p.chunk_words < p.words;
   const int64_t panels_per_row = (t.b_end - t.b_begin) / RB;
   const uint64_t* a_rows[RA];
@@ -119,14 +119,15 @@ PYCX_TILE_INLINE void kde_tile_impl(const KdeProblem& p, const Tile& t, double* 
 }
 
 template <class Block>
-PYCX_TILE_INLINE void kde_tile(const KdeProblem& p, const Tile& t, double* acc, double* acc_same) {
+PYCX_TILE_INLINE void kde_tile(const KdeProblem& p, const Tile& t, double* acc, double* acc_same,
+                               int64_t* scratch) {
   const bool labels = p.a_labels != nullptr;
   if (p.symmetric) {
-    if (labels) kde_tile_impl<Block, true, true>(p, t, acc, acc_same);
-    else kde_tile_impl<Block, true, false>(p, t, acc, acc_same);
+    if (labels) kde_tile_impl<Block, true, true>(p, t, acc, acc_same, scratch);
+    else kde_tile_impl<Block, true, false>(p, t, acc, acc_same, scratch);
   } else {
-    if (labels) kde_tile_impl<Block, false, true>(p, t, acc, acc_same);
-    else kde_tile_impl<Block, false, false>(p, t, acc, acc_same);
+    if (labels) kde_tile_impl<Block, false, true>(p, t, acc, acc_same, scratch);
+    else kde_tile_impl<Block, false, false>(p, t, acc, acc_same, scratch);
   }
 }
 
