@@ -545,8 +545,10 @@ def algebra_figure(algebras: dict, name: str = "algebra") -> Figure:
         axes[1].set_ylabel("cumulative intrinsic complexity, log10")
         for ax in axes:
             ax.set_xlabel("node index along the data flow (input → output)")
-        axes[0].legend(loc="lower left")
         fig.tight_layout()
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                   ncol=2 if len(labels) > 1 else 1, frameon=False)
         png = _png(fig)
     return Figure(
         name, "Layer algebra: cumulative intrinsic power and complexity",
