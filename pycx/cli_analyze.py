@@ -105,15 +105,20 @@ def run_analyze(args, metrics) -> None:
     if args.max_samples is not None:
         x = x[:args.max_samples]
         y = None if y is None else y[:args.max_samples]
-    if ("relevance" in metrics or "kde" in metrics) and y is None:
-        _say(args, "pycx analyze: note: no --labels: the classification error and I(X;Σ;Y) "
-                   "are not computed")
+    needs_labels = [m for m in metrics if m in ("relevance", "kde")]
+    if y is None and needs_labels and args.metrics is not None:
+        raise UserError(f"--metrics {' '.join(needs_labels)} needs --labels (for the "
+                        "classification error and I(X;Σ;Y)); give --labels, or leave --metrics "
+                        "out to compute the label-free values only")
     spec = _model_spec(args.model)
     model = load_model(spec, parse_kwargs(args.kwargs))
     if args.weights:
         load_weights(model, args.weights)
     model.eval()
     name = args.name or spec.rpartition(":")[2]
+    if y is None and needs_labels:
+        _say(args, "pycx analyze: note: no --labels: the classification error and I(X;Σ;Y) "
+                   "are not computed")
 
     import numpy as np
     import torch
@@ -153,7 +158,8 @@ def run_analyze(args, metrics) -> None:
 def _analyze(pycx, model, inputs, labels, name, metrics, args):
     batches = [inputs[i:i + 256] for i in range(0, len(inputs), 256)]
     try:
-        return pycx.analyze(model, batches, labels=labels, metrics=list(metrics),
+        return pycx.analyze(model, batches, labels=labels,
+                            metrics="all" if args.metrics is None else list(metrics),
                             model_name=name, seed=args.seed, progress=not args.quiet,
                             max_samples=None)
     except ValueError as exc:

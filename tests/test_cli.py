@@ -252,3 +252,37 @@ def test_demo_is_deterministic(demo_dir, tmp_path):
     a = pd.read_csv(demo_dir / "metrics.csv")
     b = pd.read_csv(tmp_path / "metrics.csv")
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_analyze_user_model_and_data(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("pycx.analysis")
+    (tmp_path / "mynet.py").write_text(
+        "import torch.nn as nn\n"
+        "def Net(width=16):\n"
+        "    return nn.Sequential(nn.Linear(12, width), nn.ReLU(), nn.Linear(width, 3))\n")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    torch.save(net.state_dict(), tmp_path / "net.pt")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.standard_normal((120, 12)).astype(np.float32),
+             y=rng.integers(0, 3, 120))
+    out = tmp_path / "rep"
+    assert main(["analyze", "--model", f"{tmp_path / 'mynet.py'}:Net", "--weights",
+                 str(tmp_path / "net.pt"), "--data", str(tmp_path / "d.npz"), "--labels", "y",
+                 "--metrics", "relevance", "kde", "--out", str(out), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+    import pandas as pd
+    df = pd.read_csv(out / "metrics.csv")
+    assert df["layer"].astype(str).tolist() == ["1"] and df["rows_sample"].tolist() == [120]
+    assert df["kde_i_xy"].notna().all() and df["complexity"].isna().all()
+    assert_real_png(out / "fig_kde.png")
+    # The same model without labels but with label-needing groups named: a one-line error.
+    assert_one_line_error(capsys, ["analyze", "--model", f"{tmp_path / 'mynet.py'}:Net",
+                                   "--data", str(tmp_path / "d.npz"), "--key", "x",
+                                   "--metrics", "kde"], "needs --labels")
+    # Weights of another shape.
+    assert_one_line_error(capsys, ["analyze", "--model", f"{tmp_path / 'mynet.py'}:Net",
+                                   "--kwargs", "width=4", "--weights", str(tmp_path / "net.pt"),
+                                   "--data", str(tmp_path / "d.npz")], "does not fit the model")
