@@ -36,6 +36,9 @@ def main():
     ap.add_argument("--skip-rk", action="store_true", help="skip the relevance + kde part")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--sensitivity", action="store_true",
+                    help="instead: how the estimates move with patch_rows and kde_rows on the "
+                         "first ReLU of each stage")
     args = ap.parse_args()
 
     import torch
@@ -62,6 +65,8 @@ def main():
             with open(args.json, "w") as f:
                 json.dump(out, f, indent=1, default=float)
 
+    if args.sensitivity:
+        return sensitivity(model, loader, x, args)
     t = time.perf_counter()
     cap = pycx.capture(model, loader, layers="relu", progress=False, seed=args.seed)
     report("capture", time.perf_counter() - t, {"layers": len(cap.layers)})
@@ -105,6 +110,41 @@ def main():
     total = sum(p["seconds"] for k, p in out["parts"].items() if not k.startswith("janik")) + total_janik
     out["end_to_end_s"] = total
     report("end-to-end (janik extrapolated where partial)", total)
+
+
+def sensitivity(model, loader, x, args):
+    """Janik values at patch_rows 2e4 / 1e5 (and 1e6 for the 16-channel layer) and KDE values
+    at kde_rows 1000 / 2000 / 4000, on layer1.0.relu, layer2.0.relu, layer3.0.relu."""
+    import pycx
+
+    names = ["layer1.0.relu", "layer2.0.relu", "layer3.0.relu"]
+    cap = pycx.capture(model, loader, layers=names, progress=False, seed=args.seed)
+    results = []
+
+    def emit(entry):
+        results.append(entry)
+        print(json.dumps(entry), flush=True)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+
+    for rows in (1000, 2000, 4000):
+        t = time.perf_counter()
+        r = pycx.analyze(cap, metrics=["kde"], kde_rows=rows, seed=args.seed, progress=False,
+                         labels=None) if cap.labels is not None else None
+        df = r.to_pandas()
+        emit({"kde_rows": rows, "seconds": time.perf_counter() - t,
+              **{c: df[c].round(3).tolist() for c in ("kde_h", "kde_tc", "kde_h_concat")}})
+    for name in names:
+        plans = [20_000, 100_000] + ([1_000_000] if name.startswith("layer1") else [])
+        for rows in plans:
+            t = time.perf_counter()
+            r = pycx.analyze(cap, metrics="janik", layers=[name], patch_rows=rows,
+                             seed=args.seed, progress=False)
+            row = r.rows[0]
+            emit({"layer": name, "patch_rows": rows, "seconds": time.perf_counter() - t,
+                  "complexity": row["complexity"], "ntc": row["ntc"],
+                  "linearity": row["linearity"], "units": row["units"]})
 
 
 if __name__ == "__main__":

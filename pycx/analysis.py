@@ -498,6 +498,10 @@ def analyze(model_or_capture, data=None, *, metrics="all", layers=None, labels=N
                              "and leave those NaN")
     n = cap.n_samples
     records = list(cap.layers.values())
+    # What the capture's covariance used (capture's default unless overridden); unknown for a
+    # Capture made elsewhere.
+    covariance_positions = (None if isinstance(model_or_capture, Capture)
+                            else (capture_kwargs or {}).get("covariance_positions", 16))
     block_of = _block_function(blocks, [r.name for r in records])
 
     settings = OrderedDict()
@@ -516,7 +520,7 @@ def analyze(model_or_capture, data=None, *, metrics="all", layers=None, labels=N
         "relevance": est["relevance"] if "relevance" in groups else None,
         "kde": ({**est["kde"], "alpha": est["kde"].get("alpha", "0.04 conv / 0.01 linear"),
                  "tc_leave_one_out": True, "tc_seed": seed} if "kde" in groups else None),
-        "effective_dimension": ({"covariance_positions_per_sample": 16,
+        "effective_dimension": ({"covariance_positions_per_sample": covariance_positions,
                                  "pixel_map": bool(pixel_map)} if "janik" in groups else None),
     }
     rows = []
@@ -524,7 +528,7 @@ def analyze(model_or_capture, data=None, *, metrics="all", layers=None, labels=N
         row = _nan_row()
         row.update(model=str(model_name), epoch=epoch, layer=rec.name, kind=rec.kind, depth=depth,
                    block=block_of(rec.name), shape="x".join(str(d) for d in rec.shape),
-                   units=rec.channels, sample_bits=rec.per_sample.n_bits, rows_sample=n)
+                   units=rec.shape[0], sample_bits=rec.per_sample.n_bits, rows_sample=n)
         rows.append(row)
     curves = {}
 

@@ -133,7 +133,8 @@ def test_values_equal_array_estimators(conv_capture):
         else:
             patch = full
         assert row["rows_patch"] == patch.n_rows and row["depth"] == depth
-        assert row["units"] == rec.channels and row["rows_sample"] == cap.n_samples
+        assert row["units"] == rec.shape[0] and row["rows_sample"] == cap.n_samples
+        assert row["sample_bits"] == rec.per_sample.n_bits
         assert row["linearity"] == pytest.approx(pycx.linearity(patch), abs=1e-12)
         assert row["unit_entropy_mean"] == pytest.approx(pycx.unit_entropies(patch).mean(), abs=1e-12)
         h = pycx.xgb_entropy(patch, n_estimators=20, seed=3).entropy
@@ -243,6 +244,25 @@ def test_sigmoid_stack_resolution_strictly_decreases(digits):
     assert merged >= 2
     errors = [r["classification_error"] for r in rep.rows]
     assert all(a <= b + 1e-12 for a, b in zip(errors, errors[1:]))  # merged states mix labels
+
+    # Janik metrics of ternary (sigmoid) units: linearity = fraction of unsaturated units,
+    # unit entropies of the 3-valued unit, complexity per neuron over units (not bits).
+    model.hard = False
+    cap = pycx.capture(model, batches(x, y), progress=False)
+    rep = pycx.analyze(cap, metrics="janik", estimators="plugin", patch_rows=None, progress=False)
+    for row, rec in zip(rep.rows, cap):
+        c = rec.shape[0]
+        bits = rec.per_patch.unpack().astype(np.float64)
+        lo, hi = bits[:, :c], bits[:, c:]
+        assert not (lo * hi).any()  # never both saturated
+        assert row["linearity"] == pytest.approx((1 - lo - hi).mean(), abs=1e-12)
+        mode = lo + 2 * hi  # 0 linear, 1 low, 2 high
+        unit_h = [pycx.plugin_entropy(np.eye(3, dtype=np.uint8)[mode[:, i].astype(int)]).entropy
+                  for i in range(c)]
+        assert row["unit_entropy_mean"] == pytest.approx(np.mean(unit_h), abs=1e-9)
+        h = pycx.plugin_entropy(rec.per_patch).entropy
+        assert row["complexity_per_neuron"] == pytest.approx(h / c, abs=1e-12)
+        assert row["ntc"] == pytest.approx((sum(unit_h) - h) / sum(unit_h), abs=1e-9)
 
 
 def test_kmeans_baseline_and_curves(digits):
