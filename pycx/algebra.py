@@ -685,8 +685,6 @@ def layer_algebra(model, input_shape, *, leaf_modules=(), concrete_args=None, in
     in log10). Operations without a rule are treated as identity, with one warning that lists
     them; add rules with :func:`register_layer_rule`.
     """
-    import torch
-
     shapes = _check_input_shape(input_shape)
     gm = _trace(model, tuple(leaf_modules), concrete_args)
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]

@@ -56,7 +56,6 @@ def load_dataset(name: str, seed: int = 0):
 
 def demo_models(side: int, n_classes: int = 10) -> dict:
     """The four demo networks for ``side x side`` one-channel images, by name."""
-    import torch
     from torch import nn
     import torch.nn.functional as F
 

@@ -25,7 +25,6 @@ compiled graphs (pass the eager model); adaptive max pooling is not treated as a
 from __future__ import annotations
 
 import json
-import numbers
 from collections import OrderedDict
 
 import numpy as np

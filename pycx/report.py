@@ -19,7 +19,6 @@ import html
 import io
 import json
 import math
-import os
 from pathlib import Path
 from typing import Callable, Optional
 

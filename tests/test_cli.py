@@ -1,15 +1,13 @@
 """The `pycx` command line: demo (quick), bench (quick), algebra, analyze, and one-line errors
 for user mistakes."""
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pycx.__main__ import main
+from pyrun import run_python
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -17,11 +15,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def run_cli(*args, cwd=None):
     """Runs ``python -m pycx`` in a subprocess (the same pycx as this test session)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__import__("pycx").__file__).parents[1]),
-                                         env.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-m", "pycx", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=300)
+    return run_python(["-m", "pycx", *args], cwd=cwd, timeout=300)
 
 
 def assert_one_line_error(capsys, argv, *fragments):

@@ -4,8 +4,6 @@ Tests marked ``gpu`` run on CUDA torch tensors (and cupy arrays when cupy is ins
 are skipped without a usable GPU (conftest), or fail when PYCX_EXPECT_GPU=1. The tests at the
 end run everywhere: import, the module's functions, clean rejection of device input.
 """
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pycx
+from pyrun import run_python
 from pycx.kernels import _device
 from pycx.reference import covariance as ref_cov
 from pycx.reference import kde_sums as ref_kde
@@ -184,7 +183,7 @@ def test_kde_sums_match(rng, lib, n, m, d):
         a[1] = 0
     if m > 2:
         b[0] = a[0]
-    pa, pb = pycx.pack_bits(a), pycx.pack_bits(b)
+    pa = pycx.pack_bits(a)
     da, db = pycx.pack_bits(dev(a, lib)), pycx.pack_bits(dev(b, lib))
     s2 = 0.04 * d
     weights = rng.integers(0, 4, n)
@@ -320,7 +319,7 @@ def test_covariance_strided_pixels_and_merges(rng, lib):
 def test_import_does_not_load_torch_or_the_cuda_module():
     code = ("import sys, pycx, pycx.kernels._device; "
             "print('torch' in sys.modules, 'cupy' in sys.modules, 'pycx._cuda' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_python(["-c", code], check=True)
     assert out.stdout.split() == ["False", "False", "False"]
 
 
@@ -391,8 +390,7 @@ def test_unknown_device_array_types_are_refused():
 def test_gpu_benchmark_fails_without_a_gpu(tmp_path):
     import pathlib
     script = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_bench.py"
-    out = subprocess.run([sys.executable, str(script), "--json", str(tmp_path / "out.json")],
-                         capture_output=True, text=True)
+    out = run_python([str(script), "--json", str(tmp_path / "out.json")], cwd=tmp_path)
     assert out.returncode == 1 and "no usable GPU" in out.stderr
     assert not (tmp_path / "out.json").exists()
 

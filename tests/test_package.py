@@ -1,26 +1,17 @@
 """Packaging contracts: cheap import, build information, SIMD control."""
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 import pycx
-
-
-def run_python(args, tmp_path, env=None, **kw):
-    """Runs Python in a scratch directory, importing the same pycx as this test process."""
-    env = dict(os.environ if env is None else env)
-    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(pycx.__file__))
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=tmp_path,
-                          env=env, **kw)
+from pyrun import run_python
 
 
 def test_import_is_cheap(tmp_path):
     code = ("import sys, pycx; bad = [m for m in ('torch', 'pycx._cuda', 'cupy', 'xgboost', "
             "'matplotlib', 'pandas', 'sklearn') if m in sys.modules]; print(bad)")
-    out = run_python(["-c", code], tmp_path, check=True)
+    out = run_python(["-c", code], cwd=tmp_path, check=True)
     assert out.stdout.strip() == "[]"
 
 
@@ -38,10 +29,10 @@ def test_build_info_fields():
 def test_forcing_simd_level_from_environment(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYCX_SIMD"}
     for level in pycx.supported_simd_levels():
-        out = run_python(["-c", "import pycx; print(pycx.simd_level())"], tmp_path, check=True,
+        out = run_python(["-c", "import pycx; print(pycx.simd_level())"], cwd=tmp_path, check=True,
                          env={**env, "PYCX_SIMD": level})
         assert out.stdout.strip() == level
-    bad = run_python(["-c", "import pycx"], tmp_path, env={**env, "PYCX_SIMD": "sse9"})
+    bad = run_python(["-c", "import pycx"], cwd=tmp_path, env={**env, "PYCX_SIMD": "sse9"})
     assert bad.returncode != 0 and "sse9" in bad.stderr
 
 
@@ -55,7 +46,7 @@ def test_use_simd_restores_level():
 
 
 def test_cli_info(tmp_path):
-    out = run_python(["-m", "pycx", "info"], tmp_path, check=True)
+    out = run_python(["-m", "pycx", "info"], cwd=tmp_path, check=True)
     assert json.loads(out.stdout)["version"] == pycx.__version__
 
 

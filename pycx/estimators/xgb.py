@@ -18,7 +18,6 @@ each fit sees at most ``min(rows, 2^(i+1))`` points.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Optional
 
