@@ -78,6 +78,31 @@ def test_blocks_larger_than_one_chunk(rng):
     assert_close(pycx.Covariance(16, (2,)).update(xb), xb)
 
 
+def test_drifting_data_whose_first_rows_are_unrepresentative(rng):
+    # Each block is shifted by the mean of its first rows, not centred on its own mean. Here
+    # those rows are far from the block mean: a slow ramp on a 1e6 offset, and a step column
+    # whose first rows sit 1e3 below the rest, across several blocks (> 2^20 / dim rows each).
+    rows, dim = 150_000, 4
+    x = rng.standard_normal((rows, dim)) + 1e6
+    x[:, 0] += np.linspace(0.0, 30.0, rows)
+    x[:, 1] += np.where(np.arange(rows) % 65536 < 2000, -1e3, 0.0)
+    x[:, 2] = 1e6 + 1e-3 * (x[:, 2] - 1e6)  # tiny spread on the offset: most cancellation-prone
+    cov = pycx.Covariance(dim).update(x)
+    # Reference on x - 1e6, which is exact (Sterbenz: x within a factor 2 of 1e6) and leaves
+    # the covariance unchanged, so it does not suffer the offset's rounding itself.
+    mean, exact = ref_covariance(x - 1e6)
+    # Error bound of the shifted product: ~eps * (1 + rows_per_block / shift_rows) * G_jj, at
+    # most ~17 ulps of the variance plus summation rounding (measured: ~5e-15 relative);
+    # 1e-12 of sqrt(var_i var_j) leaves margin and is ~1e10 below the naive formula's error.
+    sd = np.sqrt(np.diag(exact))
+    err = np.abs(cov.covariance() - exact) / np.outer(sd, sd)
+    assert err.max() < 1e-12, err.max()
+    # Means: 1e6 + (block sums of 65536 rows), rounding ~ a few ulps of 1e6 (1.2e-10 each).
+    np.testing.assert_allclose(cov.mean - 1e6, mean, rtol=0, atol=1e-8)
+    naive = x.T @ x / rows - np.outer(x.mean(0), x.mean(0))
+    assert (np.abs(naive - exact) / np.outer(sd, sd)).max() > 1e-6
+
+
 def test_strided_and_transposed_input_read_in_place(rng):
     y = rng.standard_normal((30, 5, 4, 3))  # (N, C, H, W)
     per_pixel = y.transpose(2, 3, 0, 1)     # (H, W, N, C), a view

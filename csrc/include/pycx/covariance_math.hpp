@@ -33,4 +33,11 @@ PYCX_HD double chan_merged_m2(double m2_a, double m2_b, double delta_i, double d
   return m2_a + m2_b + delta_i * delta_j * w.m2;
 }
 
+// Entry (i, j) of the centred M2 of n rows from their product around a shift K,
+// gram = sum_r (x_r - K)(x_r - K)^T, and o = mean - K: M2 = gram - n o o^T. Exact algebra; the
+// rounding is benign while |o| is not large against the spread (see covariance.hpp).
+PYCX_HD double shifted_m2(double gram, double offset_i, double offset_j, double n) {
+  return gram - n * offset_i * offset_j;
+}
+
 }  // namespace pycx
