@@ -20,22 +20,49 @@ PYCX_TARGET_AVX2 inline uint64_t tail_bits(const T* x, int64_t count, T t, bool&
   return bits;
 }
 
-}  // namespace
+// The float and double instructions the packer needs, so one template serves both.
+struct F32x8 {
+  using T = float;
+  using V = __m256;
+  static constexpr int kLanes = 8;
+  static PYCX_TARGET_AVX2 inline V load(const T* p) { return _mm256_loadu_ps(p); }
+  static PYCX_TARGET_AVX2 inline V set1(T t) { return _mm256_set1_ps(t); }
+  static PYCX_TARGET_AVX2 inline V zero() { return _mm256_setzero_ps(); }
+  static PYCX_TARGET_AVX2 inline V greater(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+  static PYCX_TARGET_AVX2 inline V unordered(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
+  static PYCX_TARGET_AVX2 inline V bit_or(V a, V b) { return _mm256_or_ps(a, b); }
+  static PYCX_TARGET_AVX2 inline uint32_t signs(V a) { return uint32_t(_mm256_movemask_ps(a)); }
+};
 
-PYCX_TARGET_AVX2 bool pack_row_f32_avx2(const float* x, int64_t n_bits, float t, uint64_t* out) {
-  const __m256 tv = _mm256_set1_ps(t);
-  __m256 nan_acc = _mm256_setzero_ps();
+struct F64x4 {
+  using T = double;
+  using V = __m256d;
+  static constexpr int kLanes = 4;
+  static PYCX_TARGET_AVX2 inline V load(const T* p) { return _mm256_loadu_pd(p); }
+  static PYCX_TARGET_AVX2 inline V set1(T t) { return _mm256_set1_pd(t); }
+  static PYCX_TARGET_AVX2 inline V zero() { return _mm256_setzero_pd(); }
+  static PYCX_TARGET_AVX2 inline V greater(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
+  static PYCX_TARGET_AVX2 inline V unordered(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_UNORD_Q); }
+  static PYCX_TARGET_AVX2 inline V bit_or(V a, V b) { return _mm256_or_pd(a, b); }
+  static PYCX_TARGET_AVX2 inline uint32_t signs(V a) { return uint32_t(_mm256_movemask_pd(a)); }
+};
+
+template <typename S>
+PYCX_TARGET_AVX2 bool pack_row_float(const typename S::T* x, int64_t n_bits, typename S::T t,
+                                     uint64_t* out) {
+  constexpr int L = S::kLanes;
+  const typename S::V tv = S::set1(t);
+  typename S::V nan_acc = S::zero();
   bool nan = false;
   int64_t base = 0, w = 0;
   // Full words: no tail logic; one unordered compare of two vectors flags a NaN in either.
   for (; base + kWordBits <= n_bits; base += kWordBits, ++w) {
     uint64_t word = 0;
-    for (int pair = 0; pair < 4; ++pair) {
-      const __m256 a = _mm256_loadu_ps(x + base + 16 * pair), b = _mm256_loadu_ps(x + base + 16 * pair + 8);
-      const uint32_t bits = uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(a, tv, _CMP_GT_OQ))) |
-                            uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(b, tv, _CMP_GT_OQ))) << 8;
-      word |= uint64_t(bits) << (16 * pair);
-      nan_acc = _mm256_or_ps(nan_acc, _mm256_cmp_ps(a, b, _CMP_UNORD_Q));
+    for (int k = 0; k < kWordBits; k += 2 * L) {
+      const typename S::V a = S::load(x + base + k), b = S::load(x + base + k + L);
+      const uint64_t bits = S::signs(S::greater(a, tv)) | uint64_t(S::signs(S::greater(b, tv))) << L;
+      word |= bits << k;
+      nan_acc = S::bit_or(nan_acc, S::unordered(a, b));
     }
     out[w] = word;
   }
@@ -43,46 +70,25 @@ PYCX_TARGET_AVX2 bool pack_row_f32_avx2(const float* x, int64_t n_bits, float t,
     uint64_t word = 0;
     int64_t k = 0;
     const int64_t count = std::min<int64_t>(kWordBits, n_bits - base);
-    for (; k + 8 <= count; k += 8) {
-      const __m256 v = _mm256_loadu_ps(x + base + k);
-      word |= uint64_t(uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(v, tv, _CMP_GT_OQ)))) << k;
-      nan_acc = _mm256_or_ps(nan_acc, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    for (; k + L <= count; k += L) {
+      const typename S::V v = S::load(x + base + k);
+      word |= uint64_t(S::signs(S::greater(v, tv))) << k;
+      nan_acc = S::bit_or(nan_acc, S::unordered(v, v));
     }
     if (k < count) word |= tail_bits(x + base + k, count - k, t, nan) << k;
     out[w] = word;
   }
-  return nan || _mm256_movemask_ps(nan_acc) != 0;
+  return nan || S::signs(nan_acc) != 0;
+}
+
+}  // namespace
+
+PYCX_TARGET_AVX2 bool pack_row_f32_avx2(const float* x, int64_t n_bits, float t, uint64_t* out) {
+  return pack_row_float<F32x8>(x, n_bits, t, out);
 }
 
 PYCX_TARGET_AVX2 bool pack_row_f64_avx2(const double* x, int64_t n_bits, double t, uint64_t* out) {
-  const __m256d tv = _mm256_set1_pd(t);
-  __m256d nan_acc = _mm256_setzero_pd();
-  bool nan = false;
-  int64_t base = 0, w = 0;
-  for (; base + kWordBits <= n_bits; base += kWordBits, ++w) {
-    uint64_t word = 0;
-    for (int pair = 0; pair < 8; ++pair) {
-      const __m256d a = _mm256_loadu_pd(x + base + 8 * pair), b = _mm256_loadu_pd(x + base + 8 * pair + 4);
-      const uint32_t bits = uint32_t(_mm256_movemask_pd(_mm256_cmp_pd(a, tv, _CMP_GT_OQ))) |
-                            uint32_t(_mm256_movemask_pd(_mm256_cmp_pd(b, tv, _CMP_GT_OQ))) << 4;
-      word |= uint64_t(bits) << (8 * pair);
-      nan_acc = _mm256_or_pd(nan_acc, _mm256_cmp_pd(a, b, _CMP_UNORD_Q));
-    }
-    out[w] = word;
-  }
-  for (; base < n_bits; base += kWordBits, ++w) {
-    uint64_t word = 0;
-    int64_t k = 0;
-    const int64_t count = std::min<int64_t>(kWordBits, n_bits - base);
-    for (; k + 4 <= count; k += 4) {
-      const __m256d v = _mm256_loadu_pd(x + base + k);
-      word |= uint64_t(uint32_t(_mm256_movemask_pd(_mm256_cmp_pd(v, tv, _CMP_GT_OQ)))) << k;
-      nan_acc = _mm256_or_pd(nan_acc, _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
-    }
-    if (k < count) word |= tail_bits(x + base + k, count - k, t, nan) << k;
-    out[w] = word;
-  }
-  return nan || _mm256_movemask_pd(nan_acc) != 0;
+  return pack_row_float<F64x4>(x, n_bits, t, out);
 }
 
 PYCX_TARGET_AVX2 bool pack_row_u8_avx2(const uint8_t* x, int64_t n_bits, uint64_t* out) {

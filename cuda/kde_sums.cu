@@ -46,6 +46,18 @@ struct Problem {
   int64_t first_tile_a;  // of this launch
 };
 
+// The operands every launch needs; outputs and options are filled in by the caller.
+Problem rows_problem(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, int64_t n_bits) {
+  Problem p{};
+  p.a = a;
+  p.b = b;
+  p.n = n;
+  p.m = m;
+  p.words = words_for_bits(n_bits);
+  p.n_bits = n_bits;
+  return p;
+}
+
 enum class Mode { sums, distances };
 
 template <Mode kMode, bool kSymmetric, bool kLabels, bool kSharedTable>
@@ -239,13 +251,7 @@ void kde_sums(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, int64_
   Scratch<double> table(static_cast<size_t>(n_bits + 1), st);
   fill_table_kernel<<<blocks_for(n_bits + 1, 256), 256, 0, st>>>(table.get(), n_bits, s2);
   check_launch("fill_table_kernel");
-  Problem p{};
-  p.a = a;
-  p.b = b;
-  p.n = n;
-  p.m = m;
-  p.words = words_for_bits(n_bits);
-  p.n_bits = n_bits;
+  Problem p = rows_problem(a, n, b, m, n_bits);
   p.table = table.get();
   p.weights = b_weights;
   p.a_labels = a_labels;
@@ -269,13 +275,7 @@ void hamming_distances(const uint64_t* a, int64_t n, const uint64_t* b, int64_t 
     m = n;
   }
   if (n == 0 || m == 0) return;
-  Problem p{};
-  p.a = a;
-  p.b = b;
-  p.n = n;
-  p.m = m;
-  p.words = words_for_bits(n_bits);
-  p.n_bits = n_bits;
+  Problem p = rows_problem(a, n, b, m, n_bits);
   p.dist_out = out;
   launch_tiles<Mode::distances, false, false, false>(p, as_stream(stream));
 }

@@ -112,14 +112,21 @@ def check_int(name: str, value, *, minimum: Optional[int] = None) -> int:
     return v
 
 
+def check_row_vector(name: str, v, n_rows: int, kinds: str, holds: str, per: str) -> None:
+    """A 1-D array (numpy, or anything with ``shape`` and a numpy ``dtype``, device arrays
+    included) of dtype kind in `kinds`, with one entry per row: ``n_rows`` of them."""
+    if len(v.shape) != 1:
+        raise ValueError(f"argument '{name}' must be 1-D, got {describe(v)}")
+    if v.dtype.kind not in kinds:
+        raise TypeError(f"argument '{name}' must hold {holds}, got {describe(v)}")
+    if v.shape[0] != n_rows:
+        raise ValueError(f"argument '{name}' must have one {per} per row ({n_rows}), got {describe(v)}")
+
+
 def check_labels(name: str, labels, n_rows: int) -> np.ndarray:
     """Integer class labels, one per row."""
     y = as_host_array(name, labels)
-    check_ndim(name, y, 1)
-    if y.dtype.kind not in "iub":
-        raise TypeError(f"argument '{name}' must hold integer class labels, got {describe(y)}")
-    if y.shape[0] != n_rows:
-        raise ValueError(f"argument '{name}' must have one label per row ({n_rows}), got {describe(y)}")
+    check_row_vector(name, y, n_rows, "iub", "integer class labels", "label")
     return y
 
 
@@ -185,11 +192,7 @@ def check_same_bits(a_name: str, a, b_name: str, b) -> None:
 def check_weights(name: str, weights, n_rows: int) -> np.ndarray:
     """Non-negative integer multiplicities, one per row (e.g. counts of deduplicated rows)."""
     w = as_host_array(name, weights)
-    check_ndim(name, w, 1)
-    if w.dtype.kind not in "iu":
-        raise TypeError(f"argument '{name}' must hold non-negative integers, got {describe(w)}")
-    if w.shape[0] != n_rows:
-        raise ValueError(f"argument '{name}' must have one weight per row ({n_rows}), got {describe(w)}")
+    check_row_vector(name, w, n_rows, "iu", "non-negative integers", "weight")
     if w.size and w.min() < 0:
         raise ValueError(f"argument '{name}' must be non-negative, got minimum {w.min()}")
     return w

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ._json import from_json_value, to_json_value
 from ._validate import check_int, describe
 
 __all__ = ["analyze", "Report", "Tracker", "COLUMNS", "METRIC_GROUPS"]
@@ -74,36 +75,6 @@ def _nan_row():
     return row
 
 
-def _encode(value):
-    """JSON-able copy: numpy scalars/arrays to Python, NaN to null, ±inf to "Infinity"."""
-    if isinstance(value, dict):
-        return {str(k): _encode(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_encode(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _encode(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-    return value
-
-
-def _decode(value):
-    if isinstance(value, dict):
-        return {k: _decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if value == "Infinity":
-        return math.inf
-    if value == "-Infinity":
-        return -math.inf
-    return value
-
-
 class Report:
     """Results of `analyze` / `Tracker`: ``rows`` (one dict per model, epoch and layer, keys
     `COLUMNS`), ``network`` (one dict per model and epoch), ``curves`` (JSON-able arrays) and
@@ -145,8 +116,8 @@ class Report:
                 writer.writerow(["" if _missing(r.get(c)) else r.get(c) for c in COLUMNS])
 
     def to_dict(self) -> dict:
-        return {"format": _JSON_FORMAT, "rows": _encode(self.rows), "network": _encode(self.network),
-                "curves": _encode(self.curves), "settings": _encode(self.settings)}
+        return {"format": _JSON_FORMAT, "rows": to_json_value(self.rows), "network": to_json_value(self.network),
+                "curves": to_json_value(self.curves), "settings": to_json_value(self.settings)}
 
     def to_json(self, path=None) -> str:
         """Everything (rows, network, curves, settings) as strict JSON (NaN is null, infinities
@@ -165,18 +136,18 @@ class Report:
         if not isinstance(doc, dict) or doc.get("format") != _JSON_FORMAT:
             raise ValueError(f"{path!r} is not a pycx report (expected format {_JSON_FORMAT!r})")
         rows = []
-        for r in _decode(doc["rows"]):
+        for r in from_json_value(doc["rows"]):
             row = _nan_row()
             for k, v in r.items():
                 row[k] = (float("nan") if v is None and k not in _STRING_COLUMNS and k != "epoch"
                           else v)
             rows.append(row)
         network = []
-        for n in _decode(doc["network"]):
+        for n in from_json_value(doc["network"]):
             network.append({k: (float("nan") if v is None and k in ("network_complexity",
                                                                    "beta_across_layers") else v)
                             for k, v in n.items()})
-        return cls(rows, network, _decode(doc["curves"]), _decode(doc["settings"]))
+        return cls(rows, network, from_json_value(doc["curves"]), from_json_value(doc["settings"]))
 
     # --- concatenation
     def extend(self, other: "Report") -> "Report":
@@ -204,15 +175,15 @@ class Report:
         runs = list(self.settings.get("runs", []))
         for run in other.settings.get("runs", []):
             run = dict(run)
-            if _encode(theirs) != _encode(mine):
+            if to_json_value(theirs) != to_json_value(mine):
                 run["settings"] = theirs
             runs.append(run)
         self.settings["runs"] = runs
         return self
 
     def __add__(self, other: "Report") -> "Report":
-        out = Report(self.rows, self.network, self.curves, json.loads(json.dumps(_encode(self.settings))))
-        out.settings = _decode(out.settings)
+        out = Report(self.rows, self.network, self.curves, json.loads(json.dumps(to_json_value(self.settings))))
+        out.settings = from_json_value(out.settings)
         return out.extend(other)
 
 

@@ -24,6 +24,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ._json import to_json_value
+
 __all__ = ["COLUMNS", "Figure", "algebra_figure", "figures", "frame", "write_report"]
 
 # The per-layer table of the report schema, in its order.
@@ -611,20 +613,6 @@ def figures(reports, algebras: Optional[dict] = None, training: Optional[dict] =
     return out
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _report_name(report, index: int) -> str:
     """The models a report holds, joined (reports are usually one model each)."""
     names = list(dict.fromkeys(str(r.get("model", "model")) for r in report.rows))
@@ -692,7 +680,7 @@ def write_report(reports, out_dir, *, algebras: Optional[dict] = None,
         "training": training or {},
     }
     with open(out / "metrics.json", "w") as f:
-        json.dump(_jsonable(data), f, indent=1, allow_nan=False)
+        json.dump(to_json_value(data, infinity_as_text=False), f, indent=1, allow_nan=False)
 
     bar = None
     n_steps = 1 + (len(_FIGURES) if len(df) else 0) + (1 if algebras else 0)
@@ -721,7 +709,7 @@ def write_report(reports, out_dir, *, algebras: Optional[dict] = None,
                      "</figcaption></figure>")
     settings = {_report_name(r, i): getattr(r, "settings", {}) for i, r in enumerate(reports)}
     parts.append("<h2>Settings</h2><pre>" + html.escape(
-        json.dumps(_jsonable(settings), indent=1)) + "</pre>")
+        json.dumps(to_json_value(settings, infinity_as_text=False), indent=1)) + "</pre>")
     parts.append("<p>Per-layer numbers: <code>metrics.csv</code>; everything: "
                  "<code>metrics.json</code>.</p></body></html>")
     path = out / "report.html"

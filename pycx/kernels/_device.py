@@ -15,12 +15,15 @@ torch and cupy are imported lazily: importing pycx never imports either.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from .._build import cuda_module
-from .._validate import GATE_DTYPES, check_dtype, describe, is_torch_tensor
+if TYPE_CHECKING:  # annotations only: packed.py imports this module lazily
+    from ..packed import PackedBits
+
+from .._validate import GATE_DTYPES, check_dtype, check_row_vector, describe, is_torch_tensor
 
 # -- the device array's description -------------------------------------------------------------
 class DeviceArray:
@@ -318,12 +321,7 @@ def _device_weights(like: DeviceArray, weights, m: int):
     else:
         from .._validate import as_host_array
         w = as_host_array("weights", weights)
-    if len(w.shape) != 1:
-        raise ValueError(f"argument 'weights' must be 1-D, got {describe(w)}")
-    if w.dtype.kind not in "iu":
-        raise TypeError(f"argument 'weights' must hold non-negative integers, got {describe(w)}")
-    if w.shape[0] != m:
-        raise ValueError(f"argument 'weights' must have one weight per row ({m}), got {describe(w)}")
+    check_row_vector("weights", w, m, "iu", "non-negative integers", "weight")
     dw = to_device(like, weights, "float64")  # the kernel multiplies in float64
     if m and float(dw.min().item()) < 0:
         raise ValueError(f"argument 'weights' must be non-negative, got minimum {dw.min().item()}")
@@ -337,12 +335,7 @@ def _device_labels(like: DeviceArray, name: str, labels, n: int):
     else:
         from .._validate import as_host_array
         y = as_host_array(name, labels)
-    if len(y.shape) != 1:
-        raise ValueError(f"argument '{name}' must be 1-D, got {describe(y)}")
-    if y.dtype.kind not in "iub":
-        raise TypeError(f"argument '{name}' must hold integer class labels, got {describe(y)}")
-    if y.shape[0] != n:
-        raise ValueError(f"argument '{name}' must have one label per row ({n}), got {describe(y)}")
+    check_row_vector(name, y, n, "iub", "integer class labels", "label")
     return to_device(like, labels, "int64")
 
 

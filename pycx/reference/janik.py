@@ -91,15 +91,21 @@ def effective_dimension_from_covariance(cov) -> float:
     return float(_entropy_dimension(np.linalg.eigvalsh(c)))
 
 
+def _float_array(name: str, x, ndim: int, layout: str, axis1: str) -> np.ndarray:
+    """A float array of `ndim` axes (described by `layout`) whose axis 1 is not empty."""
+    x = as_host_array(name, x)
+    check_dtype(name, x, FLOAT_DTYPES)
+    if x.ndim != ndim:
+        raise ValueError(f"argument '{name}' must be {ndim}-D {layout}, got {describe(x)}")
+    if x.shape[1] == 0:
+        raise ValueError(f"argument '{name}' has no {axis1}, got {describe(x)}")
+    return x
+
+
 def effective_dimension_from_data(x) -> float:
     """Effective dimension of float rows ``x`` of shape ``(M, C)`` (per-patch outputs): the
     same as `effective_dimension_from_covariance` of their population covariance."""
-    x = as_host_array("x", x)
-    check_dtype("x", x, FLOAT_DTYPES)
-    if x.ndim != 2:
-        raise ValueError(f"argument 'x' must be 2-D (rows, units), got {describe(x)}")
-    if x.shape[1] == 0:
-        raise ValueError(f"argument 'x' has no units (columns), got {describe(x)}")
+    x = _float_array("x", x, 2, "(rows, units)", "units (columns)")
     _, cov = covariance(x)
     return float(_entropy_dimension(np.linalg.eigvalsh(cov)))
 
@@ -124,12 +130,7 @@ def effective_dimension_map(covariances) -> np.ndarray:
 def pixel_covariances(outputs) -> np.ndarray:
     """``(H, W, C, C)`` covariances over the N samples at each spatial position of an
     ``(N, C, H, W)`` float output (population covariance, float64)."""
-    x = as_host_array("outputs", outputs)
-    check_dtype("outputs", x, FLOAT_DTYPES)
-    if x.ndim != 4:
-        raise ValueError(f"argument 'outputs' must be 4-D (N, C, H, W), got {describe(x)}")
-    if x.shape[1] == 0:
-        raise ValueError(f"argument 'outputs' has no channels, got {describe(x)}")
+    x = _float_array("outputs", outputs, 4, "(N, C, H, W)", "channels")
     # (N, C, H, W) -> (H, W, N, C): batch over positions, rows = samples.
     _, cov = covariance(np.transpose(x, (2, 3, 0, 1)))
     return cov

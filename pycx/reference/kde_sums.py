@@ -5,7 +5,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .._validate import as_host_array, check_binary, check_labels, check_ndim, check_positive, describe
+from .._validate import as_host_array, check_binary, check_labels, check_ndim, check_positive, check_weights
 
 
 def _bits(name: str, x) -> np.ndarray:
@@ -44,16 +44,7 @@ def kde_sums(a, b=None, *, s2: float, weights=None, labels=None, b_labels=None) 
     b_bits = a_bits if b is None else _bits("b", b)
     h = _distances(a_bits, b_bits)
     m = b_bits.shape[0]
-    if weights is None:
-        w = np.ones(m)
-    else:
-        w = as_host_array("weights", weights)
-        check_ndim("weights", w, 1)
-        if w.shape[0] != m:
-            raise ValueError(f"argument 'weights' must have one weight per row of B ({m}), got {describe(w)}")
-        if w.dtype.kind not in "iu" or (w < 0).any():
-            raise ValueError(f"argument 'weights' must be non-negative integers, got {describe(w)}")
-        w = w.astype(np.float64)
+    w = np.ones(m) if weights is None else check_weights("weights", weights, m).astype(np.float64)
     kernel = np.exp(-h / (2.0 * s2)) * w[None, :]
     total = kernel.sum(axis=1)
     if labels is None:
