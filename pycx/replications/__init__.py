@@ -1,0 +1,64 @@
+"""Replications of the papers' experiments, one module per figure.
+
+Owns: the registry (`available`, `run`) and the findings format (`pycx.replications.findings`).
+May import: anything below the CLI (analysis, estimators, capture, models, datasets, train,
+report); never `pycx.cli`.
+
+A replication is a module ``pycx/replications/<firstauthor><year>_<figure>.py`` (the name
+``<firstauthor><year>-<figure>`` on the command line: ``pycx replicate song2018-fig2``). It
+defines ``TITLE`` (one line), ``PAPER`` (the paper it replicates) and
+``run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict``, which writes its figures
+and ``findings.json`` into ``out`` and returns the findings dict (see `findings.make_findings`).
+Modules are discovered by name, so adding one needs no edit here.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import time
+from pathlib import Path
+from typing import Optional
+
+
+def _module_name(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def available() -> list:
+    """Names of the replications shipped with pycx, sorted.
+
+    >>> isinstance(available(), list)
+    True
+    """
+    here = Path(__file__).parent
+    return sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules([str(here)])
+                  if not m.name.startswith("_") and m.name != "findings")
+
+
+def describe(name: str) -> str:
+    """The one-line title of replication `name`."""
+    return _load(name).TITLE
+
+
+def _load(name: str):
+    if not isinstance(name, str) or name not in available():
+        raise ValueError(f"name: unknown replication {name!r}; available: {', '.join(available())}")
+    return importlib.import_module(f"{__name__}.{_module_name(name)}")
+
+
+def run(name: str, *, quick: bool = False, out=None, seed: int = 0,
+        progress: bool = True) -> dict:
+    """Runs replication `name`, writes its figures and ``findings.json`` into `out` (default
+    ``replication-<name>``) and returns the findings dict."""
+    from .._validate import check_int
+    module = _load(name)
+    check_int("seed", seed, minimum=0)
+    out = Path(out if out is not None else f"replication-{name}")
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    result = module.run(out, quick=bool(quick), seed=int(seed), progress=bool(progress))
+    result.setdefault("wall_time_s", round(time.perf_counter() - start, 2))
+    return result
+
+
+__all__ = ["available", "describe", "run"]

@@ -1,0 +1,85 @@
+"""The findings format shared by every replication: one JSON file per run.
+
+``findings.json`` = ``{"replication", "paper", "title", "quick", "seeds", "settings",
+"claims": [...], "figures": [...], "wall_time_s"}``; each claim is
+``{"claim": words, "measured": {...values, per seed and their spread...}, "expected": words,
+"reproduces": true | false | "partly"}``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Iterable, Optional, Sequence
+
+import numpy as np
+
+from .._io import atomic_write_text
+
+REPRODUCES = (True, False, "partly")
+
+
+def claim(text: str, measured: dict, reproduces, expected: str = "", **extra) -> dict:
+    """One tested claim of a paper.
+
+    >>> claim("beta is near 1 at the critical layer", {"beta": 1.02}, True)["reproduces"]
+    True
+    """
+    if reproduces not in REPRODUCES:
+        raise ValueError(f"reproduces: must be True, False or 'partly', got {reproduces!r}")
+    out = {"claim": str(text), "expected": str(expected), "measured": measured,
+           "reproduces": reproduces}
+    out.update(extra)
+    return out
+
+
+def spread(values: Sequence[float]) -> dict:
+    """Per-seed values with their mean, standard deviation and range (NaN-aware).
+
+    >>> spread([1.0, 3.0])["mean"]
+    2.0
+    """
+    v = np.asarray(list(values), dtype=float)
+    finite = v[np.isfinite(v)]
+    if finite.size == 0:
+        return {"values": v.tolist(), "mean": math.nan, "std": math.nan,
+                "min": math.nan, "max": math.nan}
+    return {"values": v.tolist(), "mean": float(finite.mean()),
+            "std": float(finite.std(ddof=1)) if finite.size > 1 else 0.0,
+            "min": float(finite.min()), "max": float(finite.max())}
+
+
+def make_findings(replication: str, paper: str, title: str, *, quick: bool,
+                  seeds: Iterable[int], settings: dict, claims: list,
+                  figures: Iterable[str] = (), **extra) -> dict:
+    """The findings dict of one run (written by `write_findings`)."""
+    out = {"replication": replication, "paper": paper, "title": title, "quick": bool(quick),
+           "seeds": [int(s) for s in seeds], "settings": settings, "claims": list(claims),
+           "figures": sorted(figures)}
+    out.update(extra)
+    return out
+
+
+def _jsonable(value: Any):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None  # strict JSON: NaN/inf become null
+    return value
+
+
+def write_findings(out_dir, findings: dict, name: str = "findings.json") -> str:
+    """Writes `findings` as strict JSON (NaN and infinities as null) atomically; returns the
+    path."""
+    from pathlib import Path
+    path = Path(out_dir) / name
+    atomic_write_text(path, json.dumps(_jsonable(findings), indent=2, sort_keys=False) + "\n")
+    return str(path)
