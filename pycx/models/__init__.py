@@ -7,7 +7,8 @@ a DenseNet block and a symmetric linear autoencoder.
 """
 from .blocks import DenseBlock, densenet_block, linear_autoencoder
 from .resnet import cifar_resnet, imagenet_resnet
+from .rbm import DBN, RBM
 from .vgg import vgg
 
-__all__ = ["DenseBlock", "cifar_resnet", "densenet_block", "imagenet_resnet", "linear_autoencoder",
+__all__ = ["DBN", "DenseBlock", "RBM", "cifar_resnet", "densenet_block", "imagenet_resnet", "linear_autoencoder",
            "vgg"]
