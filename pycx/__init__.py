@@ -1,5 +1,8 @@
 """pycx: fast complexity metrics of neural networks.
 
+The package map is in docs/architecture.md: kernels <- estimators <- gates (capture) /
+analysis <- report / cli, with `reference` (the numpy definitions) beside them.
+
 ``import pycx`` is cheap: it loads numpy and the CPU kernels only. Everything else (torch, the
 CUDA module, xgboost, pandas, plotting) is imported on first use of a name that needs it: the
 public names below are resolved lazily from the module that defines them.
@@ -12,7 +15,7 @@ from contextlib import contextmanager
 from . import _cpu
 from ._build import build_info
 from .kernels.pack_bits import concat_bits, pack_bits, pack_per_patch, pack_per_sample
-from .packed import PackedBits
+from .kernels.packed import PackedBits
 
 __version__ = _cpu.version
 
@@ -40,17 +43,19 @@ _LAZY = {
     "max_relevance_curve": "pycx.estimators.relevance",
     "entropy": "pycx.estimators.dispatch",
     # capture from torch models
-    "capture": "pycx.recorder",
-    "Capture": "pycx.recorder",
-    "Recorder": "pycx.recorder",
+    "capture": "pycx.gates.recorder",
+    "Capture": "pycx.gates.capture",
+    "Recorder": "pycx.gates.recorder",
     # high-level analysis
-    "analyze": "pycx.analysis",
-    "Report": "pycx.analysis",
-    "Tracker": "pycx.analysis",
+    "analyze": "pycx.analysis.analyze",
+    "Report": "pycx.analysis.table",
+    "Tracker": "pycx.analysis.tracker",
     # layer algebra
-    "layer_algebra": "pycx.algebra",
-    "register_layer_rule": "pycx.algebra",
-    "activation_power": "pycx.algebra",
+    "layer_algebra": "pycx.analysis.layer_algebra",
+    "register_layer_rule": "pycx.analysis.layer_algebra",
+    "activation_power": "pycx.analysis.layer_algebra",
+    # report
+    "write_report": "pycx.report.html",
 }
 
 

@@ -175,20 +175,6 @@ def check_counts(name: str, counts, *, positive: bool = False) -> np.ndarray:
         raise ValueError(f"argument '{name}' must have a positive total, got all zeros ({describe(c)})")
     return c
 
-def check_packed(name: str, x):
-    """A `PackedBits` argument (imported here lazily: packed.py imports this module)."""
-    from .packed import PackedBits
-    if not isinstance(x, PackedBits):
-        raise TypeError(f"argument '{name}' must be PackedBits (see pycx.pack_bits), got {describe(x)}")
-    return x
-
-
-def check_same_bits(a_name: str, a, b_name: str, b) -> None:
-    if a.n_bits != b.n_bits:
-        raise ValueError(f"arguments '{a_name}' and '{b_name}' must have the same number of bits, "
-                         f"got n_bits={a.n_bits} and n_bits={b.n_bits}")
-
-
 def check_weights(name: str, weights, n_rows: int) -> np.ndarray:
     """Non-negative integer multiplicities, one per row (e.g. counts of deduplicated rows)."""
     w = as_host_array(name, weights)

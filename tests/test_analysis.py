@@ -12,8 +12,8 @@ nn = torch.nn
 F = torch.nn.functional
 
 import pycx  # noqa: E402
-from pycx._capture_store import subsample_rows  # noqa: E402
-from pycx.analysis import COLUMNS  # noqa: E402
+from pycx.gates.store import subsample_rows  # noqa: E402
+from pycx.analysis.table import COLUMNS  # noqa: E402
 
 
 # --- data and models trained in the tests ------------------------------------------------------

@@ -9,8 +9,8 @@ nn = torch.nn
 F = torch.nn.functional
 
 import pycx  # noqa: E402
-from pycx._capture_ops import pack_rows_torch  # noqa: E402
-from pycx._capture_store import covariance_rows, patch_keys  # noqa: E402
+from pycx.gates.ops import pack_rows_torch  # noqa: E402
+from pycx.gates.store import covariance_rows, patch_keys  # noqa: E402
 from pycx.reference.covariance import covariance as ref_covariance  # noqa: E402
 
 
@@ -336,7 +336,7 @@ def test_patch_subsample_does_not_depend_on_batch_size():
 
 
 def test_moments_match_reference_covariance():
-    from pycx._capture_store import Moments, batch_moments
+    from pycx.gates.store import Moments, batch_moments
     rng = np.random.default_rng(0)
     parts = [torch.from_numpy(rng.standard_normal((n, 5, 3, 4)).astype(np.float32) + 3) for n in (4, 1, 7)]
     acc, pixel = Moments(), Moments()
@@ -495,6 +495,7 @@ def test_half_precision_goes_through_the_torch_packer():
 
 def test_capture_stays_callable_after_importing_the_module():
     import importlib
-    importlib.import_module("pycx.recorder")  # binding the submodule must not shadow pycx.capture
+    importlib.import_module("pycx.gates.capture")  # binding submodules must not shadow pycx.capture
+    importlib.import_module("pycx.gates.recorder")
     cap = pycx.capture(MLP(), [torch.randn(3, 6)], progress=False, covariance=False)
     assert len(cap) == 5

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pycx.__main__ import main
+from pycx.cli import main
 from pyrun import run_python
 
 ROOT = Path(__file__).resolve().parents[1]

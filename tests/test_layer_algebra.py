@@ -11,7 +11,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 import pycx  # noqa: E402
-from pycx.algebra import UnknownLayerWarning  # noqa: E402
+from pycx.analysis.layer_algebra import UnknownLayerWarning  # noqa: E402
 from pycx.reference import layer_algebra as ref  # noqa: E402
 
 # Cumulative values are sums of a few hundred log10 terms at most: float64 rounding ~1e-13.

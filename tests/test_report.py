@@ -13,7 +13,8 @@ pytest.importorskip("pandas")
 
 from report_data import report_like  # noqa: E402
 
-from pycx.report import COLUMNS, algebra_figure, figures, frame, write_report  # noqa: E402
+from pycx.report.figures import COLUMNS, algebra_figure, figures, frame  # noqa: E402
+from pycx.report.html import write_report  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

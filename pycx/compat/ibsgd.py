@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from .._validate import FLOAT_DTYPES, as_host_array, check_finite, check_positive, describe
-from ..packed import PackedBits
+from ..kernels.packed import PackedBits
 from ..estimators._common import as_packed_rows
 
 # Rows per tile of the float path: a tile x N float64 block of distances (<= 32 MiB at N = 16k).

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validate import (GATE_DTYPES, as_host_array, check_binary, check_dtype, check_ndim,
                          describe)
-from ..packed import PackedBits
+from ..kernels.packed import PackedBits
 
 # Rows unpacked at a time when a statistic needs the bits of a PackedBits (bounds memory).
 _UNPACK_CHUNK_ROWS = 1 << 20

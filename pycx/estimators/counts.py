@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validate import as_host_array, check_ndim, check_positive, describe
-from ..packed import PackedBits
+from ..kernels.packed import PackedBits
 from ._common import Result, as_packed_rows, check_rows
 
 

@@ -22,7 +22,7 @@ from typing import Optional
 import numpy as np
 
 from .._validate import check_choice, check_int, check_labels, check_positive
-from ..packed import PackedBits
+from ..kernels.packed import PackedBits
 from ._common import Result, as_packed_rows, check_rows, column_ones
 
 ALPHA_CONV = 0.04

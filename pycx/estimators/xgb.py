@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 
 from .._validate import check_choice, check_int, check_positive
-from ..packed import PackedBits
+from ..kernels.packed import PackedBits
 from ._common import Result, as_packed_rows, available_cores, check_rows, h2, unpack_rows
 
 # Predicted probabilities are clipped to [eps, 1 - eps]: a confident miss then costs at most

@@ -28,7 +28,7 @@ import numpy as np
 from .. import _cpu
 from .._validate import (FLOAT_DTYPES, as_host_array, check_dtype, check_int, check_threads, describe,
                          is_device_array)
-from . import _device
+from .device import _array as _device_array
 
 # Target size (float64 elements) of one centred block: large enough that BLAS runs at full
 # speed, small enough (8 MiB) that the block is still in cache when BLAS reads it.
@@ -89,9 +89,10 @@ class Covariance:
         is for the centring only; the product uses numpy's BLAS threads. Returns self."""
         if is_device_array(x):  # GPU rows: the state moves to their device and is updated there
             check_threads(threads)
-            _device.covariance_update_into(self, x)
+            from .device import covariance as device_covariance
+            device_covariance.covariance_update_into(self, x)
             return self
-        if _device.is_device(self._mean):
+        if _device_array.is_device(self._mean):
             raise ValueError(f"argument 'x' is a host array but this accumulator's state is on a GPU "
                              f"({describe(x)}); pass device rows or merge into a host accumulator")
         arr = self._check_rows(x)
@@ -144,8 +145,9 @@ class Covariance:
         if other.dim != self.dim or other.batch_shape != self.batch_shape:
             raise ValueError(f"argument 'other' has dim={other.dim}, batch_shape={other.batch_shape}; "
                              f"expected dim={self.dim}, batch_shape={self.batch_shape}")
-        if _device.is_device(self._mean) or _device.is_device(other._mean):
-            _device.covariance_merge_into(self, other)  # moves other's state to self's side
+        if _device_array.is_device(self._mean) or _device_array.is_device(other._mean):
+            from .device import covariance as device_covariance
+            device_covariance.covariance_merge_into(self, other)  # moves other's state to self's side
             return self
         mean, m2 = other._mean, other._m2
         if other is self:  # the merge updates in place; it must not read what it writes
@@ -158,7 +160,7 @@ class Covariance:
     def mean(self) -> np.ndarray:
         """``(*batch_shape, dim)`` float64 mean of the rows seen (a copy; on the GPU when the
         state is)."""
-        return _device.copy(self._mean) if _device.is_device(self._mean) else self._mean.copy()
+        return _device_array.copy(self._mean) if _device_array.is_device(self._mean) else self._mean.copy()
 
     def covariance(self) -> np.ndarray:
         """``(*batch_shape, dim, dim)`` float64 population covariance (M2 / count), on the GPU
@@ -175,7 +177,7 @@ class Covariance:
 
     @staticmethod
     def _host(state) -> np.ndarray:
-        return _device.to_host(state) if _device.is_device(state) else state.copy()
+        return _device_array.to_host(state) if _device_array.is_device(state) else state.copy()
 
     @classmethod
     def from_dict(cls, d) -> "Covariance":

@@ -12,9 +12,10 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .. import _cpu
-from .._validate import (check_labels, check_packed, check_positive, check_same_bits,
+from .._validate import (check_labels, check_positive,
                          check_threads, check_weights)
-from . import _device
+from .device import _array as _device_array
+from .packed import check_packed, check_same_bits
 
 
 class KdeSums(NamedTuple):
@@ -49,8 +50,9 @@ def kde_sums(a, b=None, *, s2: float, weights=None, labels=None, b_labels=None,
     a, b = _operands(a, b)
     s2 = check_positive("s2", s2)
     nthreads = check_threads(threads)
-    if _device.is_device_packed(a) or _device.is_device_packed(b):  # GPU words: sums on the GPU
-        return KdeSums(*_device.kde_sums(a, b, s2, weights, labels, b_labels))
+    if _device_array.is_device_packed(a) or _device_array.is_device_packed(b):  # GPU words: sums on the GPU
+        from .device import kde_sums as device_kde_sums
+        return KdeSums(*device_kde_sums.kde_sums(a, b, s2, weights, labels, b_labels))
     m = a.n_rows if b is None else b.n_rows
     w = None
     if weights is not None:
@@ -84,6 +86,7 @@ def hamming_distances(a, b=None, threads: int | None = None) -> np.ndarray:
     inputs and tests; `kde_sums` gives kernel sums without the matrix."""
     a, b = _operands(a, b)
     nthreads = check_threads(threads)
-    if _device.is_device_packed(a) or _device.is_device_packed(b):  # an (n, m) int32 device array
-        return _device.hamming_distances(a, b)
+    if _device_array.is_device_packed(a) or _device_array.is_device_packed(b):  # an (n, m) int32 device array
+        from .device import kde_sums as device_kde_sums
+        return device_kde_sums.hamming_distances(a, b)
     return _cpu.hamming_distances(a.words, None if b is None else b.words, a.n_bits, nthreads)

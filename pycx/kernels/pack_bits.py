@@ -10,8 +10,14 @@ import numpy as np
 from .. import _cpu
 from .._validate import (GATE_DTYPES, as_host_array, check_dtype, check_ndim, check_threads,
                          describe, is_device_array)
-from . import _device
-from ..packed import PackedBits
+from .device import _array as _device_array
+from .packed import PackedBits
+
+
+def _device():
+    # Imported on first GPU call: the device adapter is only needed for device arrays.
+    from .device import pack_bits as device_pack_bits
+    return device_pack_bits
 
 
 def _check_threshold(x: np.ndarray, threshold) -> float:
@@ -47,7 +53,7 @@ def pack_bits(x, threshold: float = 0.0, *, threads: int | None = None) -> Packe
     """
     if is_device_array(x):  # CUDA tensor / cupy array: packed on its device (threads unused)
         check_threads(threads)
-        return _device.pack_bits(x, threshold, _check_threshold)
+        return PackedBits(*_device().pack_bits(x, threshold, _check_threshold), _trusted=True)
     arr = _gate_array("x", x)
     if arr.ndim == 1:
         arr = arr[None, :]
@@ -67,7 +73,7 @@ def pack_per_sample(x, threshold: float = 0.0, *, threads: int | None = None) ->
     order (``C*H*W`` bits for an ``(N, C, H, W)`` output). No copy for contiguous input."""
     if is_device_array(x):  # CUDA tensor / cupy array: packed on its device (threads unused)
         check_threads(threads)
-        return _device.pack_per_sample(x, threshold, _check_threshold)
+        return PackedBits(*_device().pack_per_sample(x, threshold, _check_threshold), _trusted=True)
     arr = _gate_array("x", x)
     if arr.ndim < 2:
         raise ValueError(f"argument 'x' must have a sample axis and at least one more, got {describe(arr)}")
@@ -82,7 +88,7 @@ def pack_per_patch(x, threshold: float = 0.0, *, threads: int | None = None) -> 
     (a linear layer) gives the same rows as `pack_bits`."""
     if is_device_array(x):  # CUDA tensor / cupy array: packed on its device (threads unused)
         check_threads(threads)
-        return _device.pack_per_patch(x, threshold, _check_threshold)
+        return PackedBits(*_device().pack_per_patch(x, threshold, _check_threshold), _trusted=True)
     arr = _gate_array("x", x)
     check_ndim("x", arr, (2, 4))
     if arr.ndim == 2:
@@ -107,10 +113,10 @@ def concat_bits(parts: Sequence[PackedBits], *, threads: int | None = None) -> P
             raise TypeError(f"argument 'parts[{i}]' must be PackedBits, got {type(p).__name__}")
         if p.n_rows != parts[0].n_rows:
             raise ValueError(f"argument 'parts[{i}]' has {p.n_rows} rows, parts[0] has {parts[0].n_rows}")
-    on_device = [_device.is_device_packed(p) for p in parts]
+    on_device = [_device_array.is_device_packed(p) for p in parts]
     if any(on_device):
         if not all(on_device):
             raise ValueError("argument 'parts' mixes GPU and host PackedBits; move them to one side")
-        return _device.concat_bits(parts)
+        return PackedBits(*_device().concat_bits(parts), _trusted=True)
     words = _cpu.concat_bits([p.words for p in parts], [p.n_bits for p in parts], check_threads(threads))
     return PackedBits(words, sum(p.n_bits for p in parts), _trusted=True)

@@ -12,8 +12,8 @@ import numpy as np
 
 from .. import _cpu
 from .._validate import check_labels, check_threads, describe
-from . import _device
-from ..packed import PackedBits
+from .device import _array as _device_array
+from .packed import PackedBits
 
 
 class StateCounts:
@@ -43,8 +43,9 @@ class StateCounts:
     def degeneracy(self) -> tuple:
         """``(k, m_k)``: the distinct frequencies k (ascending, int64) and how many states
         have each (int64)."""
-        if _device.is_device(self.counts):  # GPU result: computed and kept on its device
-            return _device.degeneracy(self.counts)
+        if _device_array.is_device(self.counts):  # GPU result: computed and kept on its device
+            from .device import state_counts as device_state_counts
+            return device_state_counts.degeneracy(self.counts)
         if self.counts.size == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         per_k = np.bincount(self.counts)  # counts <= M, so this is O(S + M)
@@ -55,10 +56,11 @@ class StateCounts:
         """``(classes, table)``: ``classes`` the sorted distinct labels, ``table[s, c]`` the
         number of rows in state ``s`` with label ``classes[c]`` (int64). Uses the labels given
         to `state_counts` unless ``labels`` is passed here."""
-        if _device.is_device(self.inverse):  # GPU result: table built on its device
+        if _device_array.is_device(self.inverse):  # GPU result: table built on its device
             if labels is None and self.labels is None:
                 raise ValueError("no labels: pass labels= to state_counts() or to label_counts()")
-            return _device.label_counts(self.inverse, self.labels if labels is None else labels,
+            from .device import state_counts as device_state_counts
+            return device_state_counts.label_counts(self.inverse, self.labels if labels is None else labels,
                                         self.n_states)
         if labels is None:
             labels = self.labels
@@ -85,9 +87,12 @@ def state_counts(packed, labels=None, threads: int | None = None, *, _weak_hash_
     """
     if not isinstance(packed, PackedBits):
         raise TypeError(f"argument 'packed' must be PackedBits (see pycx.pack_bits), got {describe(packed)}")
-    if _device.is_device_packed(packed):  # GPU words: sort-based grouping on their device
+    if _device_array.is_device_packed(packed):  # GPU words: sort-based grouping on their device
         check_threads(threads)  # (unused there; _weak_hash_bits != 0 forces the exact-sort path)
-        return StateCounts(*_device.state_counts(packed, labels, force_exact_sort=_weak_hash_bits != 0))
+        from .device import state_counts as device_state_counts
+        words, counts, inverse, y = device_state_counts.state_counts(
+            packed, labels, force_exact_sort=_weak_hash_bits != 0)
+        return StateCounts(PackedBits(words, packed.n_bits, _trusted=True), counts, inverse, y)
     if labels is not None:
         labels = check_labels("labels", labels, packed.n_rows)
     nthreads = check_threads(threads)

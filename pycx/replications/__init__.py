@@ -17,7 +17,6 @@ import importlib
 import pkgutil
 import time
 from pathlib import Path
-from typing import Optional
 
 
 def _module_name(name: str) -> str:

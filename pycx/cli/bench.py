@@ -100,14 +100,14 @@ def _low_entropy_bits(rng, n, d, prototypes=32, flip=0.01):
 
 def _suite(s: _Suite) -> None:
     import pycx
-    from .reference import covariance as ref_cov
-    from .reference import entropy as ref_entropy
-    from .reference import janik as ref_janik
-    from .reference import kde as ref_kde
-    from .reference import kde_sums as ref_kde_sums
-    from .reference import pack_bits as ref_pack
-    from .reference import relevance as ref_relevance
-    from .reference import state_counts as ref_state_counts
+    from ..reference import covariance as ref_cov
+    from ..reference import entropy as ref_entropy
+    from ..reference import janik as ref_janik
+    from ..reference import kde as ref_kde
+    from ..reference import kde_sums as ref_kde_sums
+    from ..reference import pack_bits as ref_pack
+    from ..reference import relevance as ref_relevance
+    from ..reference import state_counts as ref_state_counts
 
     q = s.quick
     rng = np.random.default_rng(0)
@@ -277,12 +277,12 @@ def _format(rows, peak) -> str:
 def run_bench(quick: bool = False, json_path: Optional[str] = None, quiet: bool = False) -> list:
     """Runs the suite, prints the table to stdout, optionally writes JSON; returns the rows."""
     import pycx
-    from ._cpu import xor_popcount_peak
+    from .._cpu import xor_popcount_peak
 
     if json_path is not None:
         parent = os.path.dirname(os.path.abspath(json_path))
         if not os.path.isdir(parent):
-            from .cli_util import UserError
+            from ._util import UserError
             raise UserError(f"--json: folder does not exist: {parent}")
     s = _Suite(quick, quiet)
     t0 = time.perf_counter()

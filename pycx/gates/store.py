@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels.pack_bits import pack_per_patch
-from .packed import PackedBits
+from ..kernels.pack_bits import pack_per_patch
+from ..kernels.packed import PackedBits
 
 # Unpacked bytes handled at once when per-sample bits are turned into per-patch rows or
 # counted: bounds the temporary memory whatever the number of samples.

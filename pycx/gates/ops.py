@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .kernels.pack_bits import pack_per_sample
+from ..kernels.pack_bits import pack_per_sample
 
 # Sigmoid/Tanh saturation (SPEC section 1): within 5% of the output range's ends.
 SATURATION = 0.05

@@ -21,39 +21,19 @@ The table's columns are fixed (`COLUMNS`); a value that was not computed is NaN.
 """
 from __future__ import annotations
 
-import csv
-import json
-import math
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
 
 import numpy as np
 
-from ._json import from_json_value, to_json_value
-from ._validate import check_int, describe
+from .._validate import check_int
+from .kmeans import kmeans_curve
+from .table import (JANIK_COLUMNS, KDE_COLUMNS, METRIC_GROUPS, RELEVANCE_COLUMNS, _STRING_COLUMNS,
+                    Report, _missing, _nan_row)
 
-__all__ = ["analyze", "Report", "Tracker", "COLUMNS", "METRIC_GROUPS"]
+__all__ = ["analyze"]
 
-METRIC_GROUPS = ("janik", "relevance", "kde")
-
-IDENTITY_COLUMNS = ["model", "epoch", "layer", "kind", "depth", "block", "shape", "units",
-                    "rows_sample", "rows_patch"]
-JANIK_COLUMNS = ["linearity", "unit_entropy_mean", "complexity", "complexity_per_neuron", "ntc",
-                 "effective_dimension", "complexity_estimator"]
-RELEVANCE_COLUMNS = ["h_s", "h_k", "h_s_norm", "h_k_norm", "beta_mle", "beta_ls", "n_states",
-                     "classification_error"]
-KDE_COLUMNS = ["kde_h", "kde_h_given_y", "kde_i_xy", "kde_tc", "kde_s2", "kde_alpha",
-               "kde_h_concat"]
-# Added after the contract's columns (never renamed): gate bits per sample, rows the KDE used,
-# -dH[k]/dH[s] from this layer to the next, plug-in H of the concatenation over all samples.
-EXTRA_COLUMNS = ["sample_bits", "rows_kde", "beta_across", "plugin_h_concat"]
-COLUMNS = IDENTITY_COLUMNS + JANIK_COLUMNS + RELEVANCE_COLUMNS + KDE_COLUMNS + EXTRA_COLUMNS
-_STRING_COLUMNS = {"model", "layer", "kind", "block", "shape", "complexity_estimator"}
-_INT_COLUMNS = {"depth", "units", "rows_sample", "rows_patch", "n_states", "sample_bits",
-                "rows_kde"}
-
-# Defaults (see docs/decisions.md, "Analysis").
 DEFAULT_MAX_SAMPLES = 10_000
 DEFAULT_PATCH_ROWS = 100_000
 DEFAULT_KDE_ROWS = 2_000
@@ -62,133 +42,6 @@ DEFAULT_KMEANS = {"k_min_log2": 2, "k_max_log2": 14, "k_cap": None, "pca_dims": 
 DEFAULT_XGB = {"folds": 2, "n_estimators": 100, "max_depth": 3, "learning_rate": 0.1}
 _COMPLEXITY_METHODS = ("xgb", "plugin", "miller_madow", "kde")
 _LABEL_VALUES = {"relevance": ["classification_error"], "kde": ["kde_h_given_y", "kde_i_xy"]}
-_JSON_FORMAT = "pycx.report/1"
-
-
-# ----------------------------------------------------------------------------------- Report
-
-def _nan_row():
-    row = {c: float("nan") for c in COLUMNS}
-    for c in _STRING_COLUMNS:
-        row[c] = None
-    row["block"] = ""
-    return row
-
-
-class Report:
-    """Results of `analyze` / `Tracker`: ``rows`` (one dict per model, epoch and layer, keys
-    `COLUMNS`), ``network`` (one dict per model and epoch), ``curves`` (JSON-able arrays) and
-    ``settings`` (every setting and cap used, seeds, ``timings`` in seconds per stage)."""
-
-    def __init__(self, rows=None, network=None, curves=None, settings=None):
-        self.rows = [dict(r) for r in (rows or [])]
-        self.network = [dict(n) for n in (network or [])]
-        self.curves = dict(curves or {})
-        self.settings = dict(settings or {})
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __repr__(self) -> str:
-        models = sorted({str(r["model"]) for r in self.rows})
-        epochs = sorted({r["epoch"] for r in self.rows if r["epoch"] is not None})
-        return (f"Report({len(self.rows)} rows, models={models}, epochs={epochs or None}, "
-                f"layers={len({r['layer'] for r in self.rows})})")
-
-    # --- tables
-    def to_pandas(self):
-        """The per-layer table as a DataFrame with columns `COLUMNS` (NaN where not computed)."""
-        import pandas as pd
-
-        frame = pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in self.rows], columns=COLUMNS)
-        frame["epoch"] = pd.to_numeric(frame["epoch"], errors="coerce")
-        for c in COLUMNS:
-            if c not in _STRING_COLUMNS:
-                frame[c] = pd.to_numeric(frame[c], errors="coerce")
-        return frame
-
-    def to_csv(self, path) -> None:
-        """Writes the per-layer table (columns `COLUMNS`; empty cells where not computed)."""
-        with open(path, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(COLUMNS)
-            for r in self.rows:
-                writer.writerow(["" if _missing(r.get(c)) else r.get(c) for c in COLUMNS])
-
-    def to_dict(self) -> dict:
-        return {"format": _JSON_FORMAT, "rows": to_json_value(self.rows), "network": to_json_value(self.network),
-                "curves": to_json_value(self.curves), "settings": to_json_value(self.settings)}
-
-    def to_json(self, path=None) -> str:
-        """Everything (rows, network, curves, settings) as strict JSON (NaN is null, infinities
-        are the strings "Infinity"/"-Infinity"); written to `path` when given, and returned."""
-        text = json.dumps(self.to_dict(), allow_nan=False)
-        if path is not None:
-            with open(path, "w") as f:
-                f.write(text)
-        return text
-
-    @classmethod
-    def load(cls, path) -> "Report":
-        """A report from a file written by `to_json`."""
-        with open(path) as f:
-            doc = json.load(f)
-        if not isinstance(doc, dict) or doc.get("format") != _JSON_FORMAT:
-            raise ValueError(f"{path!r} is not a pycx report (expected format {_JSON_FORMAT!r})")
-        rows = []
-        for r in from_json_value(doc["rows"]):
-            row = _nan_row()
-            for k, v in r.items():
-                row[k] = (float("nan") if v is None and k not in _STRING_COLUMNS and k != "epoch"
-                          else v)
-            rows.append(row)
-        network = []
-        for n in from_json_value(doc["network"]):
-            network.append({k: (float("nan") if v is None and k in ("network_complexity",
-                                                                   "beta_across_layers") else v)
-                            for k, v in n.items()})
-        return cls(rows, network, from_json_value(doc["curves"]), from_json_value(doc["settings"]))
-
-    # --- concatenation
-    def extend(self, other: "Report") -> "Report":
-        """Appends another report's rows and network rows (e.g. a later epoch), in place.
-        Curves: the other report's ``degeneracy`` and ``effective_dimension_map`` (last epoch)
-        replace these; ``max_relevance`` and ``kmeans`` are kept, or taken from `other` when
-        absent here. Settings: timings are added up per stage; each analysis run is listed in
-        ``settings["runs"]`` (with its full settings where they differ from this report's)."""
-        if not isinstance(other, Report):
-            raise TypeError(f"argument 'other' must be a Report, got {type(other).__name__}")
-        self.rows.extend(dict(r) for r in other.rows)
-        self.network.extend(dict(n) for n in other.network)
-        for key, value in other.curves.items():
-            if key in ("degeneracy", "effective_dimension_map") or key not in self.curves:
-                self.curves[key] = value
-        if not self.settings:
-            self.settings = dict(other.settings)
-            return self
-        mine = {k: v for k, v in self.settings.items() if k not in ("timings", "runs")}
-        theirs = {k: v for k, v in other.settings.items() if k not in ("timings", "runs")}
-        timings = dict(self.settings.get("timings", {}))
-        for stage, seconds in other.settings.get("timings", {}).items():
-            timings[stage] = timings.get(stage, 0.0) + seconds
-        self.settings["timings"] = timings
-        runs = list(self.settings.get("runs", []))
-        for run in other.settings.get("runs", []):
-            run = dict(run)
-            if to_json_value(theirs) != to_json_value(mine):
-                run["settings"] = theirs
-            runs.append(run)
-        self.settings["runs"] = runs
-        return self
-
-    def __add__(self, other: "Report") -> "Report":
-        out = Report(self.rows, self.network, self.curves, json.loads(json.dumps(to_json_value(self.settings))))
-        out.settings = from_json_value(out.settings)
-        return out.extend(other)
-
-
-def _missing(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -333,7 +186,7 @@ def _as_inputs(data, n):
 def _patch_rows(rec, patch_rows, seed):
     """Per-patch rows of a layer, subsampled to at most `patch_rows` (seeded, the same keyed
     sample as `pycx.capture`'s ``patch_rows``)."""
-    from ._capture_store import per_patch_rows, subsample_rows
+    from ..gates.store import per_patch_rows, subsample_rows
 
     if rec.patch_rows == patch_rows and rec.seed == seed:
         return rec.per_patch
@@ -414,7 +267,8 @@ def analyze(model_or_capture, data=None, *, metrics="all", layers=None, labels=N
     kmeans: compute the k-means baseline (relevance group), when the inputs are available.
     capture_kwargs: further keyword arguments of `pycx.capture` (device, train_mode, ...).
     """
-    from .recorder import Capture, capture
+    from ..gates.capture import Capture
+    from ..gates.recorder import capture
 
     groups, explicit = _parse_metrics(metrics)
     est = _parse_estimators(estimators)
@@ -461,7 +315,7 @@ def analyze(model_or_capture, data=None, *, metrics="all", layers=None, labels=N
         raise ValueError("the capture has no layers: nothing to analyse")
     y = cap.labels
     if labels is not None:
-        from ._validate import check_labels
+        from .._validate import check_labels
 
         if y is not None:
             raise ValueError("labels were given twice: by argument 'labels' and by the Capture")
@@ -527,7 +381,8 @@ def analyze(model_or_capture, data=None, *, metrics="all", layers=None, labels=N
 def _select_layers(cap, layers):
     if layers is None:
         return cap
-    from .recorder import Capture, _layer_selector
+    from ..gates.capture import Capture
+    from ..gates.recorder import _layer_selector
 
     select, required = _layer_selector(layers)
     missing = sorted(required - set(cap.layers))
@@ -561,8 +416,8 @@ def _block_function(blocks, names):
 # ----------------------------------------------------------------------------------- groups
 
 def _janik(records, rows, curves, complexity, patch_rows, seed, pixel_map, progress, timer):
-    from .estimators.dispatch import entropy
-    from .estimators.janik import effective_dimension, effective_dimension_map, unit_rates
+    from ..estimators.dispatch import entropy
+    from ..estimators.janik import effective_dimension, effective_dimension_map, unit_rates
 
     method = complexity["method"]
     kwargs = {k: v for k, v in complexity.items() if k != "method"}
@@ -600,15 +455,15 @@ def _janik(records, rows, curves, complexity, patch_rows, seed, pixel_map, progr
 
 
 def _h2(p):
-    from .estimators._common import h2
+    from ..estimators._common import h2
 
     return h2(p)
 
 
 def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, settings,
                model_name, epoch):
-    from .estimators.relevance import max_relevance_curve, resolution_relevance
-    from .reference.relevance import beta_across_layers
+    from ..estimators.relevance import max_relevance_curve, resolution_relevance
+    from ..reference.relevance import beta_across_layers
 
     k_min = est["relevance"].get("k_min", 1)
     degeneracy = {}
@@ -635,58 +490,17 @@ def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, set
     curves["degeneracy"] = degeneracy
     if inputs is not None:
         with timer("relevance.kmeans"):
-            curves["kmeans"], settings["kmeans"] = _kmeans_curve(inputs, est["kmeans"], seed)
+            curves["kmeans"], settings["kmeans"] = kmeans_curve(inputs, est["kmeans"], seed)
         curves["kmeans"].update(model=str(model_name), epoch=epoch)
     else:
         settings["kmeans"] = {"computed": False,
                               "why": "no inputs (a Capture without data, or kmeans=False)"}
 
 
-def _kmeans_curve(x, opts, seed):
-    """H[s], H[k] of k-means cluster sizes on the inputs (SPEC §3 baseline) for k = 2^a..2^b,
-    k <= min(M, k_cap). Inputs with more than `pca_dims` features are first projected on their
-    leading principal components (seeded randomized SVD): Lloyd iterations then cost
-    M * k * pca_dims instead of M * k * D. Initial centres: k-means++ with one candidate per
-    step (sklearn's greedy default of 2 + log k candidates costs ~10 s at k = 1024 on 1,797
-    points, the plain rule 0.2 s), then Lloyd iterations."""
-    from sklearn.cluster import KMeans, kmeans_plusplus
-    from sklearn.decomposition import PCA
-
-    from .reference.relevance import resolution_relevance as rr_counts
-
-    m = x.shape[0]
-    lo, hi = int(opts["k_min_log2"]), int(opts["k_max_log2"])
-    cap = min(m, int(opts["k_cap"]) if opts.get("k_cap") is not None else m)
-    ks = [2 ** a for a in range(lo, hi + 1) if 2 ** a <= cap]
-    x = np.asarray(x, dtype=np.float32)
-    dims = opts.get("pca_dims")
-    projected = False
-    if dims is not None and x.shape[1] > dims and m > dims:
-        x = PCA(n_components=int(dims), svd_solver="randomized", random_state=seed).fit_transform(x)
-        projected = True
-    curve = {"k": [], "h_s": [], "h_k": [], "h_s_norm": [], "h_k_norm": []}
-    for k in ks:
-        centres, _ = kmeans_plusplus(x, k, n_local_trials=1, random_state=seed)
-        km = KMeans(n_clusters=k, init=centres, n_init=1, max_iter=int(opts["max_iter"]),
-                    random_state=seed).fit(x)
-        counts = np.bincount(km.labels_, minlength=k)
-        r = rr_counts(counts[counts > 0])
-        curve["k"].append(k)
-        curve["h_s"].append(r.h_s)
-        curve["h_k"].append(r.h_k)
-        curve["h_s_norm"].append(r.h_s_normalized)
-        curve["h_k_norm"].append(r.h_k_normalized)
-    used = {"computed": True, **opts, "k_used": ks, "k_cap_effective": cap, "M": m,
-            "pca_applied": projected,
-            "algorithm": "sklearn KMeans (Lloyd) from k-means++ centres, 1 candidate per step",
-            "seed": seed}
-    return curve, used
-
-
 def _kde(records, rows, y, kde_opts, kde_rows, seed, progress, timer):
-    from .estimators.kde import kde_entropy, kde_total_correlation
-    from .kernels.pack_bits import concat_bits
-    from .kernels.state_counts import state_counts
+    from ..estimators.kde import kde_entropy, kde_total_correlation
+    from ..kernels.pack_bits import concat_bits
+    from ..kernels.state_counts import state_counts
 
     n = records[0].n_samples
     index = None
@@ -727,7 +541,7 @@ def _kde(records, rows, y, kde_opts, kde_rows, seed, progress, timer):
 
 
 def _network(rows, groups, model_name, epoch, with_blocks):
-    from .reference.relevance import critical_layer, zipf_layer
+    from ..reference.relevance import critical_layer, zipf_layer
 
     net = {"model": str(model_name), "epoch": epoch, "network_complexity": float("nan"),
            "critical_layer": None, "zipf_layer": None, "beta_across_layers": float("nan"),
@@ -761,52 +575,3 @@ def _network(rows, groups, model_name, epoch, with_blocks):
                     avg[c] = float(np.mean(values))
             net["block_avg"][block] = avg
     return net
-
-
-# ----------------------------------------------------------------------------------- Tracker
-
-class Tracker:
-    """Runs `analyze` during training and collects one `Report` over epochs::
-
-        tracker = pycx.Tracker(model, val_loader, every=2, metrics=["janik", "relevance"])
-        for epoch in range(epochs):
-            train_one_epoch(model)
-            tracker.step(epoch)
-        tracker.report.to_pandas()
-
-    ``step(epoch)`` analyses on its 1st, (every+1)-th, (2*every+1)-th... call (so the first
-    call always runs) and appends rows with that epoch. The k-means baseline (which depends on
-    the inputs only) is computed at the first analysis only. Other keyword arguments go to
-    `analyze`.
-    """
-
-    def __init__(self, model, data, *, every=1, metrics="all", labels=None, **analyze_kwargs):
-        self.model = model
-        self.data = data
-        self.every = check_int("every", every, minimum=1)
-        _parse_metrics(metrics)  # fail now, not at the first epoch
-        self.metrics = metrics
-        self.labels = labels
-        if "epoch" in analyze_kwargs:
-            raise TypeError("Tracker sets 'epoch' itself (the argument of step)")
-        self.kwargs = analyze_kwargs
-        self.report = Report()
-        self.calls = 0
-
-    def step(self, epoch, *, force=False):
-        """Analyses now if this call is due (or `force`); returns that epoch's `Report`, or
-        None when skipped."""
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
-            raise TypeError(f"argument 'epoch' must be an int, got {describe(epoch)}")
-        due = force or self.calls % self.every == 0
-        self.calls += 1
-        if not due:
-            return None
-        first = not self.report.rows
-        kwargs = dict(self.kwargs)
-        kwargs.setdefault("kmeans", True)
-        kwargs["kmeans"] = kwargs["kmeans"] and first
-        result = analyze(self.model, self.data, metrics=self.metrics, labels=self.labels,
-                         epoch=int(epoch), **kwargs)
-        self.report.extend(result)
-        return result

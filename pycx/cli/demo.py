@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_util import UserError, missing_dependency, require
+from ._util import UserError, missing_dependency, require
 
 __all__ = ["load_dataset", "demo_models", "run_demo"]
 
@@ -176,7 +176,7 @@ def run_demo(out="pycx-demo", epochs=None, quick=False, dataset="digits", seed=0
 def _run(torch, pycx, conf, out, dataset, seed, quiet, log, t_start, data):
     from tqdm.auto import tqdm
 
-    from .report import write_report
+    from ..report import write_report
 
     x_tr, y_tr, x_te, y_te, side = data
     torch.manual_seed(seed)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_dtype, check_int, check_ndim, describe
+from .._validate import check_dtype, check_int, check_ndim, describe, is_device_array
 
 
 def words_for_bits(n_bits: int) -> int:
@@ -69,21 +69,20 @@ class PackedBits:
     @property
     def is_device(self) -> bool:
         """True when the words live on a GPU."""
-        from ._validate import is_device_array
         return is_device_array(self.words)
 
     def to_host(self) -> "PackedBits":
         """This PackedBits with numpy uint64 words (itself if already on the host)."""
         if not self.is_device:
             return self
-        from .kernels import _device
-        return _device.packed_to_host(self)
+        from .device import _array
+        return PackedBits(_array.host_words(self.words), self.n_bits, _trusted=True)
 
     def __getitem__(self, rows) -> "PackedBits":
         """Row selection (slice, integer array or boolean mask); always returns PackedBits."""
         if self.is_device:
-            from .kernels import _device
-            return PackedBits(_device.select_rows(self.words, rows), self.n_bits, _trusted=True)
+            from .device import _array
+            return PackedBits(_array.select_rows(self.words, rows), self.n_bits, _trusted=True)
         selected = self.words[rows]
         if selected.ndim == 1:
             selected = selected[None, :]
@@ -93,8 +92,8 @@ class PackedBits:
         """The ``(n_rows, n_bits)`` uint8 array of 0/1 gates (on the words' device for GPU
         words)."""
         if self.is_device:
-            from .kernels import _device
-            return _device.unpack(self)
+            from .device import pack_bits as device_pack_bits
+            return device_pack_bits.unpack(self)
         as_bytes = np.ascontiguousarray(self.words).view(np.uint8)
         bits = np.unpackbits(as_bytes, axis=1, bitorder="little")
         return bits[:, : self.n_bits]
@@ -103,11 +102,24 @@ class PackedBits:
         if not isinstance(other, PackedBits):
             return NotImplemented
         if self.is_device or other.is_device:
-            from .kernels import _device
-            return self.n_bits == other.n_bits and _device.words_equal(self.words, other.words)
+            from .device import _array
+            return self.n_bits == other.n_bits and _array.words_equal(self.words, other.words)
         return self.n_bits == other.n_bits and np.array_equal(self.words, other.words)
 
     __hash__ = None
 
     def __repr__(self) -> str:
         return f"PackedBits(n_rows={self.n_rows}, n_bits={self.n_bits})"
+
+
+def check_packed(name: str, x) -> PackedBits:
+    """A `PackedBits` argument."""
+    if not isinstance(x, PackedBits):
+        raise TypeError(f"argument '{name}' must be PackedBits (see pycx.pack_bits), got {describe(x)}")
+    return x
+
+
+def check_same_bits(a_name: str, a: PackedBits, b_name: str, b: PackedBits) -> None:
+    if a.n_bits != b.n_bits:
+        raise ValueError(f"arguments '{a_name}' and '{b_name}' must have the same number of bits, "
+                         f"got n_bits={a.n_bits} and n_bits={b.n_bits}")

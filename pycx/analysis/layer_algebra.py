@@ -20,7 +20,7 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from .reference.layer_algebra import ACTIVATIONS
+from ..reference.layer_algebra import ACTIVATIONS
 
 __all__ = ["LayerAlgebra", "UnknownLayerWarning", "activation_power", "layer_algebra",
            "register_layer_rule"]

