@@ -6,6 +6,7 @@ Owns the column schema. May import: numpy, the base layer (`pycx._json`, `pycx._
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 
@@ -77,12 +78,23 @@ class Report:
         return frame
 
     def to_csv(self, path) -> None:
-        """Writes the per-layer table (columns `COLUMNS`; empty cells where not computed)."""
-        with open(path, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(COLUMNS)
-            for r in self.rows:
-                writer.writerow(["" if _missing(r.get(c)) else r.get(c) for c in COLUMNS])
+        """Writes the per-layer table (columns `COLUMNS`; empty cells where not computed),
+        atomically: an interrupted write or a full disk leaves any previous file as it was.
+
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.csv"
+        >>> Report([{"model": "m", "layer": "relu1"}]).to_csv(path)
+        >>> path.read_text().splitlines()[1].startswith("m,,relu1")
+        True
+        """
+        from .._io import atomic_write_text
+
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf)
+        writer.writerow(COLUMNS)
+        for r in self.rows:
+            writer.writerow(["" if _missing(r.get(c)) else r.get(c) for c in COLUMNS])
+        atomic_write_text(path, buf.getvalue())
 
     def to_dict(self) -> dict:
         return {"format": _JSON_FORMAT, "rows": to_json_value(self.rows), "network": to_json_value(self.network),
@@ -90,11 +102,20 @@ class Report:
 
     def to_json(self, path=None) -> str:
         """Everything (rows, network, curves, settings) as strict JSON (NaN is null, infinities
-        are the strings "Infinity"/"-Infinity"); written to `path` when given, and returned."""
+        are the strings "Infinity"/"-Infinity"); written to `path` when given (atomically: an
+        interrupted write or a full disk leaves any previous file as it was), and returned.
+
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "report.json"
+        >>> _ = Report([{"model": "m", "layer": "relu1"}]).to_json(path)
+        >>> Report.load(path).rows[0]["layer"]
+        'relu1'
+        """
         text = json.dumps(self.to_dict(), allow_nan=False)
         if path is not None:
-            with open(path, "w") as f:
-                f.write(text)
+            from .._io import atomic_write_text
+
+            atomic_write_text(path, text)
         return text
 
     @classmethod

@@ -7,6 +7,8 @@ May import: `pycx.kernels`, `pycx.gates.store`, the base layer.
 from __future__ import annotations
 
 import json
+import os
+import zipfile
 from collections import OrderedDict
 
 import numpy as np
@@ -167,6 +169,20 @@ class Capture:
 
     # --- persistence -------------------------------------------------------------------
     def save(self, path) -> None:
+        """Writes the capture to ``path`` (one ``.npz``, no pickle), atomically: a temporary
+        file in the same folder renamed into place, so an interrupted save or a full disk
+        leaves any previous file at ``path`` as it was.
+
+        >>> import tempfile, pathlib, numpy as np, pycx
+        >>> bits = pycx.pack_bits(np.eye(3, 5, dtype=np.uint8))
+        >>> rec = LayerRecord("fc", "relu", "fc", (5,), (5,), 1, bits)
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "cap.npz"
+        >>> Capture({"fc": rec}, labels=np.arange(3)).save(path)
+        >>> Capture.load(path)
+        Capture(1 layers, n_samples=3)
+        """
+        from .._io import atomic_path
+
         arrays = {}
         layers_meta = []
         for i, rec in enumerate(self.layers.values()):
@@ -187,37 +203,186 @@ class Capture:
         if self.labels is not None:
             arrays["labels"] = self.labels
         header = {"format": _FORMAT, "patch_rows": self.patch_rows, "seed": self.seed,
-                  "layers": layers_meta}
+                  "n_samples": self.n_samples, "layers": layers_meta}
         arrays["header"] = np.array(json.dumps(header))
-        with open(path, "wb") as f:
-            np.savez(f, **arrays)
+        with atomic_path(path, suffix=".npz.tmp") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
 
     @classmethod
     def load(cls, path) -> "Capture":
-        from ..kernels.covariance import Covariance
+        """Reopens a file written by `save`. The whole file is checked against its header
+        (names, kinds, shapes, bit counts, rows, labels, covariance moments, no stray
+        arrays): any damage or inconsistency is one ValueError naming the file and what is
+        wrong. A missing file raises FileNotFoundError."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return _load_arrays(cls, z)
+        except _Damaged as exc:
+            raise ValueError(f"{os.fspath(path)!r} is not a valid pycx capture file: {exc}") from None
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            raise
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError,
+                zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            # np.load / the zip reader: truncated, not a zip, unreadable member, pickled data.
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            raise ValueError(f"{os.fspath(path)!r} is not a valid pycx capture file: "
+                             f"{type(exc).__name__}: {detail}") from None
 
-        with np.load(path, allow_pickle=False) as z:
-            header = json.loads(str(z["header"]))
-            if header.get("format") != _FORMAT:
-                raise ValueError(f"{path!r} is not a pycx capture file (format {header.get('format')!r})")
-            layers = OrderedDict()
-            for i, meta in enumerate(header["layers"]):
-                covs = {}
-                for tag in ("cov", "pcov"):
-                    if tag not in meta:
-                        continue
-                    state = {}
-                    prefix = f"l{i}.{tag}."
-                    for key in z.files:
-                        if key.startswith(prefix):
-                            state[key[len(prefix):]] = z[key]
-                    covs[tag] = Covariance.from_dict(state)
-                binary = (PackedBits(z[f"l{i}.binary"], meta["binary_bits"])
-                          if f"l{i}.binary" in z.files else None)
-                layers[meta["name"]] = LayerRecord(
-                    meta["name"], meta["kind"], meta["module"], meta["shape"], meta["output_shape"],
-                    meta["bits_per_unit"], PackedBits(z[f"l{i}.sample"], meta["n_bits"]),
-                    binary=binary, covariance=covs.get("cov"), pixel_covariance=covs.get("pcov"),
-                    patch_rows=header["patch_rows"], seed=header["seed"])
-            labels = z["labels"] if "labels" in z.files else None
-        return cls(layers, labels, header["patch_rows"], header["seed"])
+
+class _Damaged(Exception):
+    """A capture file that does not agree with its own header (message: what is wrong)."""
+
+
+def _int(value, what, minimum=0):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _Damaged(f"{what} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _int_list(value, what, minimum):
+    if not isinstance(value, list) or not value:
+        raise _Damaged(f"{what} must be a non-empty list of integers, got {value!r}")
+    return tuple(_int(v, what, minimum) for v in value)
+
+
+def _member(z, key, used, *, dtype_kind=None, ndim=None):
+    if key not in z.files:
+        raise _Damaged(f"array {key!r} is missing")
+    used.add(key)
+    arr = z[key]
+    if dtype_kind is not None and arr.dtype.kind not in dtype_kind:
+        raise _Damaged(f"array {key!r} has dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        raise _Damaged(f"array {key!r} has shape {arr.shape}, expected {ndim} axes")
+    return arr
+
+
+def _load_bits(z, key, used, n_bits, n_rows):
+    from ..kernels.packed import words_for_bits
+
+    words = _member(z, key, used, ndim=2)
+    want = (n_rows, words_for_bits(n_bits))
+    if words.dtype != np.uint64 or words.shape != want:
+        raise _Damaged(f"array {key!r} is {words.dtype} of shape {words.shape}, expected uint64 "
+                       f"of shape {want} ({n_rows} rows of {n_bits} bits)")
+    rem = n_bits % 64
+    if rem and n_rows and (words[:, -1] >> np.uint64(rem)).any():
+        raise _Damaged(f"array {key!r} has bits set past its {n_bits} bits")
+    return PackedBits(np.ascontiguousarray(words), n_bits, _trusted=True)
+
+
+def _load_covariance(z, prefix, used, dim, batch_shape, count=None):
+    from ..kernels.covariance import Covariance
+
+    keys = ("dim", "batch_shape", "count", "mean", "m2")
+    state = {k: _member(z, prefix + k, used) for k in keys}
+    extra = [k for k in z.files if k.startswith(prefix) and k[len(prefix):] not in keys]
+    if extra:
+        raise _Damaged(f"unexpected arrays {extra}")
+    got_dim = state["dim"]
+    got_batch = state["batch_shape"]
+    got_count = state["count"]
+    if got_dim.shape != () or got_dim.dtype.kind not in "iu" or int(got_dim) != dim:
+        raise _Damaged(f"{prefix}dim is {got_dim!r}, expected {dim}")
+    if (got_batch.ndim != 1 or got_batch.dtype.kind not in "iu"
+            or tuple(int(s) for s in got_batch) != batch_shape):
+        raise _Damaged(f"{prefix}batch_shape is {got_batch.tolist()!r}, expected {list(batch_shape)}")
+    if got_count.shape != () or got_count.dtype.kind not in "iu" or int(got_count) < 0 \
+            or (count is not None and int(got_count) != count):
+        raise _Damaged(f"{prefix}count is {got_count!r}"
+                       + (f", expected {count}" if count is not None else ""))
+    for k, want in (("mean", batch_shape + (dim,)), ("m2", batch_shape + (dim, dim))):
+        arr = state[k]
+        if arr.dtype != np.float64 or arr.shape != want:
+            raise _Damaged(f"{prefix}{k} is {arr.dtype} of shape {arr.shape}, expected float64 "
+                           f"of shape {want}")
+        if not np.isfinite(arr).all():
+            raise _Damaged(f"{prefix}{k} holds NaN or infinite values")
+    return Covariance.from_dict(state)
+
+
+def _load_arrays(cls, z) -> Capture:
+    used = {"header"}
+    raw = _member(z, "header", set())
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise _Damaged(f"the header is {raw.dtype} of shape {raw.shape}, not one string")
+    try:
+        header = json.loads(str(raw))
+    except json.JSONDecodeError as exc:
+        raise _Damaged(f"the header is not JSON ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != _FORMAT:
+        fmt = header.get("format") if isinstance(header, dict) else None
+        raise _Damaged(f"format {fmt!r}, expected {_FORMAT!r}")
+    layers_meta = header.get("layers")
+    if not isinstance(layers_meta, list):
+        raise _Damaged("the header has no list of layers")
+    patch_rows = header.get("patch_rows")
+    if patch_rows is not None:
+        _int(patch_rows, "patch_rows", 1)
+    seed = _int(header.get("seed"), "seed", 0)
+    # Files of the first version have no n_samples: then the first layer's rows decide.
+    n_samples = header.get("n_samples")
+    if n_samples is not None:
+        _int(n_samples, "n_samples", 0)
+    elif layers_meta and "l0.sample" in z.files:
+        n_samples = int(z["l0.sample"].shape[0])
+    labels = None
+    if "labels" in z.files:
+        labels = _member(z, "labels", used, dtype_kind="iu", ndim=1)
+        if n_samples is None:
+            n_samples = labels.shape[0]
+        if labels.shape[0] != n_samples:
+            raise _Damaged(f"{labels.shape[0]} labels for {n_samples} samples")
+    n_samples = 0 if n_samples is None else n_samples
+
+    layers = OrderedDict()
+    for i, meta in enumerate(layers_meta):
+        where = f"layer {i}"
+        if not isinstance(meta, dict):
+            raise _Damaged(f"{where}: header entry is not an object")
+        for key in ("name", "kind", "module"):
+            if not isinstance(meta.get(key), str):
+                raise _Damaged(f"{where}: {key!r} must be a string, got {meta.get(key)!r}")
+        name = meta["name"]
+        where = f"layer {i} ({name!r})"
+        if name in layers:
+            raise _Damaged(f"{where}: the layer name is repeated")
+        shape = _int_list(meta.get("shape"), f"{where}: shape", 1)
+        output_shape = _int_list(meta.get("output_shape"), f"{where}: output_shape", 1)
+        bits_per_unit = meta.get("bits_per_unit")
+        if bits_per_unit not in (1, 2) or isinstance(bits_per_unit, bool):
+            raise _Damaged(f"{where}: bits_per_unit must be 1 or 2, got {bits_per_unit!r}")
+        n_bits = bits_per_unit * int(np.prod(shape, dtype=np.int64))
+        if meta.get("n_bits") != n_bits:
+            raise _Damaged(f"{where}: n_bits is {meta.get('n_bits')!r}, but shape {list(shape)} "
+                           f"with {bits_per_unit} bit(s) per unit has {n_bits}")
+        per_sample = _load_bits(z, f"l{i}.sample", used, n_bits, n_samples)
+        binary = None
+        if "binary_bits" in meta:
+            units = int(np.prod(shape, dtype=np.int64))
+            if meta["binary_bits"] != units:
+                raise _Damaged(f"{where}: binary_bits is {meta['binary_bits']!r}, expected {units}")
+            binary = _load_bits(z, f"l{i}.binary", used, units, n_samples)
+        elif f"l{i}.binary" in z.files:
+            raise _Damaged(f"{where}: array 'l{i}.binary' is not in the header")
+        covs = {}
+        positions = int(np.prod(output_shape[1:], dtype=np.int64))
+        for tag, batch_shape, count in (("cov", (), None),
+                                        ("pcov", (positions,), n_samples)):
+            if meta.get(tag):
+                covs[tag] = _load_covariance(z, f"l{i}.{tag}.", used, output_shape[0],
+                                             batch_shape, count)
+        if covs.get("cov") is not None and covs["cov"].count > n_samples * positions:
+            raise _Damaged(f"{where}: covariance count {covs['cov'].count} exceeds the "
+                           f"{n_samples * positions} output rows")
+        layers[name] = LayerRecord(name, meta["kind"], meta["module"], shape, output_shape,
+                                   bits_per_unit, per_sample, binary=binary,
+                                   covariance=covs.get("cov"), pixel_covariance=covs.get("pcov"),
+                                   patch_rows=patch_rows, seed=seed)
+    stray = sorted(set(z.files) - used)
+    if stray:
+        raise _Damaged(f"arrays not described by the header: {stray}")
+    return cls(layers, labels, patch_rows, seed)
