@@ -1,6 +1,7 @@
 """The `pycx` command line: demo (quick), bench (quick), algebra, analyze, and one-line errors
 for user mistakes."""
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -280,3 +281,85 @@ def test_analyze_user_model_and_data(tmp_path, capsys):
     assert_one_line_error(capsys, ["analyze", "--model", f"{tmp_path / 'mynet.py'}:Net",
                                    "--kwargs", "width=4", "--weights", str(tmp_path / "net.pt"),
                                    "--data", str(tmp_path / "d.npz")], "does not fit the model")
+
+
+# ------------------------------------------------- analyze: the output location (issue 13)
+
+def _analyze_files(tmp_path, labels=None):
+    (tmp_path / "mynet.py").write_text(
+        "import torch.nn as nn\n"
+        "def Net():\n"
+        "    return nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))\n")
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 40) if labels is None else labels
+    np.savez(tmp_path / "d.npz", x=rng.standard_normal((40, 6)).astype(np.float32), y=y)
+    return ["analyze", "--model", f"{tmp_path / 'mynet.py'}:Net", "--data",
+            str(tmp_path / "d.npz"), "--quiet"]
+
+
+def test_analyze_out_is_checked_before_any_work(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    argv = _analyze_files(tmp_path)
+    import pycx
+
+    def no_analysis(*args, **kwargs):
+        raise AssertionError("the analysis ran before the output location was checked")
+
+    monkeypatch.setattr(pycx, "analyze", no_analysis)
+    (tmp_path / "afile").write_text("x")
+    assert_one_line_error(capsys, argv + ["--out", str(tmp_path / "afile")], "--out",
+                          "existing file")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("keep me")
+    assert_one_line_error(capsys, argv + ["--out", str(tmp_path / "mine")], "--out",
+                          "thesis.tex")
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "keep me"
+    # A parent that is a file: no folder can be made there (also for root).
+    assert_one_line_error(capsys, argv + ["--out", str(tmp_path / "afile" / "rep")], "--out",
+                          "writable folder")
+    from pycx.cli import _util
+
+    monkeypatch.setattr("shutil.disk_usage", lambda p: type("U", (), {"free": 0})())
+    assert_one_line_error(capsys, argv + ["--out", str(tmp_path / "rep")], "--out", "full")
+    assert _util._MIN_FREE_BYTES > 0
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root may write into read-only folders")
+def test_analyze_read_only_out(capsys, tmp_path):
+    pytest.importorskip("torch")
+    argv = _analyze_files(tmp_path)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        assert_one_line_error(capsys, argv + ["--out", str(ro / "rep")], "--out",
+                              "writable folder")
+    finally:
+        ro.chmod(0o700)
+
+
+def test_analyze_float_labels_are_one_line(capsys, tmp_path):
+    pytest.importorskip("torch")
+    argv = _analyze_files(tmp_path, labels=np.linspace(0, 2, 40))
+    assert_one_line_error(capsys, argv + ["--labels", "y", "--out", str(tmp_path / "rep")],
+                          "--labels", "float64")
+
+
+def test_analyze_full_disk_while_writing_is_one_line_and_keeps_no_half_report(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    argv = _analyze_files(tmp_path)
+    out = tmp_path / "rep"
+    # RLIMIT_FSIZE: each file may hold 20 kB, less than a figure (Python ignores SIGXFSZ, so
+    # the write fails with EFBIG as on a full disk).
+    code = ("import resource, sys\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))\n"
+            "from pycx.cli import main\n"
+            f"sys.exit(main({argv + ['--metrics', 'relevance', '--labels', 'y', '--out', str(out)]!r}))\n")
+    proc = run_python(["-c", code], timeout=300)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and "--out" in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npz", "mynet.py"]

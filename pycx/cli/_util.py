@@ -269,4 +269,38 @@ def load_arrays(path: str, key: str | None = None, labels: str | None = None):
         if y.ndim != 1 or y.shape[0] != x.shape[0]:
             raise UserError(f"--labels: need one label per sample ({x.shape[0]}), got shape "
                             f"{np.asarray(y).shape}")
+        if y.dtype.kind not in "iubUS":
+            # Not cast: 0.5 and 0.4 would silently become one class.
+            raise UserError(f"--labels: class labels must be integers, bools or strings, got "
+                            f"dtype {y.dtype}; convert them first (e.g. y.astype(int) if they "
+                            "are whole numbers)")
     return x, y
+
+
+def check_out_dir(path: str) -> str:
+    """Checks, before any work, that a report can be written to the folder ``path``: it is
+    new, empty or a previous report, its parent is writable and its filesystem is not full
+    (`UserError` otherwise). Returns ``path``."""
+    import shutil
+
+    from ..report.html import check_report_dir
+
+    try:
+        out = check_report_dir(path)
+    except ValueError as exc:
+        raise UserError(str(exc).replace("argument 'out_dir'", "--out")) from None
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        free = shutil.disk_usage(existing).free
+    except OSError:
+        free = None
+    # A report is at least a few hundred kB of figures; a filesystem with less room left
+    # cannot hold one.
+    if free is not None and free < _MIN_FREE_BYTES:
+        raise UserError(f"--out: the filesystem of {path} is full ({free} bytes free)")
+    return path
+
+
+_MIN_FREE_BYTES = 1 << 20

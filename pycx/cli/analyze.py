@@ -4,8 +4,8 @@ from __future__ import annotations
 import sys
 import warnings
 
-from ._util import (UserError, load_arrays, load_model, load_weights, parse_kwargs,
-                       require)
+from ._util import (UserError, check_out_dir, load_arrays, load_model, load_weights,
+                    parse_kwargs, require)
 
 
 def _model_spec(spec: str) -> str:
@@ -27,6 +27,9 @@ def run_analyze(args, metrics) -> None:
     require("pycx analyze", "torch", "matplotlib", "pandas", "sklearn", "tqdm", "scipy")
     if "janik" in metrics:
         require("pycx analyze --metrics janik (the classifier-chain complexity)", "xgboost")
+    # The output location is checked before any work: an unusable --out must not cost the
+    # whole analysis.
+    out = check_out_dir(args.out)
     x, y = load_arrays(args.data, key=args.key, labels=args.labels)
     if args.max_samples is not None:
         x = x[:args.max_samples]
@@ -73,11 +76,15 @@ def run_analyze(args, metrics) -> None:
         except Exception as exc:  # not traceable by torch.fx: the report goes without it
             _say(args, f"pycx analyze: note: no layer algebra ({type(exc).__name__}: "
                        f"{str(exc).splitlines()[0] if str(exc) else ''})")
-    path = write_report([report], args.out, algebras=algebras, title=f"pycx report: {name}",
-                        intro=f"{name} from {spec}"
-                              f"{' with weights ' + args.weights if args.weights else ''}, "
-                              f"analysed on {len(x)} samples of {args.data}.",
-                        progress=not args.quiet)
+    try:
+        path = write_report([report], out, algebras=algebras, title=f"pycx report: {name}",
+                            intro=f"{name} from {spec}"
+                                  f"{' with weights ' + args.weights if args.weights else ''}, "
+                                  f"analysed on {len(x)} samples of {args.data}.",
+                            progress=not args.quiet)
+    except OSError as exc:  # e.g. the disk filled up during the write: nothing was left there
+        raise UserError(f"--out: writing the report to {args.out} failed "
+                        f"({exc.strerror or type(exc).__name__}); nothing was written there") from exc
     _say(args, f"report: {path}")
 
 
