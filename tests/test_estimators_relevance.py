@@ -50,16 +50,30 @@ def test_k_min_and_to_dict(rng):
 
 
 def test_max_relevance_curve_matches_reference():
-    got = pycx.max_relevance_curve(1000, n_points=33)
-    want = ref.max_relevance_curve(1000, n_points=33)
-    np.testing.assert_array_equal(got.betas, want.betas)
-    np.testing.assert_allclose(got.h_s, want.h_s, **TOL)
-    np.testing.assert_allclose(got.h_k, want.h_k, **TOL)
-    np.testing.assert_allclose(got.h_k_normalized, want.h_k_normalized, **TOL)
-    assert got.h_k.max() == pytest.approx(np.log2(1000))
-    betas = np.array([0.5, 1.0, 2.0])
-    np.testing.assert_allclose(pycx.max_relevance_curve(64, betas).h_s,
-                               ref.max_relevance_curve(64, betas).h_s, **TOL)
+    for m in (30, 200, 1000):
+        got = pycx.max_relevance_curve(m)
+        want = ref.max_relevance_curve(m)
+        assert got.method == want.method and got.n_samples == m
+        np.testing.assert_array_equal(got.feasible, want.feasible)
+        np.testing.assert_allclose(got.h_s, want.h_s, **TOL)
+        np.testing.assert_allclose(got.h_k, want.h_k, **TOL)
+        np.testing.assert_allclose(got.h_k_normalized, want.h_k_normalized, **TOL)
+        np.testing.assert_allclose(got.at([0.5, 2.0]), ref.curve_value(want, [0.5, 2.0]), **TOL)
+    # The cache hands out copies: changing one result does not change the next.
+    a = pycx.max_relevance_curve(30)
+    a.h_k[:] = 0
+    assert pycx.max_relevance_curve(30).h_k.max() > 0
+
+
+def test_undefined_betas_are_nan():
+    # One state, every sample alone, two frequencies: beta undefined (issue: 0.110 / 0.119
+    # and -1.0 were returned before).
+    one = np.zeros((20, 5), np.uint8)
+    alone = np.eye(16, dtype=np.uint8)
+    two = np.vstack([np.eye(8, dtype=np.uint8), np.zeros((3, 8), np.uint8)])
+    for z in (one, alone, two):
+        r = pycx.resolution_relevance(z)
+        assert np.isnan(r.beta_mle) and np.isnan(r.beta_least_squares)
 
 
 def test_bad_input(rng):
@@ -74,3 +88,5 @@ def test_bad_input(rng):
         pycx.resolution_relevance(z, k_min=0)
     with pytest.raises(ValueError, match="n_samples"):
         pycx.max_relevance_curve(1)
+    with pytest.raises(ValueError, match="method"):
+        pycx.max_relevance_curve(10, method="beta")

@@ -8,6 +8,7 @@ numpy reference functions directly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Optional
 
 import numpy as np
@@ -27,8 +28,10 @@ class ResolutionRelevance(Result):
     h_k: float                     # relevance H[k], bits
     h_s_normalized: float          # H[s] / log2 M (0 when M = 1)
     h_k_normalized: float          # H[k] / log2 M (0 when M = 1)
-    beta_mle: float                # discrete power-law MLE over k_s >= k_min, minus 1
-    beta_least_squares: float      # -slope - 1 of log m_k vs log k (NaN with < 2 distinct k)
+    beta_mle: float                # discrete power-law MLE over k_s >= k_min, minus 1 (NaN:
+                                   # fewer than 3 distinct frequencies, undefined)
+    beta_least_squares: float      # -slope - 1 of log m_k vs log k (NaN with < 3 distinct k
+                                   # or every m_k = 1)
     classification_error: Optional[float]  # with labels: 1 - (1/M) sum_s max_y count(s, y)
     settings: dict = field(default_factory=dict)
 
@@ -50,7 +53,13 @@ def resolution_relevance(gates, labels=None, *, k_min: int = 1) -> ResolutionRel
 
     gates: `PackedBits` or a 2-D 0/1 array, one row per sample. labels: optional integer
     class labels (one per row) for the classification error. k_min: smallest frequency used
-    by the power-law MLE of beta.
+    by the power-law MLE of beta. beta is NaN where undefined (fewer than three distinct
+    frequencies; see `pycx.reference.relevance.beta_mle`).
+
+    >>> import numpy as np
+    >>> r = resolution_relevance(np.array([[0, 1], [0, 1], [1, 1], [0, 0]]))
+    >>> r.h_s, r.h_k, r.n_states, bool(np.isnan(r.beta_mle))
+    (1.5, 1.0, 3, True)
     """
     from ..kernels.state_counts import state_counts
 
@@ -74,20 +83,41 @@ def resolution_relevance(gates, labels=None, *, k_min: int = 1) -> ResolutionRel
 
 @dataclass(frozen=True)
 class MaxRelevanceCurve(Result):
-    n_samples: int
-    betas: np.ndarray              # exponents traced, ascending (may include -inf, +inf)
-    h_s: np.ndarray                # H[s], bits
-    h_k: np.ndarray                # H[k], bits
+    n_samples: int                 # M
+    h_s: np.ndarray                # H[s], bits, ascending from 0 to log2 M (the corners)
+    h_k: np.ndarray                # H[k], bits: the curve at h_s
     h_s_normalized: np.ndarray     # / log2 M
     h_k_normalized: np.ndarray
+    feasible: np.ndarray           # bool per corner: a real frequency profile (else a bound)
+    method: str                    # "enumeration" (exact), "lagrange" or "dual" (upper bound)
+
+    def at(self, h_s) -> np.ndarray:
+        """The curve's H[k] (bits) at the given H[s] (bits), linear between corners."""
+        return np.interp(np.asarray(h_s, dtype=np.float64), self.h_s, self.h_k)
 
 
-def max_relevance_curve(n_samples, betas=None, *, n_points: int = 257) -> MaxRelevanceCurve:
-    """The maximal relevance curve for M samples (SPEC §3, paper 003 fig. 2a): ``q_k ∝
-    k^-beta`` over ``k = 1..M``, ``H[k] = -sum q_k log2 q_k``, ``H[s] = log2 M - sum q_k
-    log2 k``, traced over ``betas`` (default: ``n_points`` exponents from -inf through 0, the
-    peak, to +inf, drawing the curve from (0, 0) to (log2 M, 0))."""
+@lru_cache(maxsize=16)
+def _curve(m: int, method: str, n_lines: int):
+    return _ref.max_relevance_curve(m, method=method, n_lines=n_lines)
+
+
+def max_relevance_curve(n_samples, *, method: str = "auto", n_lines: int = 64) -> MaxRelevanceCurve:
+    """The maximal relevance curve for M samples (SPEC §3; Haimovici & Marsili 2015, the
+    dotted line of Song, Marsili & Jo fig. 2a): the upper envelope of ``(H[s], H[k])`` over
+    all frequency profiles of M samples (integers ``m_k >= 0``, ``sum_k k m_k = M``).
+
+    Exact for M <= 40 (every profile enumerated); above, an upper bound from supporting lines
+    whose corners are real profiles (M <= 300, exact Lagrangian programme) or bounds (larger
+    M, weak duality); see `pycx.reference.relevance.max_relevance_curve`. Results are cached
+    per M. No profile lies above the curve, and ``H[k] <= H[s]`` along it.
+
+    >>> c = max_relevance_curve(10)
+    >>> c.method, bool(c.feasible.all()), round(float(c.h_k.max()), 3)
+    ('enumeration', True, 1.846)
+    >>> bool((c.h_k <= c.h_s + 1e-12).all())
+    True
+    """
     m = check_int("n_samples", n_samples, minimum=2)
-    curve = _ref.max_relevance_curve(m, betas, n_points=n_points)
-    return MaxRelevanceCurve(m, curve.betas, curve.h_s, curve.h_k, curve.h_s_normalized,
-                             curve.h_k_normalized)
+    c = _curve(m, method, check_int("n_lines", n_lines, minimum=3))
+    return MaxRelevanceCurve(m, c.h_s.copy(), c.h_k.copy(), c.h_s_normalized.copy(),
+                             c.h_k_normalized.copy(), c.feasible.copy(), c.method)

@@ -7,12 +7,12 @@ exactly k times. Entropies are in bits; the "normalized" values are divided by `
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Sequence
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .._validate import (as_host_array, check_counts, check_finite, check_gate_matrix,
-                         check_int, check_labels, describe)
+from .._validate import (as_host_array, check_choice, check_counts, check_finite,
+                         check_gate_matrix, check_int, check_labels, describe)
 from .state_counts import degeneracy, label_counts, state_counts
 
 LN2 = math.log(2.0)
@@ -174,20 +174,39 @@ def power_law_exponent_mle(counts, k_min: int = 1) -> float:
     return 0.5 * (lo + hi)
 
 
+def _n_frequencies(counts: np.ndarray, k_min: int = 1) -> int:
+    return int(np.unique(counts[counts >= k_min]).size)
+
+
 def beta_mle(counts, k_min: int = 1) -> float:
     """Exponent beta of ``m_k ~ k^(-beta-1)`` (SPEC §3 decision): ``a - 1`` with ``a`` the
     discrete power-law MLE of `power_law_exponent_mle` over the frequencies ``k_s >= k_min``.
     (Drawing a distinct state uniformly, its frequency k has probability ``m_k / S``, so the
-    law of the ``k_s`` is the law of ``m_k``.) ``inf`` when all ``k_s`` equal ``k_min``."""
-    return power_law_exponent_mle(counts, k_min) - 1.0
+    law of the ``k_s`` is the law of ``m_k``.)
+
+    **Undefined (NaN)** with fewer than three distinct frequencies ``k_s >= k_min``: one
+    frequency (every state seen equally often: one state, or every sample alone) has no tail
+    at all, and two give a finite but arbitrary number (0.110 for one state of 2 among
+    singletons) that says nothing about a power law."""
+    c = _counts(counts)
+    k_min = check_int("k_min", k_min, minimum=1)
+    if not (c >= k_min).any():
+        raise ValueError(f"argument 'counts' has no frequency >= k_min={k_min} "
+                         f"(largest is {c.max()})")
+    if _n_frequencies(c, k_min) < 3:
+        return math.nan
+    return power_law_exponent_mle(c, k_min) - 1.0
 
 
 def beta_least_squares(counts) -> float:
     """Exponent beta from the least-squares line ``log m_k = c - (beta + 1) log k`` over the
-    distinct frequencies k present (SPEC §3): ``-slope - 1``. NaN with fewer than two
-    distinct frequencies (no line to fit)."""
+    distinct frequencies k present (SPEC §3): ``-slope - 1``.
+
+    **Undefined (NaN)** with fewer than three distinct frequencies, and when every ``m_k`` is
+    1 (each state has its own frequency: the line is flat whatever the states, and -1 would be
+    an artefact, not a measurement)."""
     k, m_k = degeneracy(_counts(counts))
-    if k.size < 2:
+    if k.size < 3 or (m_k == 1).all():
         return math.nan
     slope = np.polyfit(np.log(k.astype(np.float64)), np.log(m_k.astype(np.float64)), 1)[0]
     return float(-slope - 1.0)
@@ -217,67 +236,257 @@ def _layer_values(name: str, values) -> np.ndarray:
 
 # --------------------------------------------------------------------------- maximal relevance
 
+EXACT_CURVE_MAX_M = 40      # enumeration of every frequency profile (p(40) = 37,338 profiles)
+LAGRANGE_CURVE_MAX_M = 300  # exact Lagrangian dynamic programme up to here; dual bound above
+_CURVE_LINES = 64           # supporting lines (Lagrange multipliers) of the large-M methods
+
+
 class MaxRelevanceCurve(NamedTuple):
-    betas: np.ndarray           # the exponents traced, ascending (may include -inf, +inf)
-    h_s: np.ndarray             # H[s] (bits), ascending with beta
-    h_k: np.ndarray             # H[k] (bits)
+    h_s: np.ndarray             # H[s] (bits), ascending, from 0 to log2 M
+    h_k: np.ndarray             # H[k] (bits): the curve's value at h_s
     h_s_normalized: np.ndarray  # H[s] / log2 M
     h_k_normalized: np.ndarray  # H[k] / log2 M
+    feasible: np.ndarray        # bool: the point is the (H[s], H[k]) of a real profile
+    method: str                 # "enumeration" | "lagrange" | "dual"
+    n_samples: int              # M
 
 
-def default_curve_betas(n_samples: int, n_points: int = 257) -> np.ndarray:
-    """The exponents `max_relevance_curve` traces by default, ascending: -inf (the point
-    (0, 0)), ``-geomspace(64 M, 1e-3)``, 0 (the peak, H[k] = log2 M), ``geomspace(1e-3, 64)``,
-    +inf (the point (log2 M, 0)). At beta = -64 M the mass is within e^-64 of k = M; at
-    beta = 64 within 2^-64 of k = 1, so the finite points join the end points smoothly."""
-    m = check_int("n_samples", n_samples, minimum=2)
-    n_points = check_int("n_points", n_points, minimum=5)
-    side = (n_points - 3) // 2
-    return np.concatenate([[-np.inf], -np.geomspace(64.0 * m, 1e-3, side), [0.0],
-                           np.geomspace(1e-3, 64.0, n_points - 3 - side), [np.inf]])
+def profile_entropies(k, m_k, n_samples=None) -> Tuple[float, float]:
+    """``(H[s], H[k])`` in bits of a frequency profile: ``m_k[i]`` states seen ``k[i]``
+    times, ``M = sum k m_k`` (checked against ``n_samples`` when given)."""
+    kk = np.asarray(k, dtype=np.float64)
+    mm = np.asarray(m_k, dtype=np.float64)
+    keep = mm > 0
+    kk, mm = kk[keep], mm[keep]
+    m = float((kk * mm).sum())
+    if n_samples is not None and m != n_samples:
+        raise ValueError(f"the profile holds {m:g} samples, not n_samples={n_samples}")
+    q = kk * mm / m
+    return float((mm * (kk / m) * np.log2(m / kk)).sum()), float(-(q * np.log2(q)).sum())
 
 
-def max_relevance_curve(n_samples, betas=None, *, n_points: int = 257) -> MaxRelevanceCurve:
-    """The maximal relevance curve (SPEC §3, paper 003 fig. 2a dotted line) for M samples.
+def frequency_profiles(n_samples: int):
+    """Every frequency profile of M samples (the partitions of M), as ``(k, m_k)`` tuples
+    with distinct ``k`` in descending order. There are p(M) of them (p(40) = 37,338)."""
+    m = check_int("n_samples", n_samples, minimum=1)
+    ks, ms = [], []
 
-    Maximising H[k] at fixed H[s] in the continuous relaxation gives ``q_k = k m_k / M ∝
-    k^-beta`` over ``k = 1..M``; then ``H[k] = -sum q_k log2 q_k`` and ``H[s] = log2 M -
-    sum q_k log2 k``. The curve is parametrised by beta: H[s] increases with beta (its
-    derivative is ``Var_q(log2 k) ln 2 >= 0``), beta = -inf gives (0, 0), beta = 0 the peak
-    (H[s] = log2 M - mean log2 k, H[k] = log2 M), beta = +inf gives (log2 M, 0); the slope of
-    the curve at a point is -beta. ``betas`` default to `default_curve_betas`; ±inf are
-    allowed and give the end points exactly.
+    def rec(rest, k_max):
+        if rest == 0:
+            yield tuple(ks), tuple(ms)
+            return
+        for k in range(min(k_max, rest), 0, -1):
+            for mult in range(rest // k, 0, -1):
+                ks.append(k)
+                ms.append(mult)
+                yield from rec(rest - k * mult, k - 1)
+                ks.pop()
+                ms.pop()
+
+    yield from rec(m, m)
+
+
+def _monotone_envelope(points: np.ndarray) -> np.ndarray:
+    """The upper envelope of a finite point set that rises to its maximum and falls after it:
+    left of the highest point, ``f(h) = max{H[k] : H[s] <= h}``; right of it, ``max{H[k] :
+    H[s] >= h}``. Returned as its corner points (record highs), ascending in H[s]."""
+    order = np.lexsort((-points[:, 1], points[:, 0]))
+    p = points[order]
+    top = p[:, 1].max()
+    peak_first = int(np.flatnonzero(p[:, 1] == top)[0])
+    peak_last = int(np.flatnonzero(p[:, 1] == top)[-1])
+    left, best = [], -np.inf
+    for i in range(peak_first + 1):
+        if p[i, 1] > best:
+            left.append(i)
+            best = p[i, 1]
+    right, best = [], -np.inf
+    for i in range(p.shape[0] - 1, peak_last - 1, -1):
+        if p[i, 1] > best:
+            right.append(i)
+            best = p[i, 1]
+    env = p[left + [i for i in reversed(right) if i != left[-1]]]
+    # Equal H[s] met twice (once from each side, or two profiles whose H[s] are equal but
+    # rounded differently, within 1e-12): keep the higher, so that interpolation between
+    # corners never falls under a profile.
+    keep = np.ones(env.shape[0], dtype=bool)
+    for i in range(1, env.shape[0]):
+        if env[i, 0] - env[i - 1, 0] <= 1e-12:
+            lower = i if env[i, 1] <= env[i - 1, 1] else i - 1
+            keep[lower] = False
+    return env[keep]
+
+
+def _enumerated_curve(m: int) -> np.ndarray:
+    pts = np.array([profile_entropies(k, mk, m) for k, mk in frequency_profiles(m)])
+    return _monotone_envelope(pts)
+
+
+def _curve_multipliers(m: int, n_lines: int) -> np.ndarray:
+    """Lagrange multipliers ``lam`` of the supporting lines ``H[k] <= F(lam) - lam H[s]``:
+    slopes ``-lam`` evenly spaced in angle from +1 (the line H[k] = H[s], lam = -1) to
+    steeper than the curve's last segment (about ``-(log2 M + 0.5)``), so the end points are
+    touched."""
+    lam_max = 2.0 * math.log2(m) + 4.0
+    return np.tan(np.linspace(-math.pi / 4.0, math.atan(lam_max), n_lines))
+
+
+def _lagrange_dp(m: int, lams: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """For each multiplier ``lam``: ``max over integer profiles of H[k] + lam H[s]`` exactly,
+    and the H[s] of a maximiser.
+
+    Both entropies are sums over frequencies k of a term in ``m_k`` alone (``H[k] = sum_k
+    g(k m_k)``, ``g(x) = -(x/M) log2(x/M)``; ``H[s] = sum_k m_k (k/M) log2(M/k)``), and the
+    profile's only constraint is ``sum_k k m_k = M``: a knapsack with exact total weight,
+    solved by dynamic programming over the total weight, one frequency at a time
+    (``M^2 ln M / 2`` additions per multiplier, all multipliers at once)."""
+    lam = np.asarray(lams, dtype=np.float64)[:, None]
+    best = np.full((lam.shape[0], m + 1), -np.inf)
+    best[:, 0] = 0.0
+    hs = np.zeros_like(best)
+    for k in range(1, m + 1):
+        a_k = (k / m) * math.log2(m / k)
+        new, new_hs = best.copy(), hs.copy()
+        for mult in range(1, m // k + 1):
+            w = k * mult
+            x = w / m
+            gain_s = mult * a_k
+            cand = best[:, :m + 1 - w] + (-x * math.log2(x) + lam * gain_s)
+            better = cand > new[:, w:]
+            new[:, w:] = np.where(better, cand, new[:, w:])
+            new_hs[:, w:] = np.where(better, hs[:, :m + 1 - w] + gain_s, new_hs[:, w:])
+        best, hs = new, new_hs
+    return best[:, m], hs[:, m]
+
+
+def _dual_bounds(m: int, lams: np.ndarray) -> np.ndarray:
+    """Upper bounds on ``max H[k] + lam H[s]`` by relaxing ``sum_k k m_k = M`` with a second
+    multiplier mu (weak duality: for every mu, ``mu M + sum_k max_{m_k} [g(k m_k) + lam m_k
+    a_k - mu k m_k]`` bounds the maximum; each ``m_k`` is still an integer in ``0..M/k``).
+    Each inner term is concave in ``m_k``, so its integer maximum is at the floor or ceiling
+    of the stationary point (or at 0 or M/k). mu is chosen by ternary search on the convex
+    bound; any mu gives a valid bound."""
+    k = np.arange(1, m + 1, dtype=np.float64)[None, :]
+    cap = np.floor(m / k)
+    a = (k / m) * np.log2(m / k)
+    lam = np.asarray(lams, dtype=np.float64)[:, None]
+
+    def term(mult, mu):
+        x = k * mult / m
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(mult > 0, -x * np.log2(x), 0.0)
+        return g + lam * a * mult - mu * k * mult
+
+    def best_terms(mu):
+        mu = mu[:, None]
+        # d/dm [g(km) + (lam a - mu k) m] = 0  <=>  log2(km/M) = (M/k)(lam a - mu k) - 1/ln 2
+        stat = (m / k) * np.exp2(np.minimum((m / k) * (lam * a - mu * k) - 1.0 / LN2, 60.0))
+        lo, hi = np.clip(np.floor(stat), 0.0, cap), np.clip(np.ceil(stat), 0.0, cap)
+        t_lo, t_hi = term(lo, mu), term(hi, mu)
+        mult = np.where(t_hi > t_lo, hi, lo)
+        t = np.maximum(t_lo, t_hi)
+        return np.where(t > 0.0, t, 0.0), np.where(t > 0.0, mult, 0.0)
+
+    def bound(mu):
+        return mu * m + best_terms(mu)[0].sum(axis=1)
+
+    # The bound is convex in mu with subgradient M - sum_k k m_k(mu): bisect on its sign.
+    lo, hi = np.full(lam.shape[0], -8.0), np.full(lam.shape[0], 8.0)
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        used = (k * best_terms(mid)[1]).sum(axis=1)
+        lo, hi = np.where(used > m, mid, lo), np.where(used > m, hi, mid)
+    return np.minimum(bound(lo), bound(hi))
+
+
+def _lines_envelope(slopes: np.ndarray, intercepts: np.ndarray, x_max: float) -> np.ndarray:
+    """Corner points of ``U(x) = min_i (intercepts_i + slopes_i x)`` on ``[0, x_max]``: U is
+    concave and piecewise linear, so the polyline through its corners is U itself."""
+    i, j = np.triu_indices(slopes.size, 1)
+    ds = slopes[i] - slopes[j]
+    ok = ds != 0
+    xs = (intercepts[j][ok] - intercepts[i][ok]) / ds[ok]
+    xs = np.concatenate([[0.0, x_max], xs[(xs > 0.0) & (xs < x_max)]])
+    xs = np.unique(xs)
+    values = intercepts[None, :] + slopes[None, :] * xs[:, None]
+    u = values.min(axis=1)
+    # Corners: where at least two lines are active (the ends are kept).
+    active = (values <= u[:, None] + 1e-12 * (1.0 + np.abs(u[:, None]))).sum(axis=1)
+    keep = (active >= 2) | (xs == 0.0) | (xs == x_max)
+    return np.column_stack([xs[keep], u[keep]])
+
+
+def max_relevance_curve(n_samples, *, method: str = "auto",
+                        n_lines: int = _CURVE_LINES) -> MaxRelevanceCurve:
+    """The maximal relevance curve for M samples (SPEC §3; Haimovici & Marsili 2015, the
+    dotted line of Song, Marsili & Jo fig. 2a): the upper envelope of ``(H[s], H[k])`` over
+    every frequency profile, i.e. non-negative integers ``m_k`` with ``sum_k k m_k = M``.
+
+    ``method``:
+
+    - ``"enumeration"`` (default for M <= 40): every partition of M; the curve is the exact
+      monotone envelope (left of the peak ``max{H[k]: H[s] <= h}``, right of it ``max{H[k]:
+      H[s] >= h}``), its corners are real profiles (``feasible`` all True);
+    - ``"lagrange"`` (default for 40 < M <= 300): for ``n_lines`` multipliers ``lam`` the exact
+      maximum ``F(lam)`` of ``H[k] + lam H[s]`` over integer profiles (a knapsack dynamic
+      programme). Each line ``H[k] <= F(lam) - lam H[s]`` bounds every profile and touches
+      one (feasible points); the curve is the minimum of the lines: every point is a real
+      profile or a proven upper bound;
+    - ``"dual"`` (default above 300): the same lines with ``F(lam)`` replaced by a weak-duality
+      upper bound (integers kept, the sum constraint relaxed); every point is an upper bound.
+      Against the exact programme at M = 450 the bound is at most 0.014 bits higher.
+
+    Between corners the curve is the straight line (an upper bound on every profile there).
+    Since a state's frequency is a function of the state, ``H[k] <= H[s]``, and the peak lies
+    near ``log2 sqrt(2M)``: normalised by ``log2 M``, near 1/2.
     """
     m = check_int("n_samples", n_samples, minimum=2)
-    if betas is None:
-        b = default_curve_betas(m, n_points)
-    else:
-        b = as_host_array("betas", betas)
-        if b.ndim != 1 or b.dtype.kind not in "fiu" or b.shape[0] == 0:
-            raise ValueError(f"argument 'betas' must be a non-empty 1-D array of numbers, "
-                             f"got {describe(b)}")
-        if np.isnan(b.astype(np.float64)).any():
-            raise ValueError(f"argument 'betas' contains NaN ({describe(b)})")
-        b = b.astype(np.float64)
-    log_k = np.log(np.arange(1, m + 1, dtype=np.float64))
-    # H[s] as sum_k q_k log2(M/k): non-negative terms, no cancellation near H[s] = 0.
-    log_m_over_k = math.log(m) - log_k
+    check_choice("method", method, ("auto", "enumeration", "lagrange", "dual"))
+    n_lines = check_int("n_lines", n_lines, minimum=3)
+    if method == "auto":
+        method = ("enumeration" if m <= EXACT_CURVE_MAX_M else
+                  "lagrange" if m <= LAGRANGE_CURVE_MAX_M else "dual")
+    if method == "enumeration" and m > 60:
+        raise ValueError(f"method='enumeration' visits p(M) profiles; n_samples={m} is too "
+                         "large (at most 60), use 'lagrange' or 'dual'")
     log2_m = math.log2(m)
-    h_s = np.empty(b.shape[0])
-    h_k = np.empty(b.shape[0])
-    for i, beta in enumerate(b):
-        if beta == math.inf:       # all mass on k = 1: every sample in its own state
-            h_s[i], h_k[i] = log2_m, 0.0
-        elif beta == -math.inf:    # all mass on k = M: one state
-            h_s[i], h_k[i] = 0.0, 0.0
+    if method == "enumeration":
+        pts = _enumerated_curve(m)
+        feasible = np.ones(pts.shape[0], dtype=bool)
+    else:
+        lams = _curve_multipliers(m, n_lines)
+        if method == "lagrange":
+            f, hs_at = _lagrange_dp(m, lams)
+            vertices = np.column_stack([hs_at, f - lams * hs_at])
         else:
-            logits = -beta * log_k
-            top = logits.max()
-            log_q = logits - (top + math.log(np.exp(logits - top).sum()))
-            q = np.exp(log_q)
-            h_k[i] = max(0.0, float(-(q * log_q).sum()) / LN2)
-            h_s[i] = min(log2_m, float((q * log_m_over_k).sum()) / LN2)
-    return MaxRelevanceCurve(b, h_s, h_k, h_s / log2_m, h_k / log2_m)
+            f = _dual_bounds(m, lams)
+            vertices = np.empty((0, 2))
+        # H[k] <= H[s] always (slope 1, intercept 0), and the lines of the multipliers.
+        pts = _lines_envelope(np.concatenate([[1.0], -lams]), np.concatenate([[0.0], f]), log2_m)
+        pts = np.concatenate([pts, vertices])
+        pts = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
+        keep = np.concatenate([[True], np.abs(np.diff(pts[:, 0])) > 1e-12])
+        feasible_at = np.zeros(pts.shape[0], dtype=bool)
+        for v in vertices:
+            feasible_at |= (np.abs(pts[:, 0] - v[0]) <= 1e-12) & (np.abs(pts[:, 1] - v[1]) <= 1e-9)
+        # Of near-duplicate x, keep the feasible one when there is one.
+        pts_keep, feas_keep = [], []
+        for i in range(pts.shape[0]):
+            if keep[i]:
+                pts_keep.append(pts[i])
+                feas_keep.append(feasible_at[i])
+            elif feasible_at[i] and not feas_keep[-1]:
+                pts_keep[-1], feas_keep[-1] = pts[i], True
+        pts, feasible = np.array(pts_keep), np.array(feas_keep, dtype=bool)
+        pts[:, 1] = np.clip(pts[:, 1], 0.0, None)
+    h_s, h_k = pts[:, 0].copy(), pts[:, 1].copy()
+    return MaxRelevanceCurve(h_s, h_k, h_s / log2_m, h_k / log2_m, feasible, method, m)
+
+
+def curve_value(curve: MaxRelevanceCurve, h_s) -> np.ndarray:
+    """The curve's H[k] (bits) at the given H[s] (bits), by linear interpolation between its
+    corners (an upper bound on every profile with that H[s])."""
+    return np.interp(np.asarray(h_s, dtype=np.float64), curve.h_s, curve.h_k)
 
 
 # --------------------------------------------------------------------------- per-layer summaries
@@ -308,24 +517,45 @@ def classification_error(inverse_or_states, labels) -> float:
     return float(1.0 - table.max(axis=1).sum() / inverse.shape[0])
 
 
-def critical_layer(points: Sequence) -> int:
+def critical_layer(points: Sequence) -> Optional[int]:
     """Index of the layer maximising ``H[s] + H[k]`` (SPEC §3) among ``(H_s, H_k)`` pairs,
-    one per layer (raw or normalised, consistently); the first one on ties."""
+    one per layer (raw or normalised, consistently); the first one on ties.
+
+    Layers with ``H[k] = 0`` (every state seen equally often: one state, or every sample in
+    its own state) are skipped; **None** when no layer is left (the critical layer is then
+    undefined, not the first layer). `why_no_critical_layer` says why."""
     p = as_host_array("points", points)
     if p.ndim != 2 or p.shape[1] != 2 or p.shape[0] == 0 or p.dtype.kind not in "fiu":
         raise ValueError(f"argument 'points' must be a non-empty sequence of (H_s, H_k) pairs, "
                          f"got {describe(p)}")
     check_finite("points", p)
-    return int(np.argmax(p.astype(np.float64).sum(axis=1)))
+    p = p.astype(np.float64)
+    score = np.where(p[:, 1] > 0.0, p.sum(axis=1), -np.inf)
+    return int(np.argmax(score)) if np.isfinite(score).any() else None
 
 
-def zipf_layer(betas) -> int:
-    """Index of the layer whose beta is closest to 1 (Zipf's law, SPEC §3); NaN betas are
-    skipped, the first one on ties."""
+def why_no_critical_layer(points: Sequence) -> str:
+    """The reason `critical_layer` is None for these ``(H_s, H_k)`` pairs (or "")."""
+    p = np.asarray(points, dtype=np.float64)
+    if p.size == 0 or (p[:, 1] > 0.0).any():
+        return ""
+    if (p[:, 0] == 0.0).all():
+        return "every layer maps all samples to one state (H[s] = 0)"
+    if (p[:, 0] > 0.0).all():
+        return ("in every layer all states are seen equally often (H[k] = 0; usually every "
+                "sample in its own state, H[s] = log2 M)")
+    return "every layer has H[k] = 0 (one state, or every state seen equally often)"
+
+
+def zipf_layer(betas) -> Optional[int]:
+    """Index of the layer whose beta is closest to 1 (Zipf's law, SPEC §3); NaN and infinite
+    betas (undefined exponents) are skipped, the first one on ties; **None** when no layer
+    has a defined beta."""
     b = as_host_array("betas", betas)
     if b.ndim != 1 or b.shape[0] == 0 or b.dtype.kind not in "fiu":
         raise ValueError(f"argument 'betas' must be a non-empty 1-D array of numbers, got {describe(b)}")
-    distance = np.abs(b.astype(np.float64) - 1.0)
+    b = b.astype(np.float64)
+    distance = np.where(np.isfinite(b), np.abs(b - 1.0), np.nan)
     if np.isnan(distance).all():
-        raise ValueError("argument 'betas' has no layer with a defined (non-NaN) beta")
+        return None
     return int(np.nanargmin(distance))
