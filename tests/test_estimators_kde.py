@@ -48,7 +48,7 @@ def test_total_correlation_matches_reference(rng, alpha):
         if z.shape[0] < 2:
             continue
         got = pycx.kde_total_correlation(z, alpha=alpha, seed=11)
-        s2 = ref.kde_bandwidth(z, alpha)
+        s2 = ref.kde_bandwidth(z, alpha, mode="d")  # the default bandwidth (SPEC §4, changed)
         want = ref.kde_total_correlation(z, s2, seed=11)
         np.testing.assert_allclose(got.total_correlation, want, **TOL, err_msg=name)
 
@@ -79,7 +79,8 @@ def test_alpha_defaults_by_layer_kind(rng):
     assert pycx.kde_entropy(flat, alpha=0.2, layer="conv").alpha == 0.2
     np.testing.assert_allclose(pycx.kde_entropy(flat, layer="conv").entropy, conv.entropy, rtol=1e-14)
     d = conv.to_dict()
-    assert d["s2"] == conv.s2 and d["settings"]["bandwidth"] == "var"
+    # The default is V = d (SPEC §4, changed from "var"): s2 = alpha * number of gate bits.
+    assert d["s2"] == conv.s2 == 0.04 * 48 and d["settings"]["bandwidth"] == "d"
 
 
 def test_bad_input(rng):
@@ -100,3 +101,34 @@ def test_bad_input(rng):
     with pytest.raises(ValueError, match="layer"):
         pycx.kde_entropy(z, layer="attention")
     assert pycx.entropy(z, method="kde", alpha=0.1).entropy == pycx.kde_entropy(z, alpha=0.1).entropy
+
+
+def test_saturation_flags_on_constructed_cases(rng):
+    # Saturated: 64 rows far apart (random 200-bit rows, Hamming distance ~100) at a narrow
+    # kernel: every state alone, H = log2 n to within 1e-20, I(X;S;Y) = H(Y) exactly.
+    far = (rng.random((64, 200)) < 0.5).astype(np.uint8)
+    labels = np.repeat(np.arange(4), 16)
+    r = pycx.kde_entropy(far, alpha=0.001, labels=labels)
+    assert r.max_entropy == 6.0 and r.entropy > 6.0 - 1e-9 and r.saturated
+    assert r.label_entropy == pytest.approx(2.0, abs=1e-15)
+    assert r.mutual_information_saturated
+    # Not saturated: 4 prototypes with 2% bit noise share their kernel mass, H well below
+    # log2 n; labels independent of the prototype leave I(X;S;Y) far below H(Y).
+    protos = (rng.random((4, 200)) < 0.5).astype(np.uint8)
+    near = protos[np.arange(64) % 4] ^ (rng.random((64, 200)) < 0.02)
+    r = pycx.kde_entropy(near, labels=labels)
+    assert r.entropy < 6.0 - 1.0 and not r.saturated
+    assert r.mutual_information < 1.0 and r.mutual_information_saturated is False
+    assert pycx.kde_entropy(near).mutual_information_saturated is None
+    # The threshold is 0.01 bits: just inside and just outside, from the reference value.
+    s2 = ref.kde_bandwidth(near, 0.01, mode="d")
+    h = ref.kde_entropy(near, s2)
+    assert pycx.kde_entropy(near).saturated == (h >= 6.0 - 0.01)
+
+
+def test_default_bandwidth_is_d(rng):
+    z = (rng.random((50, 30)) < 0.2).astype(np.uint8)
+    np.testing.assert_allclose(pycx.kde_entropy(z).entropy,
+                               ref.kde_entropy(z, ref.kde_bandwidth(z, 0.01, mode="d")), **TOL)
+    assert pycx.kde_entropy(z, bandwidth="var").s2 == pytest.approx(
+        ref.kde_bandwidth(z, 0.01, mode="var"), rel=1e-14)

@@ -5,13 +5,20 @@ Rows are deduplicated first (``pycx.state_counts``): with S distinct states of c
 every sum over rows becomes a weighted sum over states (``pycx.kde_sums(..., weights=c)``),
 so the n^2 kernel work becomes S^2 and a row's value is its state's value.
 
-Bandwidth: ``s2 = alpha * V`` with ``V = sum_i p_i (1 - p_i)`` (``bandwidth="var"``, the paper's
-``Var(Sigma)``) or ``V = d`` (``bandwidth="d"``, the authors' released code). ``alpha``
+Bandwidth: ``s2 = alpha * V`` with ``V = d``, the number of gate bits (``bandwidth="d"``, the
+default: what the authors' released code does) or ``V = sum_i p_i (1 - p_i)``
+(``bandwidth="var"``, the paper's ``Var(Sigma)``; on trained networks it is so narrow that every
+state sits alone and H = log2 n at every checkpoint). ``alpha``
 defaults by layer kind: 0.04 for gates of a convolutional output, 0.01 for a linear one. The
 kind is ``layer="conv"|"linear"``; without it, an unpacked array with more than 2 axes (e.g.
 ``(N, C, H, W)``, flattened to per-sample rows) counts as convolutional and 2-D rows or a
 `PackedBits` as linear. ``V = 0`` (every unit constant) gives ``s2 = 0``, read as the
 small-bandwidth limit ``K = 1[h = 0]``.
+
+Saturation: an entropy within ``SATURATION_BITS`` (0.01 bits) of its ceiling ``log2 n`` means
+every state is alone at this bandwidth (``saturated=True``); likewise I(X;Sigma;Y) within 0.01
+bits of H(Y) (``mutual_information_saturated``). The number then says only that the states
+are far apart, not how complex the layer is.
 """
 from __future__ import annotations
 
@@ -35,6 +42,8 @@ _LOG_SPACE_BELOW = 1e-200
 _LOO_RELATIVE = 1e-6
 _TILE_ROWS = 256          # rows per tile of the log-space fallback (tile x S distances)
 _SYNTH_CHUNK_ROWS = 4096  # synthetic rows drawn and packed at a time
+DEFAULT_BANDWIDTH = "d"
+SATURATION_BITS = 0.01    # H within this of log2 n (I(X;S;Y) of H(Y)) is flagged saturated
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,10 @@ class KdeEntropy(Result):
     n_units: int
     n_states: int
     settings: dict = field(default_factory=dict)
+    max_entropy: float = math.nan           # log2 n, the ceiling of H(Sigma)
+    saturated: bool = False                 # H(Sigma) >= log2 n - 0.01: every state alone
+    label_entropy: Optional[float] = None   # H(Y) (plug-in, bits), the ceiling of I(X;Sigma;Y)
+    mutual_information_saturated: Optional[bool] = None  # I(X;Sigma;Y) >= H(Y) - 0.01
 
 
 @dataclass(frozen=True)
@@ -122,7 +135,7 @@ def _weighted_entropy(log_sums: np.ndarray, weights: np.ndarray, log_norm: np.nd
     return float(-(weights @ (log_sums - log_norm)) / (n * _LN2))
 
 
-def kde_entropy(gates, *, alpha: Optional[float] = None, bandwidth: str = "var", labels=None,
+def kde_entropy(gates, *, alpha: Optional[float] = None, bandwidth: str = DEFAULT_BANDWIDTH, labels=None,
                 layer: Optional[str] = None, threads: Optional[int] = None) -> KdeEntropy:
     """``H(Sigma) = -(1/n) sum_j log2( (1/n) sum_k K_jk )`` (SPEC §4, paper 004 eq. 2; self
     term included, so ``0 <= H <= log2 n``), and with ``labels`` ``H(Sigma|Y) = sum_m (n_m/n)
@@ -130,7 +143,16 @@ def kde_entropy(gates, *, alpha: Optional[float] = None, bandwidth: str = "var",
 
     gates: per-sample rows (`PackedBits`, 2-D 0/1 array, or an (N, ...) array flattened per
     sample). alpha / bandwidth / layer: see the module docstring. Cost: S^2 kernel terms for
-    S distinct states.
+    S distinct states. ``saturated`` / ``mutual_information_saturated`` flag results at their
+    ceilings (log2 n, H(Y)), where the estimate only says that every state is alone.
+
+    >>> import numpy as np
+    >>> rows = np.array([[0, 0, 0, 0], [0, 0, 0, 1], [1, 1, 1, 1], [1, 1, 1, 0]])
+    >>> r = kde_entropy(rows, alpha=0.25)            # s2 = 0.25 * 4 bits = 1
+    >>> round(r.entropy, 3), r.saturated, r.settings["bandwidth"]
+    (1.025, False, 'd')
+    >>> kde_entropy(rows, alpha=0.001).saturated     # every state alone: H = log2 4
+    True
     """
     packed, layer = _rows_and_kind(gates, layer)
     check_rows("gates", packed)
@@ -166,12 +188,19 @@ def kde_entropy(gates, *, alpha: Optional[float] = None, bandwidth: str = "var",
             log_same = np.log(same)
         h_given_y = _weighted_entropy(log_same, pair_counts, np.log(class_sizes[pair_label]), n)
         mi = h - h_given_y
+        q = class_sizes / n
+        h_y = float(-(q * np.log2(q)).sum())
 
+    max_h = math.log2(n)
     return KdeEntropy(entropy=h, conditional_entropy=h_given_y, mutual_information=mi, s2=s2,
                       alpha=alpha, variance=variance, n_rows=n, n_units=packed.n_bits,
                       n_states=int(counts.size),
                       settings={"bandwidth": bandwidth, "layer": layer, "alpha": alpha,
-                                "labels": y is not None})
+                                "labels": y is not None},
+                      max_entropy=max_h, saturated=bool(n > 1 and h >= max_h - SATURATION_BITS),
+                      label_entropy=None if y is None else h_y,
+                      mutual_information_saturated=(
+                          None if y is None else bool(h_y > 0 and mi >= h_y - SATURATION_BITS)))
 
 
 def _synthetic_rows(p: np.ndarray, n: int, seed: int) -> PackedBits:
@@ -189,7 +218,7 @@ def _synthetic_rows(p: np.ndarray, n: int, seed: int) -> PackedBits:
     return PackedBits(np.ascontiguousarray(np.concatenate(parts)), d, _trusted=True)
 
 
-def kde_total_correlation(gates, *, alpha: Optional[float] = None, bandwidth: str = "var",
+def kde_total_correlation(gates, *, alpha: Optional[float] = None, bandwidth: str = DEFAULT_BANDWIDTH,
                           seed: int = 0, layer: Optional[str] = None,
                           threads: Optional[int] = None) -> KdeTotalCorrelation:
     """Total correlation (SPEC §4, paper 004 eq. 28), bits:
