@@ -1,0 +1,175 @@
+"""Song, Marsili & Jo fig. 3: samples generated from each hidden layer of a deep belief
+network, their label histograms, and the generation ability (1 / KL of label distributions,
+SPEC §7) and classification error against the exponent beta.
+
+Protocol (per seed, the DBN of `song2018-fig2`): from each hidden layer H_l, `gen_samples`
+chains start at uniformly random binary states of H_l, run `gen_steps` Gibbs sweeps between
+H_l and H_{l-1}, and are propagated down to V by mean field (``DBN.generate``). The generated
+images are labelled by a multinomial logistic regression trained on the same training images
+(its held-out accuracy is in the findings; the paper's classifier had 1.6% error).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import _song2018 as S
+from .findings import claim, make_findings, spread, write_findings
+from .song2018_fig2 import _defined_beta
+
+TITLE = "Song et al. 2018 fig. 3: generated samples, label histograms, generation ability vs beta"
+PAPER = S.PAPER
+NAME = "song2018-fig3"
+
+
+def _verdict(flags, near_flags=None):
+    if all(flags):
+        return True
+    if any(flags) or (near_flags is not None and all(near_flags)):
+        return "partly"
+    return False
+
+
+def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
+    import pycx  # noqa: F401  (public API used through the estimators below)
+    from pycx.estimators.generation import default_classifier, generation_ability, label_images
+
+    clock = S.Clock()
+    cfg0 = S.settings(quick, "mnist")
+    t = time.perf_counter()
+    x, y, xt, yt, dataset, side = S.load_data(cfg0["n_images"], seed)
+    cfg = S.settings(quick, dataset)
+    n_classes = int(max(y.max(), yt.max())) + 1
+    clock.add("data", t)
+    t = time.perf_counter()
+    clf = default_classifier(x, y, test_images=xt, test_labels=yt, seed=seed)
+    clock.add("classifier", t)
+    seeds = [seed + i for i in range(cfg["n_seeds"])]
+    L = len(cfg["sizes"]) - 1
+
+    stats, ga, kl, q_hist, samples = [], [], [], [], {}
+    for s in seeds:
+        t = time.perf_counter()
+        dbn = S.train_dbn(x, cfg, s, progress)
+        clock.add("train_dbn", t)
+        rows = S.layer_stats(dbn, x, y)
+        stats.append(rows)
+        t = time.perf_counter()
+        ga_s, kl_s, q_s = [], [], []
+        for layer in range(1, L + 1):
+            gen = dbn.generate(layer, cfg["gen_samples"], steps=cfg["gen_steps"],
+                               seed=1000 * s + layer, progress=progress)
+            r = generation_ability(y, label_images(gen, clf), n_classes)
+            ga_s.append(r.generation_ability)
+            kl_s.append(r.kl_bits)
+            q_s.append(r.generated_counts.tolist())
+            if s == seeds[0]:
+                samples[layer] = gen[:64].reshape(-1, side, side).numpy()
+        clock.add("generate", t)
+        ga.append(ga_s)
+        kl.append(kl_s)
+        q_hist.append(q_s)
+
+    critical = [S.critical_layer(rows) for rows in stats]
+    betas = [_defined_beta(rows) for rows in stats]
+    zipf = [S.zipf_layer([dict(r, beta=b) for r, b in zip(rows, bb)])
+            for rows, bb in zip(stats, betas)]
+    best = [int(np.argmax(g)) + 1 for g in ga]
+
+    claims = []
+    claims.append(claim(
+        "The layer with the best generation ability is the critical layer (largest H[s] + H[k])",
+        {"best_generation_layer_per_seed": best, "critical_layer_per_seed": critical},
+        _verdict([b == c for b, c in zip(best, critical)],
+                 [abs(b - c) <= 1 for b, c in zip(best, critical)]),
+        expected="same layer for every seed (paper: H_6)"))
+    claims.append(claim(
+        "The layer with the best generation ability has beta closest to 1 (Zipf's law)",
+        {"best_generation_layer_per_seed": best, "zipf_layer_per_seed": zipf,
+         "beta_at_best_layer": spread([b[l - 1] for b, l in zip(betas, best)])},
+        _verdict([b == z for b, z in zip(best, zipf)],
+                 [z is not None and abs(b - z) <= 1 for b, z in zip(best, zipf)]),
+        expected="same layer for every seed"))
+    inner = [1 < b < L for b in best]
+    ga_arr = np.array(ga, float)
+    claims.append(claim(
+        "Generation ability peaks at an intermediate layer: shallow layers generate noisy "
+        "samples and deep layers stereotyped ones, both with label distributions far from the "
+        "training one",
+        {"generation_ability_per_layer": [spread(ga_arr[:, l]) for l in range(L)],
+         "kl_bits_per_layer": [spread(np.array(kl)[:, l]) for l in range(L)]},
+        _verdict(inner), expected="best layer neither H_1 nor H_L, every seed"))
+
+    t = time.perf_counter()
+    figures = _figure(out, samples, q_hist, y, n_classes, stats, betas, ga_arr, critical, L)
+    clock.add("figures", t)
+    per_seed = [{"seed": s, "critical_layer": c, "zipf_layer": z, "best_generation_layer": b,
+                 "generation_ability": g, "kl_bits": k, "generated_label_counts": q,
+                 "beta": bb, "classification_error": [r["classification_error"] for r in rows]}
+                for s, c, z, b, g, k, q, bb, rows in zip(seeds, critical, zipf, best, ga, kl,
+                                                         q_hist, betas, stats)]
+    findings = make_findings(
+        NAME, PAPER, TITLE, quick=quick, seeds=seeds,
+        settings={**cfg, "dataset": dataset, "M": int(x.shape[0]), "side": side,
+                  "classifier": clf.description, "classifier_test_accuracy": clf.test_accuracy,
+                  "classifier_train_accuracy": clf.train_accuracy,
+                  "generation_ability": "1/KL(P||Q) in bits, Q smoothed by +1/2 per class"},
+        claims=claims, figures=figures, per_seed=per_seed, timing=clock.summary())
+    findings["wall_time_s"] = findings["timing"]["total_s"]
+    write_findings(out, findings)
+    return findings
+
+
+def _figure(out, samples, q_hist, y, n_classes, stats, betas, ga, critical, L):
+    plt = S.plt()
+    fig = plt.figure(figsize=(12, 11))
+    grid = fig.add_gridspec(3, 3, height_ratios=[1.1, 0.8, 1.1])
+    show = [min(2, L), critical[0], L]
+    p = np.bincount(y, minlength=n_classes) / len(y)
+    for col, layer in enumerate(show):
+        ax = fig.add_subplot(grid[0, col])
+        imgs = samples[layer]
+        side = imgs.shape[-1]
+        n = int(np.ceil(np.sqrt(len(imgs))))
+        canvas = np.ones((n * (side + 1), n * (side + 1)))
+        for i, im in enumerate(imgs):
+            r, c = divmod(i, n)
+            canvas[r * (side + 1): r * (side + 1) + side, c * (side + 1): c * (side + 1) + side] = im
+        ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
+        tag = " (critical)" if layer == critical[0] else ""
+        ax.set_title(f"({'abc'[col]}) generated from H_{layer}{tag}")
+        ax.axis("off")
+        ax = fig.add_subplot(grid[1, col])
+        q = np.asarray(q_hist[0][layer - 1], float)
+        ax.bar(np.arange(n_classes), q / q.sum(), color="tab:gray")
+        ax.step(np.arange(n_classes + 1) - 0.5, np.append(p, p[-1]), "k:", where="post")
+        ax.set(xlabel="label", ylabel="frequency", title=f"({'def'[col]}) labels from H_{layer}",
+               xticks=range(n_classes))
+    ax = fig.add_subplot(grid[2, :])
+    b = np.array(betas, float)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        bm = np.nanmean(b, 0)
+        finite_ga = np.where(np.isfinite(ga), ga, np.nan)
+        gm = np.nanmean(finite_ga, 0)
+        ge = np.nanstd(finite_ga, 0, ddof=1) if len(ga) > 1 else np.zeros(L)
+    em, ee = S.mean_std(stats, "classification_error")
+    ax.errorbar(bm, gm, yerr=ge, fmt="s", color="k", label="generation ability")
+    for l in range(L):
+        if np.isfinite(bm[l]) and np.isfinite(gm[l]):
+            ax.annotate(str(l + 1), (bm[l], gm[l]), textcoords="offset points", xytext=(4, 4),
+                        fontsize=8)
+    ax.axvline(1.0, color="grey", ls=":", lw=1)
+    ax.set(xlabel="beta", ylabel="generation ability 1/KL (1/bits)",
+           title="(g) generation ability and classification error vs beta")
+    ax2 = ax.twinx()
+    ax2.errorbar(bm, em, yerr=ee, fmt="o", color="tab:blue", mfc="none",
+                 label="classification error")
+    ax2.set_ylabel("classification error", color="tab:blue")
+    ax.legend(loc="upper left", fontsize=8)
+    ax2.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return S.save_figure(fig, out, "song2018_fig3")
