@@ -39,7 +39,8 @@ class StateTable {
     __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
   }
 
-  // Call after filling a slot: keeps the load factor at most 1/2.
+  // Call after filling a slot: keeps the load factor at most 1/2. Growing reallocates the
+  // slots, so it invalidates every Slot reference returned by find().
   void grow_if_needed(int64_t n_states) {
     if (2 * n_states <= static_cast<int64_t>(slots_.size())) return;
     std::vector<Slot> old(slots_.size() * 2, Slot{0, -1});
@@ -105,15 +106,19 @@ StateCountsResult state_counts(const uint64_t* rows, int64_t n_rows, int64_t n_w
       StateTable::Slot& slot = table.find(h, [&](int64_t state) {
         return std::memcmp(rows + first[state] * n_words, row, row_bytes) == 0;
       });
-      if (slot.state >= 0) {
-        ++counts[slot.state];
+      // The state id is read before the table may grow: growing reallocates the slots, so
+      // `slot` must not be touched after grow_if_needed.
+      int64_t state = slot.state;
+      if (state >= 0) {
+        ++counts[state];
       } else {
-        slot = {h, static_cast<int64_t>(first.size())};
+        state = static_cast<int64_t>(first.size());
+        slot = {h, state};
         first.push_back(i);
         counts.push_back(1);
-        table.grow_if_needed(static_cast<int64_t>(first.size()));
+        table.grow_if_needed(state + 1);
       }
-      local.push_back(slot.state);
+      local.push_back(state);
     }
   }
 

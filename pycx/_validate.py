@@ -49,7 +49,11 @@ def as_host_array(name: str, x) -> np.ndarray:
                             "this function needs a CPU array")
         if x.is_conj() or x.is_neg():
             raise TypeError(f"argument '{name}': conjugate/negative-bit tensors are not supported")
-        return x.detach().numpy()
+        try:
+            return x.detach().numpy()
+        except TypeError:  # dtypes numpy lacks (bfloat16, ...): torch's message names no argument
+            raise TypeError(f"argument '{name}' has torch dtype {x.dtype}, which has no numpy "
+                            f"equivalent (shape {tuple(x.shape)}); convert it, e.g. x.float()") from None
     if is_device_array(x):
         raise TypeError(f"argument '{name}' is a GPU array; this function needs a CPU array")
     if isinstance(x, (list, tuple)) or np.isscalar(x):
@@ -124,16 +128,55 @@ def check_row_vector(name: str, v, n_rows: int, kinds: str, holds: str, per: str
 
 
 def check_labels(name: str, labels, n_rows: int) -> np.ndarray:
-    """Integer class labels, one per row."""
+    """Class labels, one per row: integers (any width, signed or unsigned), bool or strings.
+    Only equality matters; consumers map them to dense codes with `dense_label_codes`, never
+    by a cast (a cast to int64 would make uint64 ``2**64 - 1`` and int64 ``-1`` one label)."""
     y = as_host_array(name, labels)
-    check_row_vector(name, y, n_rows, "iub", "integer class labels", "label")
+    check_row_vector(name, y, n_rows, "iubUS", "integer class labels (or strings)", "label")
     return y
 
 
+def dense_label_codes(*labels: np.ndarray) -> tuple:
+    """Exact dense int64 codes ``0..K-1`` shared by several label arrays: two labels get the
+    same code iff they are equal as values (``np.uint64(2**64 - 1)`` and ``np.int64(-1)``
+    differ; ``3`` as int8 and as uint64 agree). Each array is reduced by ``np.unique`` in its
+    own dtype; the (few) distinct values of all arrays are then merged as Python objects, so
+    no dtype promotion (to float64 for int64 with uint64) can merge or split labels.
+
+    >>> a, b = dense_label_codes(np.array([2**64 - 1, 3], np.uint64), np.array([-1, 3], np.int64))
+    >>> a.tolist(), b.tolist()
+    ([1, 0], [2, 0])
+    """
+    uniques, inverses = [], []
+    for y in labels:
+        u, inv = np.unique(y, return_inverse=True)
+        uniques.append(u)
+        inverses.append(inv.reshape(-1))
+    if len(labels) == 1:
+        return (inverses[0].astype(np.int64, copy=False),)
+    code_of: dict = {}
+    out = []
+    for u, inv in zip(uniques, inverses):
+        # .tolist() gives exact Python ints/strs/bools; first-seen order is irrelevant.
+        table = np.array([code_of.setdefault(v, len(code_of)) for v in u.tolist()], dtype=np.int64)
+        out.append(table[inv] if inv.size else np.zeros(0, np.int64))
+    return tuple(out)
+
+
+# More OpenMP threads than this is refused: beyond the C int the bindings take it would be a
+# binding error, and long before that libgomp aborts the process when thread creation fails.
+MAX_THREADS = 1024
+
+
 def check_threads(threads) -> int:
+    """``threads`` argument of the kernels: None (0 returned: the default, all cores, or one
+    thread for small inputs) or an integer in [1, MAX_THREADS]."""
     if threads is None:
         return 0
-    return check_int("threads", threads, minimum=1)
+    t = check_int("threads", threads, minimum=1)
+    if t > MAX_THREADS:
+        raise ValueError(f"argument 'threads' must be <= {MAX_THREADS}, got {t}")
+    return t
 
 
 def check_choice(name: str, value, choices: Iterable[str]) -> str:

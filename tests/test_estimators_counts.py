@@ -59,3 +59,29 @@ def test_bad_input():
         pycx.plugin_entropy(np.zeros((0, 4), np.uint8))
     with pytest.raises(ValueError, match="method"):
         pycx.entropy(np.zeros((3, 3), np.uint8), method="nsb")
+
+
+def _exact_plugin_bits(counts):
+    """Reference: H = log2 M - sum k log2 k / M with Python ints and math.log2 (no overflow)."""
+    import math
+    ks = [int(k) for k in counts if int(k) > 0]
+    m = sum(ks)
+    return math.log2(m) - sum(k * math.log2(k) for k in ks) / m, m
+
+
+@pytest.mark.parametrize("counts", [
+    np.array([2**63, 2**63], np.uint64),                      # each >= 2**63 (was dropped)
+    np.array([2**64 - 1, 1, 2**63, 0], np.uint64),
+    np.array([2**62, 2**62, 2**62], np.int64),                 # total overflows int64 (was NaN)
+    np.array([2**63 - 1] * 5 + [7], np.int64),
+])
+def test_huge_counts_are_summed_exactly(counts):
+    # Issue 13.7.
+    want, m = _exact_plugin_bits(counts)
+    r = pycx.plugin_entropy(counts)
+    assert r.n_rows == m and r.n_states == int((counts > 0).sum())
+    # float64 probabilities from the exact total: a few ulps of log2(S) bits.
+    assert r.entropy == pytest.approx(want, rel=1e-12, abs=1e-12)
+    mm = pycx.miller_madow_entropy(counts)
+    assert mm.n_rows == m
+    assert mm.entropy == pytest.approx(want + (r.n_states - 1) / (2 * m * np.log(2)), rel=1e-12, abs=1e-12)

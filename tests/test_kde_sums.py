@@ -219,3 +219,35 @@ def test_bad_operands(packed, rng):
         pycx.kde_sums(a, s2=1.0, labels=[0, 0, 1, 1], b_labels=[0, 0, 1, 1])
     with pytest.raises(TypeError, match="'s2'"):
         pycx.kde_sums(a)  # s2 is required
+
+
+def test_labels_are_compared_as_values_not_as_int64():
+    # Issue 13.6: labels were cast to int64, so uint64 2**64-1 and int64 -1 were one label.
+    rng = np.random.default_rng(11)
+    x = (rng.random((6, 9)) < 0.5).astype(np.uint8)
+    y = (rng.random((5, 9)) < 0.5).astype(np.uint8)
+    cases = [(np.array([2**64 - 1, 0, 2**63, 5, 5, 1], np.uint64), np.array([-1, 0, -2**63, 5, 1], np.int64)),
+             (np.array(["a", "b", "a", "c", "b", "a"]), np.array(["a", "c", "d", "b", "b"])),
+             (np.array([3, 1, 3, 2, 1, 1], np.int8), np.array([3, 3, 2, 9, 1], np.uint64))]
+    for la, lb in cases:
+        got = pycx.kde_sums(pycx.pack_bits(x), pycx.pack_bits(y), s2=2.0, labels=la, b_labels=lb)
+        # Reference: numpy's == compares int64 with uint64 exactly (and strings as strings).
+        want = ref.kde_sums(x, y, s2=2.0, labels=la, b_labels=lb)
+        np.testing.assert_allclose(got.same_label, want.same_label, rtol=RTOL)
+        got_sym = pycx.kde_sums(pycx.pack_bits(x), s2=2.0, labels=la)
+        np.testing.assert_allclose(got_sym.same_label, ref.kde_sums(x, s2=2.0, labels=la).same_label, rtol=RTOL)
+    la, lb = cases[0]
+    got = pycx.kde_sums(pycx.pack_bits(x), pycx.pack_bits(y), s2=2.0, labels=la, b_labels=lb)
+    assert got.same_label[0] == 0.0  # 2**64-1 has no partner in B (-1 is another label)
+
+
+def test_words_changed_after_packing_cannot_read_past_the_kernel_table():
+    # Issue 13.2: a PackedBits is immutable, but the caller still holds the array it gave;
+    # padding bits written there would push Hamming distances past n_bits (the table's end).
+    given = np.zeros((4, 1), np.uint64)
+    p = pycx.PackedBits(given, 5)
+    given[2, 0] = np.uint64(2**63)
+    with pytest.raises(ValueError, match="padding"):
+        pycx.kde_sums(p, s2=1.0)
+    with pytest.raises(ValueError, match="argument 'b'.*padding"):
+        pycx.kde_sums(pycx.pack_bits(np.zeros((2, 5))), p, s2=1.0)

@@ -1,3 +1,5 @@
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -107,7 +109,7 @@ def test_empty_input_gives_empty_result():
 
 
 @pytest.mark.parametrize("bad, exc, words", [
-    (np.zeros((2, 3), np.float16), TypeError, "dtype"),
+    (np.zeros((2, 3), np.uint32), TypeError, "dtype"),
     (np.zeros((2, 3), np.complex64), TypeError, "dtype"),
     (np.zeros((2, 3, 4)), ValueError, "2-D"),
     ("not an array", TypeError, "dtype"),
@@ -185,3 +187,101 @@ def test_nan_found_at_every_position_of_a_word(simd_level, dtype):
         for name, arr in _layouts(y).items():
             with pytest.raises(ValueError, match="NaN"):
                 pycx.pack_per_patch(arr)
+
+
+def test_packed_bits_is_immutable():
+    # Issue 13.2: reassigning n_bits or words used to let the kernels read past the buffer
+    # (p.n_bits = 10**9; hamming_distances(p) segfaulted).
+    given = np.array([[5], [3]], dtype=np.uint64)
+    p = pycx.PackedBits(given, 3)
+    for name, value in (("n_bits", 10**9), ("words", np.zeros((2, 100), np.uint64)), ("other", 1)):
+        with pytest.raises(AttributeError, match="immutable"):
+            setattr(p, name, value)
+    with pytest.raises(AttributeError, match="immutable"):
+        del p.n_bits
+    with pytest.raises(ValueError, match="read-only"):
+        p.words[0, 0] = 7
+    assert given.flags.writeable and np.shares_memory(p.words, given)  # a view, not a copy
+    np.testing.assert_array_equal(pycx.hamming_distances(p), [[0, 2], [2, 0]])
+    packed = pycx.pack_bits(np.ones((3, 5)))
+    assert not packed.words.flags.writeable
+    clone = pickle.loads(pickle.dumps(packed))
+    assert clone == packed and not clone.words.flags.writeable
+
+
+def test_pack_per_sample_of_an_empty_batch():
+    # Issue 13.12: reshape(0, -1) raised a numpy error for zero samples.
+    p = pycx.pack_per_sample(np.zeros((0, 3, 4, 5), np.float32))
+    assert p.shape == (0, 60) and p.words.shape == (0, 1)
+    assert pycx.pack_per_sample(np.zeros((0, 0, 7))).shape == (0, 0)
+
+
+def test_capture_of_an_empty_batch_adds_nothing():
+    # Issue 13.12: an empty batch in the stream raised an IndexError (values[0, 0]).
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(27, 4), torch.nn.ReLU())
+    x = torch.randn(5, 1, 5, 5)
+    for kwargs in ({}, {"pixel_covariance": True, "covariance_positions": 2}):
+        with_empty = pycx.capture(model, [x[:0], x, x[:0]], progress=False, **kwargs)
+        plain = pycx.capture(model, [x], progress=False, **kwargs)
+        assert with_empty.n_samples == 5
+        for name in plain.names:
+            a, b = with_empty[name], plain[name]
+            assert a.per_sample == b.per_sample
+            for cov in ("covariance", "pixel_covariance"):
+                if getattr(b, cov) is None:
+                    assert getattr(a, cov) is None
+                    continue
+                # The same rows in the same order: the same sums, up to rounding.
+                np.testing.assert_allclose(getattr(a, cov).covariance(), getattr(b, cov).covariance(),
+                                           rtol=1e-12, atol=1e-12)
+    assert pycx.capture(model, [x[:0]], progress=False).n_samples == 0
+
+
+@pytest.mark.parametrize("threads", [2**31, 2**63, 10**6])
+def test_too_many_threads_is_a_clear_error(threads):
+    # Issue 13.12: threads >= 2**31 gave a pybind11 signature dump.
+    with pytest.raises(ValueError, match="argument 'threads' must be <= 1024"):
+        pycx.pack_bits(np.zeros((2, 3)), threads=threads)
+    with pytest.raises(ValueError, match="argument 'threads'"):
+        pycx.hamming_distances(pycx.pack_bits(np.zeros((2, 3))), threads=threads)
+
+
+def test_half_precision_gates_are_packed_in_their_own_precision():
+    # Issue 13.11: bfloat16/float16 tensors raised torch's "unsupported ScalarType".
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(7, 45)).astype(np.float32)
+    x[0, :5] = [0.1, 0.0, -0.0, 0.100006, 0.25]
+    for threshold in (0.0, 0.1, -0.3):
+        for dtype in (torch.float16, torch.bfloat16):
+            t = torch.from_numpy(x).to(dtype)
+            want = (t > threshold).numpy().astype(np.uint8)  # torch compares in the tensor's dtype
+            np.testing.assert_array_equal(pycx.pack_bits(t, threshold).unpack(), want)
+            nchw = t[:6].reshape(2, 3, 9, 5)
+            np.testing.assert_array_equal(pycx.pack_per_patch(nchw, threshold).unpack(),
+                                          ref.per_patch_rows((nchw > threshold).numpy()))
+        h = x.astype(np.float16)
+        np.testing.assert_array_equal(pycx.pack_bits(h, threshold).unpack(), (h > threshold).astype(np.uint8))
+    cov = pycx.Covariance(45).update(torch.from_numpy(x).to(torch.bfloat16))
+    want = torch.from_numpy(x).to(torch.bfloat16).double().numpy()
+    np.testing.assert_allclose(cov.covariance(), np.cov(want.T, bias=True), rtol=1e-9, atol=1e-12)  # float64 sums of exact values
+    with pytest.raises(TypeError, match="argument 'x'"):
+        pycx.pack_bits(torch.zeros(2, 3, dtype=torch.complex64))
+
+
+def test_small_inputs_run_on_one_thread_by_default(monkeypatch):
+    # Issue 13.13: the default thread count is 1 below the work threshold, all cores (0)
+    # above it; an explicit threads= is always obeyed.
+    from pycx.kernels import pack_bits as mod
+    seen = []
+    real = mod._cpu.pack_rows
+    monkeypatch.setattr(mod._cpu, "pack_rows", lambda x, t, n: seen.append(n) or real(x, t, n))
+    small = np.zeros((1000, 8), np.float32)
+    big = np.zeros((mod._MIN_PARALLEL_BYTES // 4 // 64 + 1, 64), np.float32)
+    pycx.pack_bits(small)
+    pycx.pack_bits(small, threads=2)
+    pycx.pack_bits(big)
+    pycx.pack_bits(big, threads=1)
+    assert seen == [1, 2, 0, 1]

@@ -115,10 +115,72 @@ def test_label_counts_given_late_and_missing(rng):
 def test_bad_input():
     packed = pycx.pack_bits(np.zeros((5, 3), np.uint8))
     with pytest.raises(TypeError, match="PackedBits"):
+        pycx.state_counts("01")
+    with pytest.raises(TypeError, match="dtype"):  # raw words are not 0/1 gates
         pycx.state_counts(np.zeros((5, 1), np.uint64))
+    with pytest.raises(ValueError, match="0/1"):
+        pycx.state_counts(np.full((5, 2), 2, np.uint8))
+    with pytest.raises(ValueError, match="threads"):
+        pycx.state_counts(packed, threads=2**31)
     with pytest.raises(ValueError, match="one label per row"):
         pycx.state_counts(packed, labels=np.zeros(4, np.int64))
     with pytest.raises(TypeError, match="integer class labels"):
         pycx.state_counts(packed, labels=np.zeros(5, np.float32))
     with pytest.raises(ValueError, match="threads"):
         pycx.state_counts(packed, threads=0)
+
+
+def _unique_reference(words):
+    """np.unique of the packed rows, renumbered by first occurrence (the kernel's order)."""
+    _, first, inverse, counts = np.unique(words, axis=0, return_index=True, return_inverse=True,
+                                          return_counts=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return words[first[order]], counts[order], rank[inverse.reshape(-1)]
+
+
+def check_against_unique(words, n_bits, **kwargs):
+    got = state_counts_impl(pycx.PackedBits(words, n_bits), **kwargs)
+    states, counts, inverse = _unique_reference(words)
+    np.testing.assert_array_equal(got.states.words, states)
+    np.testing.assert_array_equal(got.counts, counts)
+    np.testing.assert_array_equal(got.inverse, inverse)
+
+
+@pytest.mark.parametrize("threads, n_rows", [(1, 65537), (1, 200_000), (2, 131_073), (2, 300_000)])
+def test_more_distinct_states_than_the_first_table_holds(rng, threads, n_rows):
+    # Issue 13.1: the table grows past 2 * 65,536 slots per partition while rows are being
+    # inserted; the state id of the new row must not be read from the old (freed) slots.
+    # Before the fix this segfaulted (65,537 distinct rows on one thread, 131,073 on two).
+    words = np.arange(n_rows, dtype=np.uint64)[:, None]
+    words = words[rng.permutation(n_rows)]
+    words = np.concatenate([words, words[: n_rows // 3]])  # duplicates after growth too
+    check_against_unique(words, 64, threads=threads, _partition_min_rows=0 if threads > 1 else -1)
+    check_against_unique(words & np.uint64((1 << 17) - 1), 17, threads=threads)
+
+
+def test_zero_one_arrays_are_packed_first(rng):
+    # Issue 13.15: 0/1 arrays are accepted as the README says of the kernels.
+    bits = rng.integers(0, 2, (200, 70), dtype=np.uint8)
+    want = ref.state_counts(bits)
+    for arr in (bits, bits.astype(bool), bits.astype(np.float32), bits.astype(np.int64), bits.tolist()):
+        got = pycx.state_counts(arr)
+        np.testing.assert_array_equal(got.states.unpack(), want.states)
+        np.testing.assert_array_equal(got.counts, want.counts)
+        np.testing.assert_array_equal(got.inverse, want.inverse)
+
+
+def test_labels_of_any_integer_dtype_and_strings_stay_distinct(rng):
+    # Issue 13.6 (label side): classes compare as values, never through an int64 cast.
+    bits = rng.integers(0, 2, (30, 3), dtype=np.uint8)
+    packed = pycx.pack_bits(bits)
+    want = ref.state_counts(bits)
+    codes = rng.integers(0, 3, 30)
+    for labels in (np.array([2**64 - 1, 0, 2**63], np.uint64)[codes],
+                   np.array(["cat", "dog", "cow"])[codes], np.array([-1, 0, 1], np.int8)[codes]):
+        classes, table = pycx.state_counts(packed, labels).label_counts()
+        assert classes.dtype == labels.dtype and classes.size == 3
+        for c, cls in enumerate(classes):
+            np.testing.assert_array_equal(table[:, c], np.bincount(want.inverse[labels == cls],
+                                                                    minlength=want.counts.size))

@@ -44,11 +44,28 @@ def state_frequencies(name: str, gates_or_counts) -> np.ndarray:
             raise TypeError(f"argument '{name}' as 1-D must hold integer counts k_s, got {describe(c)}")
         if c.size and c.min() < 0:
             raise ValueError(f"argument '{name}' must hold non-negative counts, got minimum {c.min()}")
-        counts = c.astype(np.int64)
+        # Kept exact: int64 when every count fits, else uint64 (a cast would wrap counts
+        # >= 2**63 to negative numbers, which were then dropped as unseen states).
+        fits = c.dtype.kind == "i" or c.size == 0 or int(c.max()) <= np.iinfo(np.int64).max
+        counts = c.astype(np.int64 if fits else np.uint64)
     counts = counts[counts > 0]
     if counts.size == 0:
         raise ValueError(f"argument '{name}' has no samples (all counts are zero or it is empty)")
     return counts
+
+
+def total_count(counts: np.ndarray) -> int:
+    """The exact sum of non-negative integer counts as a Python int, whatever its size: the
+    high and low 32-bit halves are summed apart in uint64 (each sum fits for fewer than 2**32
+    counts), so int64 totals never overflow into negative or NaN entropies.
+
+    >>> total_count(np.array([2**63, 2**63, 5], dtype=np.uint64)) == 2**64 + 5
+    True
+    """
+    c = counts.astype(np.uint64, copy=False)  # non-negative: the cast is exact
+    high = int(np.sum(c >> np.uint64(32), dtype=np.uint64))
+    low = int(np.sum(c & np.uint64(0xFFFFFFFF), dtype=np.uint64))
+    return (high << 32) + low
 
 
 def _ln_base(base) -> float:
@@ -58,22 +75,34 @@ def _ln_base(base) -> float:
     return math.log(b)
 
 
-def _plugin(counts: np.ndarray, ln_base: float) -> float:
-    p = counts / float(counts.sum())
+def _plugin(counts: np.ndarray, total: int, ln_base: float) -> float:
+    # k_s / M in float64 from the exact total: one rounding per probability, any magnitude.
+    p = counts.astype(np.float64) / float(total)
     return float(-(p * np.log(p)).sum() / ln_base)
 
 
 def plugin_entropy(gates_or_counts, *, base=2) -> CountsEntropy:
-    """Plug-in entropy ``-sum_s (k_s/M) log(k_s/M)`` (bits by default)."""
+    """Plug-in entropy ``-sum_s (k_s/M) log(k_s/M)`` (bits by default). Integer counts of
+    any size (uint64 up to 2**64 - 1, totals past 2**63) are summed exactly; ``n_rows`` is
+    the exact total.
+
+    >>> plugin_entropy(np.array([1, 1, 2])).entropy
+    1.5
+    """
     ln_base = _ln_base(base)
     k = state_frequencies("gates_or_counts", gates_or_counts)
-    return CountsEntropy(_plugin(k, ln_base), "plugin", int(k.sum()), int(k.size), float(base))
+    total = total_count(k)
+    return CountsEntropy(_plugin(k, total, ln_base), "plugin", total, int(k.size), float(base))
 
 
 def miller_madow_entropy(gates_or_counts, *, base=2) -> CountsEntropy:
-    """Miller–Madow: plug-in ``+ (S - 1) / (2 M ln base)`` (in bits ``(S-1)/(2 M ln 2)``)."""
+    """Miller–Madow: plug-in ``+ (S - 1) / (2 M ln base)`` (in bits ``(S-1)/(2 M ln 2)``).
+
+    >>> round(miller_madow_entropy(np.array([1, 1, 2])).entropy, 4)
+    1.8607
+    """
     ln_base = _ln_base(base)
     k = state_frequencies("gates_or_counts", gates_or_counts)
-    n_rows, n_states = int(k.sum()), int(k.size)
-    h = _plugin(k, ln_base) + (n_states - 1) / (2.0 * n_rows * ln_base)
+    n_rows, n_states = total_count(k), int(k.size)
+    h = _plugin(k, n_rows, ln_base) + (n_states - 1) / (2.0 * float(n_rows) * ln_base)
     return CountsEntropy(h, "miller_madow", n_rows, n_states, float(base))

@@ -235,13 +235,15 @@ class Recorder:
         if self._covariance:
             s.moments = batch_moments(gate.values, per_position=False,
                                       rows=self._covariance_rows(gate.values))
-        if self._pixel_covariance and gate.values.dim() > 2:
+        if self._pixel_covariance and gate.values.dim() > 2 and s.rows:  # (empty batch: no moments)
             s.pixel_moments = batch_moments(gate.values, per_position=True)
         self._staged[name] = s
 
     def _covariance_rows(self, values):
         """Rows of this batch that enter the covariance (None = all): on average
         ``covariance_positions`` positions per sample, chosen by `covariance_rows`."""
+        if values.shape[0] == 0:  # an empty batch: nothing to choose from (and no sample 0)
+            return None
         positions = values[0, 0].numel() if values.dim() > 2 else 1
         if self._cov_positions is None or positions <= self._cov_positions:
             return None
@@ -275,7 +277,8 @@ class Recorder:
                 self._words[name] = []
                 self._binary[name] = [] if s.binary is not None else None
                 self._moments[name] = Moments() if self._covariance else None
-                self._pixel_moments[name] = Moments() if s.pixel_moments is not None else None
+                self._pixel_moments[name] = (Moments() if self._pixel_covariance and len(s.output_shape) > 1
+                                             else None)
         elif list(staged) != self._order:
             gone = [n for n in self._order if n not in staged]
             new = [n for n in staged if n not in self._order]

@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import _cpu
 from .._validate import (FLOAT_DTYPES, as_host_array, check_dtype, check_int, check_threads, describe,
-                         is_device_array)
+                         is_device_array, is_torch_tensor)
 from .device import _array as _device_array
 
 # Target size (float64 elements) of one centred block: large enough that BLAS runs at full
@@ -71,7 +71,11 @@ class Covariance:
 
     # -- accumulation ------------------------------------------------------------------
     def _check_rows(self, x) -> np.ndarray:
+        if is_torch_tensor(x) and str(x.dtype) in ("torch.float16", "torch.bfloat16"):
+            x = x.detach().float()  # mixed-precision outputs: exact in float32 (one copy)
         arr = as_host_array("x", x)
+        if arr.dtype == np.float16:
+            arr = arr.astype(np.float32)
         check_dtype("x", arr, FLOAT_DTYPES)
         want = self.batch_shape + ("rows", self.dim)
         if (arr.ndim != len(self.batch_shape) + 2 or arr.shape[:-2] != self.batch_shape
@@ -84,7 +88,8 @@ class Covariance:
         return arr
 
     def update(self, x, *, threads: int | None = None) -> "Covariance":
-        """Adds the rows of ``x``; an update with zero rows changes nothing. NaN or infinite
+        """Adds the rows of ``x`` (float16/bfloat16 are widened to float32, exactly); an
+        update with zero rows changes nothing. NaN or infinite
         values raise ValueError and leave the accumulator unchanged. ``threads`` (default 1)
         is for the centring only; the product uses numpy's BLAS threads. Returns self."""
         if is_device_array(x):  # GPU rows: the state moves to their device and is updated there

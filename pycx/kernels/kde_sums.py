@@ -12,10 +12,16 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .. import _cpu
-from .._validate import (check_labels, check_positive,
-                         check_threads, check_weights)
+from .._validate import (check_labels, check_positive, check_threads, check_weights,
+                         dense_label_codes, describe)
+from ._threads import threads_for
 from .device import _array as _device_array
 from .packed import check_packed, check_same_bits
+
+# Pair-words (n * m * words) below which the default runs on one thread (benchmarks/
+# bench_small_inputs.py): ~0.2 ms of single-threaded work, where waking an OpenMP team costs
+# as much as it saves (and many times more on a loaded machine).
+_MIN_PARALLEL_PAIR_WORDS = 1 << 19
 
 
 class KdeSums(NamedTuple):
@@ -26,12 +32,23 @@ class KdeSums(NamedTuple):
     same_label: Optional[np.ndarray]
 
 
+def _check_padding(name: str, p) -> None:
+    # The kernel indexes a table of n_bits + 1 kernel values by Hamming distance, so a set
+    # padding bit (words written after the PackedBits was made) would read past it. O(rows).
+    rem = p.n_bits % 64
+    if rem and p.n_rows and not _device_array.is_device_packed(p) and (p.words[:, -1] >> np.uint64(rem)).any():
+        raise ValueError(f"argument '{name}' has bits set past n_bits={p.n_bits} (padding must be 0; "
+                         f"were its words modified after packing?), words {describe(p.words)}")
+
+
 def _operands(a, b):
     a = check_packed("a", a)
+    _check_padding("a", a)
     if b is None:
         return a, None
     b = check_packed("b", b)
     check_same_bits("a", a, "b", b)
+    _check_padding("b", b)
     return a, b
 
 
@@ -66,15 +83,15 @@ def kde_sums(a, b=None, *, s2: float, weights=None, labels=None, b_labels=None,
         if b is None:
             if b_labels is not None:
                 raise ValueError("argument 'b_labels' is only used when 'b' is given")
-            # Equality is all that matters: labels become dense int64 codes.
-            la = np.unique(ya, return_inverse=True)[1].astype(np.int64).reshape(-1)
+            # Equality is all that matters: labels become dense int64 codes, exactly (never
+            # by a cast, which would merge uint64 2**64-1 with int64 -1).
+            (la,) = dense_label_codes(ya)
         else:
             if b_labels is None:
                 raise ValueError("argument 'b_labels' is required with 'labels' when 'b' is given")
             yb = check_labels("b_labels", b_labels, m)
-            codes = np.unique(np.concatenate([ya.astype(np.int64), yb.astype(np.int64)]),
-                              return_inverse=True)[1].astype(np.int64).reshape(-1)
-            la, lb = codes[: a.n_rows], codes[a.n_rows:]
+            la, lb = dense_label_codes(ya, yb)
+    nthreads = threads_for(nthreads, a.n_rows * m * a.n_words, _MIN_PARALLEL_PAIR_WORDS)
     total, same = _cpu.kde_sums(a.words, None if b is None else b.words, a.n_bits, s2, w, la,
                                 lb, nthreads)
     return KdeSums(total, same)
@@ -89,4 +106,6 @@ def hamming_distances(a, b=None, threads: int | None = None) -> np.ndarray:
     if _device_array.is_device_packed(a) or _device_array.is_device_packed(b):  # an (n, m) int32 device array
         from .device import kde_sums as device_kde_sums
         return device_kde_sums.hamming_distances(a, b)
+    m = a.n_rows if b is None else b.n_rows
+    nthreads = threads_for(nthreads, a.n_rows * m * a.n_words, _MIN_PARALLEL_PAIR_WORDS)
     return _cpu.hamming_distances(a.words, None if b is None else b.words, a.n_bits, nthreads)

@@ -9,9 +9,21 @@ import numpy as np
 
 from .. import _cpu
 from .._validate import (GATE_DTYPES, as_host_array, check_dtype, check_ndim, check_threads,
-                         describe, is_device_array)
+                         describe, is_device_array, is_torch_tensor)
+from ._threads import threads_for
 from .device import _array as _device_array
 from .packed import PackedBits
+
+# Input bytes (and, for concat_bits, output words) below which the default runs on one
+# thread: ~0.2 ms of single-threaded packing (see _threads.py, benchmarks/bench_small_inputs.py).
+_MIN_PARALLEL_BYTES = 1 << 20
+_MIN_PARALLEL_WORDS = 1 << 17
+
+# Half-precision gates are widened to float32 (exact: every float16/bfloat16 value is a
+# float32 value), the threshold rounded to the input's precision first, so that the bits are
+# those of comparing in the input's own dtype. One copy of the input, the price of a dtype
+# the compiled packers do not have.
+_HALF_TORCH = ("torch.float16", "torch.bfloat16")
 
 
 def _device():
@@ -21,8 +33,7 @@ def _device():
 
 
 def _check_threshold(x: np.ndarray, threshold) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-        raise TypeError(f"argument 'threshold' must be a real number, got {type(threshold).__name__}")
+    _check_threshold_type(threshold)
     if x.dtype.kind != "f" and threshold != 0:
         raise ValueError(f"argument 'threshold' applies to float input only; {x.dtype} input "
                          "is packed as bit = (x != 0)")
@@ -31,10 +42,26 @@ def _check_threshold(x: np.ndarray, threshold) -> float:
     return float(threshold)
 
 
-def _gate_array(name: str, x) -> np.ndarray:
+def _gate_array(name: str, x, threshold=0.0):
+    """(array, threshold): half-precision input (numpy float16, torch float16/bfloat16) comes
+    back as float32 with the threshold rounded to the input's precision."""
+    if is_torch_tensor(x) and str(x.dtype) in _HALF_TORCH and x.device.type == "cpu":
+        import torch  # only reached with a torch tensor in hand
+        _check_threshold_type(threshold)
+        t = float(torch.tensor(float(threshold), dtype=x.dtype).float())
+        return as_host_array(name, x.detach().float()), t
     arr = as_host_array(name, x)
-    check_dtype(name, arr, GATE_DTYPES, "floats are thresholded, bool/integers mean bit = x != 0")
-    return arr
+    if arr.dtype == np.float16:
+        _check_threshold_type(threshold)
+        return arr.astype(np.float32), float(np.float16(threshold))
+    check_dtype(name, arr, GATE_DTYPES + (np.dtype(np.float16),),
+                "floats are thresholded, bool/integers mean bit = x != 0")
+    return arr, threshold
+
+
+def _check_threshold_type(threshold) -> None:
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"argument 'threshold' must be a real number, got {type(threshold).__name__}")
 
 
 def _raise_nan(name: str, arr: np.ndarray):
@@ -54,12 +81,12 @@ def pack_bits(x, threshold: float = 0.0, *, threads: int | None = None) -> Packe
     if is_device_array(x):  # CUDA tensor / cupy array: packed on its device (threads unused)
         check_threads(threads)
         return PackedBits(*_device().pack_bits(x, threshold, _check_threshold), _trusted=True)
-    arr = _gate_array("x", x)
+    arr, threshold = _gate_array("x", x, threshold)
     if arr.ndim == 1:
         arr = arr[None, :]
     check_ndim("x", arr, 2)
     t = _check_threshold(arr, threshold)
-    nthreads = check_threads(threads)
+    nthreads = threads_for(check_threads(threads), arr.nbytes, _MIN_PARALLEL_BYTES)
     if arr.shape[1] > 1 and arr.strides[1] != arr.itemsize or arr.strides[0] % arr.itemsize:
         arr = np.ascontiguousarray(arr)  # documented: columns must be contiguous
     words, saw_nan = _cpu.pack_rows(arr, t, nthreads)
@@ -74,10 +101,11 @@ def pack_per_sample(x, threshold: float = 0.0, *, threads: int | None = None) ->
     if is_device_array(x):  # CUDA tensor / cupy array: packed on its device (threads unused)
         check_threads(threads)
         return PackedBits(*_device().pack_per_sample(x, threshold, _check_threshold), _trusted=True)
-    arr = _gate_array("x", x)
+    arr, threshold = _gate_array("x", x, threshold)
     if arr.ndim < 2:
         raise ValueError(f"argument 'x' must have a sample axis and at least one more, got {describe(arr)}")
-    flat = arr.reshape(arr.shape[0], -1)  # a view when arr is contiguous
+    # The row width is given explicitly: reshape(0, -1) is ambiguous for an empty batch.
+    flat = arr.reshape(arr.shape[0], int(np.prod(arr.shape[1:], dtype=np.int64)))  # a view when contiguous
     return pack_bits(flat, threshold, threads=threads)
 
 
@@ -89,14 +117,15 @@ def pack_per_patch(x, threshold: float = 0.0, *, threads: int | None = None) -> 
     if is_device_array(x):  # CUDA tensor / cupy array: packed on its device (threads unused)
         check_threads(threads)
         return PackedBits(*_device().pack_per_patch(x, threshold, _check_threshold), _trusted=True)
-    arr = _gate_array("x", x)
+    arr, threshold = _gate_array("x", x, threshold)
     check_ndim("x", arr, (2, 4))
     if arr.ndim == 2:
         return pack_bits(arr, threshold, threads=threads)
     t = _check_threshold(arr, threshold)
+    nthreads = threads_for(check_threads(threads), arr.nbytes, _MIN_PARALLEL_BYTES)
     if any(s % arr.itemsize for s in arr.strides):
         arr = np.ascontiguousarray(arr)
-    words, saw_nan = _cpu.pack_patches(arr, t, check_threads(threads))
+    words, saw_nan = _cpu.pack_patches(arr, t, nthreads)
     if saw_nan:
         _raise_nan("x", arr)
     return PackedBits(words, arr.shape[1], _trusted=True)
@@ -118,5 +147,7 @@ def concat_bits(parts: Sequence[PackedBits], *, threads: int | None = None) -> P
         if not all(on_device):
             raise ValueError("argument 'parts' mixes GPU and host PackedBits; move them to one side")
         return PackedBits(*_device().concat_bits(parts), _trusted=True)
-    words = _cpu.concat_bits([p.words for p in parts], [p.n_bits for p in parts], check_threads(threads))
-    return PackedBits(words, sum(p.n_bits for p in parts), _trusted=True)
+    n_bits = sum(p.n_bits for p in parts)
+    nthreads = threads_for(check_threads(threads), parts[0].n_rows * (n_bits // 64 + 1), _MIN_PARALLEL_WORDS)
+    words = _cpu.concat_bits([p.words for p in parts], [p.n_bits for p in parts], nthreads)
+    return PackedBits(words, n_bits, _trusted=True)

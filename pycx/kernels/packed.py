@@ -24,7 +24,24 @@ def words_for_bits(n_bits: int) -> int:
 
 class PackedBits:
     """Packed binary rows: ``words`` is a C-contiguous ``(n_rows, ceil(n_bits / 64))`` uint64
-    array, ``n_bits`` the number of valid bits per row."""
+    array, ``n_bits`` the number of valid bits per row.
+
+    Immutable: ``words`` and ``n_bits`` cannot be reassigned or deleted (AttributeError), and
+    host ``words`` is a read-only view of the array given (no copy; the caller's array keeps
+    its own flags). The kernels read ``n_bits`` and the shape of ``words`` as a pair, so a
+    reassignment could make them read past the buffer; immutability rules that out. A
+    caller who keeps writing into the array it passed in changes the rows' bits (its own
+    doing); the kernels whose memory access depends on the bits (``kde_sums``) re-check the
+    padding, so even that cannot make them read out of bounds.
+
+    >>> p = PackedBits(np.array([[5]], dtype=np.uint64), 3)
+    >>> p.unpack().tolist()
+    [[1, 0, 1]]
+    >>> p.n_bits = 10
+    Traceback (most recent call last):
+    ...
+    AttributeError: PackedBits is immutable: cannot set 'n_bits'
+    """
 
     __slots__ = ("words", "n_bits")
 
@@ -43,8 +60,21 @@ class PackedBits:
             rem = n_bits % 64
             if rem and words.shape[0] and (words[:, -1] >> np.uint64(rem)).any():
                 raise ValueError(f"argument 'words' has bits set past n_bits={n_bits} (padding must be 0)")
-        self.words = words
-        self.n_bits = n_bits
+        if isinstance(words, np.ndarray) and words.flags.writeable:
+            words = words.view()  # a read-only view costs O(1): no copy on any path
+            words.flags.writeable = False
+        object.__setattr__(self, "words", words)
+        object.__setattr__(self, "n_bits", n_bits)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"PackedBits is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"PackedBits is immutable: cannot delete {name!r}")
+
+    def __reduce__(self):
+        # Pickling goes through the constructor (the default would call __setattr__).
+        return (_rebuild, (np.array(self.words) if not self.is_device else self.words, self.n_bits))
 
     @property
     def n_rows(self) -> int:
@@ -110,6 +140,10 @@ class PackedBits:
 
     def __repr__(self) -> str:
         return f"PackedBits(n_rows={self.n_rows}, n_bits={self.n_bits})"
+
+
+def _rebuild(words, n_bits):
+    return PackedBits(words, n_bits, _trusted=True)
 
 
 def check_packed(name: str, x) -> PackedBits:

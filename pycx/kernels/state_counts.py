@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _cpu
-from .._validate import check_labels, check_threads, describe
+from .._validate import check_gate_matrix, check_labels, check_threads, describe
 from .device import _array as _device_array
 from .packed import PackedBits
 
@@ -79,14 +79,27 @@ class StateCounts:
 
 def state_counts(packed, labels=None, threads: int | None = None, *, _weak_hash_bits: int = 0,
                  _partition_min_rows: int = -1) -> StateCounts:
-    """Distinct rows of a `PackedBits` with their counts (SPEC section 3, ``k_s``).
+    """Distinct rows of a `PackedBits` (or of a 2-D 0/1 array, packed first) with their
+    counts (SPEC section 3, ``k_s``).
 
-    ``labels`` (optional, one integer class per row) enables `StateCounts.label_counts`.
-    ``threads``: OpenMP threads (default: all). Exact for any number of bits.
+    ``labels`` (optional, one class label per row: integers or strings) enables
+    `StateCounts.label_counts`. ``threads``: OpenMP threads (default: all, one for inputs
+    under 20,000 rows). Exact for any number of bits and any number of distinct states.
     (``_weak_hash_bits``, ``_partition_min_rows``: private test knobs, see the C++ binding.)
+
+    >>> sc = state_counts(np.array([[1, 0], [0, 1], [1, 0]], dtype=np.uint8))
+    >>> sc.counts.tolist(), sc.inverse.tolist()
+    ([2, 1], [0, 1, 0])
     """
     if not isinstance(packed, PackedBits):
-        raise TypeError(f"argument 'packed' must be PackedBits (see pycx.pack_bits), got {describe(packed)}")
+        if isinstance(packed, (np.ndarray, list, tuple)) or hasattr(packed, "__array__") or hasattr(packed, "shape"):
+            if not _device_array.is_device(packed):
+                from .pack_bits import pack_bits
+                # 0/1 rows, checked (a 2 is an error, not a gate); floats 0/1 pack as x > 0.
+                packed = pack_bits(check_gate_matrix("packed", packed, min_rows=0), threads=threads)
+        if not isinstance(packed, PackedBits):
+            raise TypeError("argument 'packed' must be PackedBits (see pycx.pack_bits) or a 2-D "
+                            f"0/1 array, got {describe(packed)}")
     if _device_array.is_device_packed(packed):  # GPU words: sort-based grouping on their device
         check_threads(threads)  # (unused there; _weak_hash_bits != 0 forces the exact-sort path)
         from .device import state_counts as device_state_counts
