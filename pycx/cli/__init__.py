@@ -61,6 +61,8 @@ def _positive_int(text):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pycx", description="Complexity metrics of neural networks.")
+    from .. import __version__
+    parser.add_argument("--version", action="version", version=f"pycx {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
                                 metavar="{demo,analyze,algebra,bench,replicate,info}")
     sub.add_parser("info", help="print build information (SIMD levels, CUDA, GPU) as JSON")
