@@ -61,6 +61,15 @@ class XgbEntropy(Result):
     n_fits: int                     # classifiers trained
     n_degenerate: int               # (column, fold) pairs answered by the Laplace rate
     settings: dict = field(default_factory=dict)
+    # The chain rule is an upper bound and can exceed log2(rows), the entropy of rows that are
+    # all distinct (the most any plug-in count over these rows could show): flagged.
+    log2_rows: float = field(init=False)
+    exceeds_log2_rows: bool = field(init=False)
+
+    def __post_init__(self):
+        log2_rows = float(np.log2(self.n_rows)) if self.n_rows > 0 else 0.0
+        object.__setattr__(self, "log2_rows", log2_rows)
+        object.__setattr__(self, "exceeds_log2_rows", bool(self.entropy > log2_rows))
 
     @property
     def per_unit(self) -> float:
