@@ -192,3 +192,34 @@ def test_bad_input():
         pycx.Covariance(0)
     with pytest.raises(TypeError, match="batch_shape"):
         pycx.Covariance(3, batch_shape=2.5)
+
+
+@pytest.mark.parametrize("batch_shape", [(), (2,)])
+@pytest.mark.parametrize("scale, words", [(1e200, "overflow"), (1e-170, "underflow")])
+def test_squares_out_of_float64_range_are_an_error(rng, batch_shape, scale, words):
+    # 1e200: squares 1e400 overflow; 1e-170: squares 1e-340 are subnormal or 0. Either way
+    # the covariance would be silently wrong (inf, or variance 0 with an effective
+    # dimension of 0): refused, and the accumulator keeps what it had.
+    cov = pycx.Covariance(3, batch_shape)
+    good = rng.standard_normal(batch_shape + (50, 3))
+    cov.update(good)
+    before = cov.covariance().copy(), cov.count
+    with pytest.raises(ValueError, match=f"argument 'x'.*{words}.*rescale"):
+        cov.update(rng.standard_normal(batch_shape + (40, 3)) * scale)
+    np.testing.assert_array_equal(cov.covariance(), before[0])
+    assert cov.count == before[1]
+    if words == "underflow":
+        # Constant tiny rows (deviations only the rounding of the block mean) are fine.
+        assert pycx.Covariance(3).update(np.full((1000, 3), scale)).covariance().max() < 1e-300
+
+
+def test_merge_that_overflows_is_an_error(rng):
+    # Each part is fine alone (spread 1e150: squares 1e300); their means differ by 2e155,
+    # so the merge term n1 n2 / n * delta^2 ~ 15 * 4e310 overflows.
+    a = pycx.Covariance(2).update(rng.standard_normal((30, 2)) * 1e150 + 1e155)
+    b = pycx.Covariance(2).update(rng.standard_normal((30, 2)) * 1e150 - 1e155)
+    before = a.covariance().copy()
+    with pytest.raises(ValueError, match="overflow"):
+        a.merge(b)
+    np.testing.assert_array_equal(a.covariance(), before)
+    assert a.count == 30

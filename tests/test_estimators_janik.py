@@ -5,6 +5,7 @@ import pytest
 
 import pycx
 from pycx.reference import janik as ref
+from pycx.reference.covariance import covariance as ref_covariance
 
 # Means of 0/1 columns are exact ratios of integers in both paths; eigenvalues and the
 # entropy over them are LAPACK float64 on matrices equal to ~1e-15: 1e-10 is generous.
@@ -78,3 +79,39 @@ def test_bad_input(rng):
         pycx.effective_dimension(np.ones((4, 3), dtype=np.int64))
     with pytest.raises(ValueError, match="square"):
         pycx.effective_dimension_map(np.ones((2, 3, 4)))
+
+
+@pytest.mark.parametrize("scale", [1e-170, 1e-300, 1e200, 1e300])
+def test_effective_dimension_is_scale_free(rng, scale):
+    # Ground truth: the reference on the unscaled data; scaling every value by the same
+    # factor leaves the eigenvalue proportions, and so the value, unchanged. Before the
+    # normalisation 1e-170 gave 0 and 1e200 a LinAlgError. 1e-9: the scaled data differ
+    # from the unscaled by one rounding per value (the factor is not a power of two).
+    x = rng.standard_normal((400, 5)) * [3.0, 1.0, 1.0, 0.2, 0.0]
+    want = ref.effective_dimension(x)
+    assert pycx.effective_dimension(x * scale) == pytest.approx(want, rel=1e-9)
+    _, c = ref_covariance(x)
+    assert pycx.effective_dimension(c * scale ** 0.5, is_covariance=True) \
+        == pytest.approx(want, rel=1e-9)
+    np.testing.assert_allclose(pycx.effective_dimension_map(np.stack([c, c * 1e-300, c * 1e300])),
+                               want, rtol=1e-9)
+
+
+def test_non_psd_and_non_finite_covariances_are_errors(rng):
+    x = rng.standard_normal((200, 4))
+    _, c = ref_covariance(x)
+    for bad in (-c, c - 2.0 * np.eye(4) * np.linalg.eigvalsh(c).max()):
+        with pytest.raises(ValueError, match="not positive semi-definite"):
+            pycx.effective_dimension(bad, is_covariance=True)
+    with pytest.raises(ValueError, match=r"not positive semi-definite \(matrix \(1,\)\)"):
+        pycx.effective_dimension_map(np.stack([c, -c]))
+    # Rounding-level negative eigenvalues (a rank-deficient covariance) are not errors.
+    rank2 = x[:, :2] @ rng.standard_normal((2, 4))
+    _, c2 = ref_covariance(rank2)
+    assert np.linalg.eigvalsh(c2).min() <= 1e-14
+    assert pycx.effective_dimension(c2, is_covariance=True) == pytest.approx(
+        ref.effective_dimension(rank2), rel=1e-9)
+    acc = pycx.Covariance(4).update(x)
+    acc._m2[0, 0] = np.inf  # damaged state (e.g. restored from a bad file)
+    with pytest.raises(ValueError, match="not finite"):
+        pycx.effective_dimension(acc)

@@ -65,12 +65,50 @@ def _entropy_dimension(eigenvalues: np.ndarray) -> np.ndarray:
     return np.where(total[..., 0] > 0, np.exp(-terms.sum(axis=-1)), 0.0)
 
 
+def _power_of_two_scale(a: np.ndarray, axis=None) -> np.ndarray:
+    """``2^-e`` with ``2^(e-1) <= max|a| < 2^e`` (1 where ``a`` is all 0): dividing by a power
+    of two is exact, so normalising this way changes no digit of the data."""
+    top = np.abs(a).max(axis=axis, keepdims=axis is not None, initial=0.0)
+    _, e = np.frexp(top)
+    return np.where(top > 0, np.ldexp(1.0, -e), 1.0)
+
+
+def _checked_eigenvalues(name: str, c: np.ndarray, rel: float) -> np.ndarray:
+    """Eigenvalues of each (symmetric, finite) matrix of the stack ``c``, each matrix
+    normalised first by a power of two near its largest entry: the effective dimension is
+    scale-free, and so no square under- or overflows (1e-170- and 1e200-scaled data give the
+    same value as unscaled). A matrix with an eigenvalue below ``-rel * max|eigenvalue|``
+    (more negative than rounding can make a covariance) is not positive semi-definite: an
+    error, not a clipped 0."""
+    c = c * _power_of_two_scale(c.reshape(c.shape[:-2] + (-1,)), axis=-1)[..., None]
+    lam = np.linalg.eigvalsh(c)
+    top = np.abs(lam).max(axis=-1, initial=0.0)
+    bad = lam.min(axis=-1, initial=0.0) < -rel * top
+    if np.any(bad):
+        where = "" if c.ndim == 2 else \
+            f" (matrix {tuple(int(i) for i in np.unravel_index(np.argmax(bad), bad.shape))})"
+        raise ValueError(f"argument '{name}' is not positive semi-definite{where}: eigenvalue "
+                         f"{float(lam.min()):.3g} of a matrix whose largest is "
+                         f"{float(top.max()):.3g} (after normalising); a covariance cannot have "
+                         "negative eigenvalues beyond rounding")
+    return lam
+
+
+# Negative eigenvalues tolerated as rounding, relative to the largest one: a covariance
+# formed in float64 (two-pass or shifted one-pass) has them at ~1e-15; float32 at ~1e-6.
+_PSD_REL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-9}
+
+
 def _covariance_stack(name: str, cov) -> np.ndarray:
     """A float64 ``(..., C, C)`` stack from an array or a `pycx.Covariance` accumulator."""
     if hasattr(cov, "covariance") and hasattr(cov, "batch_shape"):  # pycx.Covariance
         if cov.count == 0:
             raise ValueError(f"argument '{name}' is a Covariance accumulator with no rows yet")
-        return np.asarray(cov.covariance(), dtype=np.float64)
+        c = np.asarray(cov.covariance(), dtype=np.float64)
+        if not np.isfinite(c).all():
+            raise ValueError(f"argument '{name}' is a Covariance accumulator whose moments are "
+                             "not finite (NaN or infinite)")
+        return c
     c = as_host_array(name, cov)
     check_dtype(name, c, FLOAT_DTYPES)
     if c.ndim < 2 or c.shape[-1] != c.shape[-2] or c.shape[-1] == 0:
@@ -81,16 +119,34 @@ def _covariance_stack(name: str, cov) -> np.ndarray:
     # eigvalsh reads one triangle only: an asymmetric matrix would be silently misread.
     # The allowance is the rounding of a symmetric product in the input's precision.
     rel = 1e-5 if cov.dtype == np.float32 else 1e-10
+    # Each matrix by its own power of two (exact): keeps the difference below from
+    # overflowing, and tiny matrices of a stack from being judged against large ones.
+    c = c * _power_of_two_scale(c.reshape(c.shape[:-2] + (-1,)), axis=-1)[..., None]
     scale = float(np.abs(c).max(initial=0.0))
     if float(np.abs(c - np.swapaxes(c, -1, -2)).max(initial=0.0)) > rel * scale:
         raise ValueError(f"argument '{name}' must be symmetric, got {describe(c)}")
     return c
 
 
+def _stack_rel(x) -> float:
+    """The negative-eigenvalue allowance for input ``x`` (float32 arrays or tensors: wider)."""
+    single = str(getattr(x, "dtype", "")) in ("float32", "torch.float32")
+    return _PSD_REL[np.dtype(np.float32 if single else np.float64)]
+
+
 def effective_dimension(x, *, is_covariance: bool = False) -> float:
     """Effective dimension (SPEC §2, paper 000 eqs. 9-10): eigenvalues ``l_i`` of the C x C
     covariance (negatives clipped to 0), ``q_i = l_i / sum l``, ``exp(-sum q_i ln q_i)``.
-    Zero total variance gives 0; otherwise the value lies in ``[1, C]``.
+    Zero total variance gives 0; otherwise the value lies in ``[1, C]``. Scale-free: the data
+    or matrix is normalised (by a power of two, exactly) before the eigen-decomposition, so
+    any finite scale gives the same value. A matrix that is not positive semi-definite (an
+    eigenvalue below -1e-9 of the largest; -1e-4 for float32 input) raises ValueError, as do
+    an accumulator's non-finite moments.
+
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((500, 3)) * [1.0, 1.0, 0.0]
+    >>> round(effective_dimension(x), 2), round(effective_dimension(x * 1e-170), 2)
+    (2.0, 2.0)
 
     ``x``: float rows ``(M, C)`` (per-patch outputs; their population covariance is used), a
     ``(C, C)`` covariance with ``is_covariance=True`` (a square data matrix would otherwise be
@@ -111,15 +167,21 @@ def effective_dimension(x, *, is_covariance: bool = False) -> float:
                              f"got {describe(rows)}")
         check_finite("x", rows)
         # Two-pass population covariance in float64 (centring first keeps a large common
-        # offset from costing precision).
+        # offset from costing precision). Scaled by powers of two (exact) before the mean
+        # and again before the product, so that neither the sum nor the squares leave the
+        # float64 range whatever the data's scale.
         centred = rows.astype(np.float64)
+        centred *= _power_of_two_scale(centred)
         centred -= centred.mean(axis=0)
+        centred *= _power_of_two_scale(centred)
         c = centred.T @ centred / rows.shape[0]
-    return float(_entropy_dimension(np.linalg.eigvalsh(c)))
+        return float(_entropy_dimension(_checked_eigenvalues("x", c, _PSD_REL[np.dtype(np.float64)])))
+    return float(_entropy_dimension(_checked_eigenvalues("x", c, _stack_rel(x))))
 
 
 def effective_dimension_map(covariances) -> np.ndarray:
     """Effective dimension of every matrix of a ``(..., C, C)`` stack, or of a batched
     `pycx.Covariance` (``batch_shape=(H, W)`` fed ``(H, W, N, C)`` views of an ``(N, C, H, W)``
     output gives the pixel-wise map of SPEC §2 / fig. S7): float64 array of shape ``(...)``."""
-    return _entropy_dimension(np.linalg.eigvalsh(_covariance_stack("covariances", covariances)))
+    return _entropy_dimension(_checked_eigenvalues(
+        "covariances", _covariance_stack("covariances", covariances), _stack_rel(covariances)))

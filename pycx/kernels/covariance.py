@@ -47,6 +47,31 @@ def _check_batch_shape(batch_shape) -> tuple:
     return tuple(check_int(f"batch_shape[{i}]", s, minimum=0) for i, s in enumerate(shape))
 
 
+_TINY = np.finfo(np.float64).tiny
+_ROUNDING = 1e-12  # deviations below this fraction of the shift are its rounding error
+
+
+def _check_squares(arr, gram, shift, sums, n) -> None:
+    """Refuses a block whose second moments left the float64 range: an overflowing square
+    (infinite or NaN products) or a block whose every deviation's square underflows (all
+    variances subnormal or flushed to 0 while the deviations are not 0), either of which
+    would turn into a silently wrong covariance. Deviations at the rounding level of the
+    shift (constant rows whose block mean is off by an ulp) count as none."""
+    if not np.isfinite(gram).all():
+        raise ValueError(f"argument 'x': the squares of its deviations overflow float64 "
+                         f"({describe(arr)}, largest |x| {float(np.abs(arr).max()):.3g}); "
+                         "rescale the rows (the effective dimension does not depend on scale)")
+    top = np.diagonal(gram, axis1=-2, axis2=-1).max(axis=-1)
+    if not (top < _TINY).any():
+        return
+    spread = np.maximum(np.sqrt(top), np.abs(sums).max(axis=-1) / n)
+    level = _ROUNDING * np.abs(shift).max(axis=-1)
+    if ((top < _TINY) & (spread > level)).any():
+        raise ValueError(f"argument 'x': the squares of its deviations underflow float64 "
+                         f"({describe(arr)}, largest |x| {float(np.abs(arr).max()):.3g}); "
+                         "rescale the rows (the effective dimension does not depend on scale)")
+
+
 class Covariance:
     """Streaming population covariance of ``dim``-dimensional rows, one per batch entry.
 
@@ -90,7 +115,8 @@ class Covariance:
     def update(self, x, *, threads: int | None = None) -> "Covariance":
         """Adds the rows of ``x`` (float16/bfloat16 are widened to float32, exactly); an
         update with zero rows changes nothing. NaN or infinite
-        values raise ValueError and leave the accumulator unchanged. ``threads`` (default 1)
+        values, and rows whose squared deviations overflow (or all underflow) float64, raise
+        ValueError and leave the accumulator unchanged. ``threads`` (default 1)
         is for the centring only; the product uses numpy's BLAS threads. Returns self."""
         if is_device_array(x):  # GPU rows: the state moves to their device and is updated there
             check_threads(threads)
@@ -127,19 +153,41 @@ class Covariance:
             if not _cpu.covariance_shift(arr, row0, n, shifted, block_shift, block_sums, nthreads):
                 bad = "NaN" if np.isnan(arr).any() else "infinite values (or values whose sum overflows)"
                 raise ValueError(f"argument 'x' contains {bad} ({describe(arr)})")
-            if batch == 1:
-                s = shifted[0]
-                np.matmul(s.T, s, out=block_gram[0])  # numpy runs dsyrk for a.T @ a
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                if batch == 1:
+                    s = shifted[0]
+                    np.matmul(s.T, s, out=block_gram[0])  # numpy runs dsyrk for a.T @ a
+                else:
+                    np.matmul(shifted.transpose(0, 2, 1), shifted, out=block_gram)
+            _check_squares(arr, block_gram, block_shift, block_sums, n)
+            if count == 0:
+                # The first block is the state itself: mean K + d/n, M2 G - n o o^T with
+                # o = d/n. Not through the merge, whose 0 * delta^2 is NaN once the squared
+                # mean (not the spread) overflows, e.g. rows near 1e160.
+                o = block_sums / n
+                mean[...] = block_shift + o
+                m2[...] = block_gram - n * (o[:, :, None] * o[:, None, :])
             else:
-                np.matmul(shifted.transpose(0, 2, 1), shifted, out=block_gram)
-            _cpu.covariance_merge_shifted(mean, m2, count, block_shift, block_sums, block_gram, n,
-                                          nthreads)
+                _cpu.covariance_merge_shifted(mean, m2, count, block_shift, block_sums,
+                                              block_gram, n, nthreads)
             count += n
         self._merge_arrays(mean.reshape(self._mean.shape), m2.reshape(self._m2.shape), count, nthreads)
         return self
 
     def _merge_arrays(self, mean, m2, count, threads=1) -> None:
-        _cpu.covariance_merge(self._mean, self._m2, self.count, mean, m2, count, threads)
+        # The merge adds n1 n2 / n (mean difference)^2, which can overflow where neither
+        # part did: then the accumulator is restored and the merge refused.
+        if count == 0:
+            return
+        old_mean, old_m2 = self._mean.copy(), self._m2.copy()
+        if self.count == 0:  # a copy: the formula's 0 * delta^2 is NaN once delta^2 overflows
+            self._mean[...], self._m2[...] = mean, m2
+        else:
+            _cpu.covariance_merge(self._mean, self._m2, self.count, mean, m2, count, threads)
+        if not (np.isfinite(self._m2).all() and np.isfinite(self._mean).all()):
+            self._mean[...], self._m2[...] = old_mean, old_m2
+            raise ValueError("the merged second moments overflow float64 (the rows' means lie "
+                             "too far apart); rescale the rows first")
         self.count += count
 
     def merge(self, other: "Covariance") -> "Covariance":
