@@ -4,7 +4,12 @@
 
 Sizes (the project's goals): Hamming KDE sums of n = 50,000 rows x 16,384 bits, all pairs with
 the exp-sum (goal < 0.1 s); state counts of 10,000,000 rows x 64 bits (goal < 50 ms); pack_bits
-at >= 70% of the memory bandwidth; batched covariance. Each entry holds the GPU time (minimum
+at >= 70% of the memory bandwidth; batched covariance. ``--quick`` (about a minute on one
+H100/H200 with 16 cores, for tools/gpu_check.sh) keeps the goal sizes of the KDE sums and the
+state counts, whose GPU runs take well under a second, shrinks pack_bits (1 GiB of float32)
+and covariance, times 3 repeats, and gives each CPU/numpy baseline a 4 s budget (so they are
+mostly extrapolated). An entry that raises is recorded with its error and the others still
+run; the exit status is then 1. Each entry holds the GPU time (minimum
 over repeats, CUDA events on the current stream), a throughput, the fraction of the device's
 peak where one applies, and ratios to the CPU kernels and to the numpy reference. Baselines
 that cannot run the full size in reasonable time are measured at the largest size that fits
@@ -103,7 +108,7 @@ def with_ratios(entry: dict, gpu_seconds: float, cpu: dict, ref: dict) -> dict:
 def bench_kde(args, probe) -> dict:
     import torch
     from pycx.reference import kde_sums as ref
-    n, d = (5000, 4096) if args.quick else (50_000, 16_384)
+    n, d = 50_000, 16_384  # the goal size, also with --quick (its GPU run is short)
     s2 = 0.04 * d
     bits = torch.randint(0, 2, (n, d), dtype=torch.uint8, device="cuda")
     packed = pycx.pack_bits(bits)
@@ -115,7 +120,7 @@ def bench_kde(args, probe) -> dict:
     cpu = scaled_baseline(lambda k: pycx.kde_sums(pycx.pack_bits(host_bits[:k]), s2=s2), n,
                           2000, args.reference_budget)
     refb = scaled_baseline(lambda k: ref.kde_sums(host_bits[:k], s2=s2), n, 500, args.reference_budget)
-    entry = {"name": "kde_sums", "n": n, "n_bits": d, "goal_seconds": 0.1 if not args.quick else None,
+    entry = {"name": "kde_sums", "n": n, "n_bits": d, "goal_seconds": 0.1,
              "pairs_per_second": pairs / seconds,
              "word_pairs_per_second": pairs * words / seconds,
              "fraction_of_popcount_peak": pairs * words / seconds / peak if peak else None}
@@ -125,7 +130,7 @@ def bench_kde(args, probe) -> dict:
 def bench_state_counts(args, probe) -> dict:
     import torch
     from pycx.reference import state_counts as ref
-    n = 1_000_000 if args.quick else 10_000_000
+    n = 10_000_000  # the goal size, also with --quick
     # 2^20 possible states spread over 64 bits: many duplicates, many distinct states.
     seeds = torch.randint(0, 1 << 20, (n, 1), device="cuda")
     shifts = torch.arange(64, device="cuda") % 20
@@ -134,11 +139,11 @@ def bench_state_counts(args, probe) -> dict:
     seconds = gpu_time(lambda: pycx.state_counts(packed), args.repeats)
     host_bits = bits.cpu().numpy()
     host_packed = pycx.pack_bits(host_bits)
-    cpu = {"seconds": host_time(lambda: pycx.state_counts(host_packed), 3), "measured_size": n,
-           "extrapolated": False}
+    cpu = {"seconds": host_time(lambda: pycx.state_counts(host_packed), 1 if args.quick else 3),
+           "measured_size": n, "extrapolated": False}
     refb = scaled_baseline(lambda k: ref.state_counts(host_bits[:k]), n, 100_000, args.reference_budget)
     entry = {"name": "state_counts", "rows": n, "n_bits": 64,
-             "goal_seconds": 0.05 if not args.quick else None, "rows_per_second": n / seconds}
+             "goal_seconds": 0.05, "rows_per_second": n / seconds}
     return with_ratios(entry, seconds, cpu, refb)
 
 
@@ -146,7 +151,7 @@ def bench_pack(args, probe, layout: str) -> dict:
     import torch
     from pycx.reference import pack_bits as ref
     if layout == "rows":
-        shape = (16_384, 4096) if args.quick else (65_536, 16_384)  # 256 MiB / 4 GiB of float32
+        shape = (16_384, 16_384) if args.quick else (65_536, 16_384)  # 1 GiB / 4 GiB of float32
         x = torch.randn(shape, device="cuda")
         run = lambda: pycx.pack_bits(x)  # noqa: E731
         cpu_run = lambda h: pycx.pack_bits(h)  # noqa: E731
@@ -185,7 +190,8 @@ def bench_covariance(args, probe) -> dict:
         pycx.Covariance(C, (H, W)).update(pixels)
     seconds = gpu_time(run, args.repeats)
     host_pixels = y.cpu().numpy().transpose(2, 3, 0, 1)
-    cpu = {"seconds": host_time(lambda: pycx.Covariance(C, (H, W)).update(host_pixels), 3),
+    cpu = {"seconds": host_time(lambda: pycx.Covariance(C, (H, W)).update(host_pixels),
+                                1 if args.quick else 3),
            "measured_size": N, "extrapolated": False}
     refb = {"seconds": host_time(lambda: ref.covariance(host_pixels), 1), "measured_size": N,
             "extrapolated": False}
@@ -197,11 +203,20 @@ def bench_covariance(args, probe) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", required=True, help="output file")
-    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--reference-budget", type=float, default=60.0,
-                        help="seconds a baseline run may take before sizes stop doubling")
+    parser.add_argument("--quick", action="store_true",
+                        help="about a minute: goal sizes for the KDE sums and state counts, smaller "
+                             "pack/covariance sizes, 3 repeats, 4 s baseline budgets")
+    parser.add_argument("--repeats", type=int, default=None, help="timed GPU runs (default 5, quick 3)")
+    parser.add_argument("--reference-budget", type=float, default=None,
+                        help="seconds a baseline run may take before sizes stop doubling "
+                             "(default 60, quick 4)")
     args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 5
+    if args.reference_budget is None:
+        args.reference_budget = 4.0 if args.quick else 60.0
+    if args.repeats < 1 or not args.reference_budget > 0:
+        parser.error("--repeats must be >= 1 and --reference-budget > 0")
 
     info = pycx.build_info()
     if not info["gpu_usable"]:
@@ -215,16 +230,33 @@ def main(argv=None) -> int:
     from pycx._build import cuda_module
     probe = cuda_module().probe_devices()
 
-    results = [bench_pack(args, probe, "rows"), bench_pack(args, probe, "patches"),
-               bench_kde(args, probe), bench_state_counts(args, probe), bench_covariance(args, probe)]
+    benches = [("pack_bits_rows", lambda: bench_pack(args, probe, "rows")),
+               ("pack_bits_patches", lambda: bench_pack(args, probe, "patches")),
+               ("kde_sums", lambda: bench_kde(args, probe)),
+               ("state_counts", lambda: bench_state_counts(args, probe)),
+               ("covariance_pixelwise", lambda: bench_covariance(args, probe))]
+    results, failed = [], False
+    for name, run in benches:
+        t0 = time.perf_counter()
+        try:
+            r = run()
+        except Exception as exc:  # one broken kernel must not cost the other figures
+            failed = True
+            r = {"name": name, "error": f"{type(exc).__name__}: {exc}"}
+            print(f"{name:>22}: FAILED: {r['error']}", file=sys.stderr)
+        else:
+            goal = "" if r.get("goal_met") is None else f"  goal {'met' if r['goal_met'] else 'MISSED'}"
+            print(f"{r['name']:>22}: {r['seconds'] * 1e3:9.3f} ms  x{r['speedup_vs_cpu_kernels']:8.1f} vs CPU  "
+                  f"x{r['speedup_vs_numpy_reference']:9.1f} vs numpy{goal}", flush=True)
+        r["wall_seconds"] = time.perf_counter() - t0  # the whole entry, baselines included
+        results.append(r)
+        torch.cuda.empty_cache()  # the next entry gets the memory back
     out = {"device": probe, "build_info": info, "torch": torch.__version__,
-           "python": platform.python_version(), "quick": args.quick, "results": results}
-    with open(args.json, "w") as f:
-        json.dump(out, f, indent=2, default=float)
-    for r in results:
-        print(f"{r['name']:>22}: {r['seconds'] * 1e3:9.3f} ms  x{r['speedup_vs_cpu_kernels']:8.1f} vs CPU  "
-              f"x{r['speedup_vs_numpy_reference']:9.1f} vs numpy")
-    return 0
+           "python": platform.python_version(), "quick": args.quick, "repeats": args.repeats,
+           "reference_budget_seconds": args.reference_budget, "results": results}
+    from pycx._io import atomic_write_text
+    atomic_write_text(Path(args.json), json.dumps(out, indent=2, default=float) + "\n")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -123,10 +123,9 @@ struct Prepared {
 
 // Pads and interleaves the inputs and lists the tiles (symmetric: upper triangle only).
 void prepare(Prepared& prep, const uint64_t* a, int64_t n, const uint64_t* b, int64_t m,
-             int64_t n_bits, SimdLevel level, bool triangle) {
+             bool symmetric, int64_t n_bits, SimdLevel level, bool triangle) {
   const BlockShape s = shape_of(level);
   const int64_t words = words_for_bits(n_bits);
-  const bool symmetric = b == nullptr;
   const int64_t align = std::max(s.rows_a, s.rows_b);  // both powers of two
   prep.n_pad = round_up(n, align);
   prep.m_pad = symmetric ? prep.n_pad : round_up(m, s.rows_b);
@@ -159,10 +158,9 @@ BlockKernel block_kernel(SimdLevel level) {
   return simd_impl::block_scalar;
 }
 
-void kde_sums(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, int64_t n_bits,
-              double s2, const double* b_weights, const int64_t* a_labels,
+void kde_sums(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, bool symmetric,
+              int64_t n_bits, double s2, const double* b_weights, const int64_t* a_labels,
               const int64_t* b_labels, double* total, double* same_label, int threads) {
-  const bool symmetric = b == nullptr;
   if (symmetric) {
     m = n;
     b_labels = a_labels;
@@ -179,7 +177,7 @@ void kde_sums(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, int64_
   if (level == SimdLevel::avx2) tile_fn = simd_impl::kde_tile_avx2;
 #endif
   Prepared prep;
-  prepare(prep, a, n, b, m, n_bits, level, /*triangle=*/true);
+  prepare(prep, a, n, b, m, symmetric, n_bits, level, /*triangle=*/true);
   std::vector<double> table(static_cast<size_t>(n_bits + 1));
   fill_kernel_table(table.data(), n_bits, s2);
   // Padding rows of B weigh nothing, so they add nothing to any sum.
@@ -220,8 +218,8 @@ void kde_sums(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, int64_
 }
 
 void hamming_distances(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m,
-                       int64_t n_bits, int32_t* out, int threads) {
-  if (b == nullptr) m = n;
+                       bool symmetric, int64_t n_bits, int32_t* out, int threads) {
+  if (symmetric) m = n;
   if (n == 0 || m == 0) return;
   const SimdLevel level = active_simd_level();
   simd_impl::HammingTileFn tile_fn = simd_impl::hamming_tile_scalar;
@@ -230,7 +228,7 @@ void hamming_distances(const uint64_t* a, int64_t n, const uint64_t* b, int64_t 
   if (level == SimdLevel::avx2) tile_fn = simd_impl::hamming_tile_avx2;
 #endif
   Prepared prep;
-  prepare(prep, a, n, b, m, n_bits, level, /*triangle=*/false);
+  prepare(prep, a, n, b, m, symmetric, n_bits, level, /*triangle=*/false);
   const KdeProblem& p = prep.problem;
   const int64_t n_tiles = static_cast<int64_t>(prep.tiles.size());
 #pragma omp parallel for schedule(dynamic, 1) num_threads(resolve_threads(threads))

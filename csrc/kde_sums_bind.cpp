@@ -31,7 +31,7 @@ PYCX_BINDINGS(kde_sums) {
         double* ps = same ? same->mutable_data() : nullptr;
         {
           py::gil_scoped_release release;
-          kde_sums(pa, n, pb, m, n_bits, s2, pw, pla, plb, pt, ps, threads);
+          kde_sums(pa, n, pb, m, !b, n_bits, s2, pw, pla, plb, pt, ps, threads);
         }
         return py::make_tuple(total, same ? py::object(*same) : py::none());
       },
@@ -50,7 +50,7 @@ PYCX_BINDINGS(kde_sums) {
         int32_t* po = out.mutable_data();
         {
           py::gil_scoped_release release;
-          hamming_distances(pa, n, pb, m, n_bits, po, threads);
+          hamming_distances(pa, n, pb, m, !b, n_bits, po, threads);
         }
         return out;
       },

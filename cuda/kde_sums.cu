@@ -88,6 +88,9 @@ __global__ void __launch_bounds__(kThreads) tile_kernel(Problem p) {
       for (int64_t h = tid; h <= p.n_bits; h += kThreads) sTable[h] = p.table[h];
   }
 
+  // Padding bits past n_bits are masked on load, so a distance never exceeds n_bits (the
+  // table's last index) even if a caller's words carry stray padding bits.
+  const uint64_t tail_mask = last_word_mask(p.n_bits);
   int dist[kPer][kPer] = {};
   for (int64_t w0 = 0; w0 < p.words; w0 += kChunk) {
     __syncthreads();  // previous chunk fully read
@@ -95,8 +98,9 @@ __global__ void __launch_bounds__(kThreads) tile_kernel(Problem p) {
       const int r = idx / kChunk, w = idx % kChunk;
       const int64_t gw = w0 + w;
       const int64_t ra = a0 + r, rb = b0 + r;
-      sA[r * kStride + w] = (ra < p.n && gw < p.words) ? p.a[ra * p.words + gw] : 0;
-      sB[r * kStride + w] = (rb < p.m && gw < p.words) ? p.b[rb * p.words + gw] : 0;
+      const uint64_t mask = gw == p.words - 1 ? tail_mask : ~uint64_t(0);
+      sA[r * kStride + w] = (ra < p.n && gw < p.words) ? (p.a[ra * p.words + gw] & mask) : 0;
+      sB[r * kStride + w] = (rb < p.m && gw < p.words) ? (p.b[rb * p.words + gw] & mask) : 0;
     }
     __syncthreads();
 #pragma unroll 4
@@ -231,13 +235,13 @@ void launch_sums(const Problem& p, cudaStream_t stream) {
 
 }  // namespace
 
-void kde_sums(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, int64_t n_bits,
-              double s2, const double* b_weights, const int64_t* a_labels,
+void kde_sums(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, bool symmetric,
+              int64_t n_bits, double s2, const double* b_weights, const int64_t* a_labels,
               const int64_t* b_labels, double* total, double* same_label, int device,
               void* stream) {
   DeviceGuard guard(device);
   const cudaStream_t st = as_stream(stream);
-  const bool symmetric = b == nullptr;
+  // `symmetric` is explicit: the address of an empty array is 0, so a null b is no sign of B = A.
   if (symmetric) {
     b = a;
     m = n;
@@ -268,9 +272,9 @@ void kde_sums(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, int64_
 }
 
 void hamming_distances(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m,
-                       int64_t n_bits, int32_t* out, int device, void* stream) {
+                       bool symmetric, int64_t n_bits, int32_t* out, int device, void* stream) {
   DeviceGuard guard(device);
-  if (b == nullptr) {
+  if (symmetric) {
     b = a;
     m = n;
   }

@@ -49,10 +49,12 @@ int index_bits(int64_t n) {
   return bits;
 }
 
+// hash_mask is all ones normally; tests keep a few bits so that distinct rows really share a
+// hash and the collision -> exact re-sort path runs (as the CPU's hash_mask does).
 __global__ void hash_rows_kernel(const uint64_t* __restrict__ words, int64_t n, int64_t n_words,
-                                 uint64_t* keys, int64_t* index) {
+                                 uint64_t hash_mask, uint64_t* keys, int64_t* index) {
   PYCX_GRID_LOOP(i, n) {
-    keys[i] = hash_row(words + i * n_words, n_words);
+    keys[i] = hash_row(words + i * n_words, n_words) & hash_mask;
     index[i] = i;
   }
 }
@@ -154,8 +156,8 @@ __global__ void label_table_kernel(const int64_t* __restrict__ inverse,
 }  // namespace
 
 int64_t state_counts(const uint64_t* words, int64_t n, int64_t n_words, int64_t* inverse,
-                     int64_t* counts, int64_t* first_rows, bool force_exact_sort, int device,
-                     void* stream) {
+                     int64_t* counts, int64_t* first_rows, bool force_exact_sort,
+                     uint64_t hash_mask, int device, void* stream) {
   DeviceGuard guard(device);
   const cudaStream_t st = as_stream(stream);
   if (n == 0) return 0;
@@ -167,7 +169,8 @@ int64_t state_counts(const uint64_t* words, int64_t n, int64_t n_words, int64_t*
 
   bool exact = force_exact_sort || n_words == 0;
   if (!exact) {
-    hash_rows_kernel<<<grid, kThreads, 0, st>>>(words, n, n_words, keys.get(), index.get());
+    hash_rows_kernel<<<grid, kThreads, 0, st>>>(words, n, n_words, hash_mask, keys.get(),
+                                                index.get());
     check_launch("hash_rows_kernel");
     cub_run([&](void* t, size_t& b) {
       return cub::DeviceRadixSort::SortPairs(t, b, keys.get(), sorted_keys.get(), index.get(),

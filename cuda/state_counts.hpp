@@ -11,10 +11,12 @@ namespace pycx::cuda {
 // occurrence, as on the CPU. Writes inverse[i] (n_rows entries), counts[s] and first_rows[s]
 // (the row where state s first occurs) for s < S, into buffers of n_rows entries, and returns
 // S. `force_exact_sort` skips the hash pass and sorts whole rows (the path also taken when two
-// different rows share a hash); it exists so that tests reach that path.
+// different rows share a hash). hash_mask is ANDed into every hash (all ones normally); a mask
+// of a few bits makes distinct rows collide, so that tests reach the hash pass, its collision
+// flag and the exact re-sort that follows, which no real 64-bit collision could.
 int64_t state_counts(const uint64_t* words, int64_t n_rows, int64_t n_words, int64_t* inverse,
-                     int64_t* counts, int64_t* first_rows, bool force_exact_sort, int device,
-                     void* stream);
+                     int64_t* counts, int64_t* first_rows, bool force_exact_sort,
+                     uint64_t hash_mask, int device, void* stream);
 
 // out[r, :] = words[rows[r], :] for r < n_out.
 void gather_rows(const uint64_t* words, int64_t n_words, const int64_t* rows, int64_t n_out,

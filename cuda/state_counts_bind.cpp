@@ -9,16 +9,24 @@ PYCX_BINDINGS(state_counts) {
   m.def(
       "state_counts",
       [](uintptr_t words, int64_t n_rows, int64_t n_words, uintptr_t inverse, uintptr_t counts,
-         uintptr_t first_rows, bool force_exact_sort, int device, uintptr_t stream) {
+         uintptr_t first_rows, bool force_exact_sort, int hash_bits, int device,
+         uintptr_t stream) {
+        if (hash_bits < 0 || hash_bits > 64)
+          throw py::value_error("hash_bits must be in [0, 64] (0: all 64), got " +
+                                std::to_string(hash_bits));
+        const uint64_t mask = hash_bits > 0 && hash_bits < 64 ? (uint64_t(1) << hash_bits) - 1
+                                                              : ~uint64_t(0);
         py::gil_scoped_release release;
         return cuda::state_counts(device_ptr<const uint64_t>(words), n_rows, n_words,
                                   device_ptr<int64_t>(inverse), device_ptr<int64_t>(counts),
-                                  device_ptr<int64_t>(first_rows), force_exact_sort, device,
+                                  device_ptr<int64_t>(first_rows), force_exact_sort, mask, device,
                                   device_ptr<void>(stream));
       },
       py::arg("words"), py::arg("n_rows"), py::arg("n_words"), py::arg("inverse"),
-      py::arg("counts"), py::arg("first_rows"), py::arg("force_exact_sort"), py::arg("device"),
-      py::arg("stream"), "Groups equal rows; returns the number of states S (synchronises).");
+      py::arg("counts"), py::arg("first_rows"), py::arg("force_exact_sort"),
+      py::arg("hash_bits"), py::arg("device"), py::arg("stream"),
+      "Groups equal rows; returns the number of states S (synchronises). hash_bits > 0 keeps "
+      "only that many hash bits (forces collisions; tests only).");
   m.def(
       "gather_rows",
       [](uintptr_t words, int64_t n_words, uintptr_t rows, int64_t n_out, uintptr_t out,

@@ -28,18 +28,53 @@ def simd_level(request):
         yield request.param
 
 
+EXPECT_GPU = os.environ.get("PYCX_EXPECT_GPU") == "1"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "no_gpu: checks the behaviour without a usable GPU "
+                            "(skipped where one is usable)")
+    config.addinivalue_line("markers", "multi_gpu: needs two GPUs; its skip on a machine with "
+                            "one is reported, never turned into a failure")
+
+
 def pytest_collection_modifyitems(config, items):
     """GPU tests: skipped (with the CUDA reason) where no GPU is usable, unless the runner
-    sets PYCX_EXPECT_GPU=1, in which case they run and fail loudly."""
-    if os.environ.get("PYCX_EXPECT_GPU") == "1":
-        return
+    sets PYCX_EXPECT_GPU=1, in which case they run and fail loudly. ``no_gpu`` tests are the
+    opposite: skipped where a GPU is usable."""
     info = pycx.build_info()
     if info["gpu_usable"]:
+        skip = pytest.mark.skip(reason="a GPU is usable here (no_gpu test)")
+        for item in items:
+            if "no_gpu" in item.keywords:
+                item.add_marker(skip)
+        return
+    if EXPECT_GPU:
         return
     skip = pytest.mark.skip(reason=f"no usable GPU: {info['gpu_reason']}")
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def _must_not_skip(item) -> bool:
+    """With PYCX_EXPECT_GPU=1, a skipped GPU test (a ``gpu`` test, or any test of
+    test_cuda.py other than the ``no_gpu`` ones) is a failure: a device check never passes by
+    skipping (a missing CUDA module, cupy or device included). Exempt: ``no_gpu`` tests, and
+    ``multi_gpu`` ones (a one-GPU machine cannot run them; pytest -rA lists the skip)."""
+    if not EXPECT_GPU or "no_gpu" in item.keywords or "multi_gpu" in item.keywords:
+        return False
+    return "gpu" in item.keywords or item.path.name == "test_cuda.py"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and _must_not_skip(item) and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under PYCX_EXPECT_GPU=1 (a GPU test must run): {reason}"
 
 
 @pytest.fixture

@@ -1,9 +1,14 @@
 """The CUDA kernels (pycx._cuda) against the CPU kernels and the numpy reference.
 
 Tests marked ``gpu`` run on CUDA torch tensors (and cupy arrays when cupy is installed); they
-are skipped without a usable GPU (conftest), or fail when PYCX_EXPECT_GPU=1. The tests at the
-end run everywhere: import, the module's functions, clean rejection of device input.
+are skipped without a usable GPU (conftest), or fail when PYCX_EXPECT_GPU=1. With
+PYCX_EXPECT_GPU=1 cupy is required too (a missing cupy fails instead of silently dropping
+half of the cases) and no test of this file may skip, except ``multi_gpu`` ones on a machine
+with one GPU (reported as skipped, with the reason). The tests at the end run everywhere:
+import, the module's functions, clean rejection of device input; the ``no_gpu`` ones only
+where no GPU is usable.
 """
+import os
 
 import numpy as np
 import pytest
@@ -12,7 +17,8 @@ from hypothesis import strategies as st
 
 import pycx
 from pyrun import run_python
-from pycx.kernels import _device
+from pycx.kernels.device import _array as _device
+from pycx.kernels.device import state_counts as device_state_counts
 from pycx.reference import covariance as ref_cov
 from pycx.reference import kde_sums as ref_kde
 from pycx.reference import pack_bits as ref_pack
@@ -22,6 +28,8 @@ gpu = pytest.mark.gpu
 
 
 def _libraries():
+    if os.environ.get("PYCX_EXPECT_GPU") == "1":
+        return ["torch", "cupy"]  # both must be there (dev() then fails loudly without cupy)
     libs = ["torch"]
     try:
         import cupy  # noqa: F401
@@ -150,20 +158,47 @@ def test_packed_bits_on_device(rng, lib):
                                   pycx.concat_bits([r.to_host() for r in parts]).words)
 
 
+STREAM_CHECK = """
+import numpy as np, torch, pycx
+from pycx.reference import kde_sums as ref_kde, pack_bits as ref_pack
+rng = np.random.default_rng(7)
+host = (rng.random((2000, 300)) < 0.5).astype(np.uint8)
+src = torch.as_tensor(host).cuda()
+x = torch.zeros_like(src)
+torch.cuda.synchronize()
+side = torch.cuda.Stream()
+with torch.cuda.stream(side):
+    # Everything below is queued on `side` behind a ~25 ms spin, with no synchronisation in
+    # between (uint8 gates: no NaN flag to read back; no weights or labels): a kernel on any
+    # other stream would run before the copy lands and see zeros.
+    torch.cuda._sleep(50_000_000)
+    x.copy_(src)
+    p = pycx.pack_bits(x)
+    total = pycx.kde_sums(p, s2=10.0).total
+    dist = pycx.hamming_distances(p[:50])
+side.synchronize()
+words = np.ascontiguousarray(p.words.cpu().numpy()).view(np.uint64)
+np.testing.assert_array_equal(words, ref_pack.pack_bits(host))
+np.testing.assert_allclose(total.cpu().numpy(), ref_kde.kde_sums(host, s2=10.0).total, rtol=1e-10)
+np.testing.assert_array_equal(dist.cpu().numpy(), ref_kde.hamming_distances(host[:50], host[:50]))
+print("stream ok")
+"""
+
+
 @gpu
 def test_current_stream_is_used():
     import torch
     side = torch.cuda.Stream()
     with torch.cuda.stream(side):
-        x = torch.rand(2000, 300, device="cuda") - 0.5
+        x = torch.zeros(3, 5, device="cuda")
         assert _device.stream_of(_device.DeviceArray("x", x)) == side.cuda_stream
-        p = pycx.pack_bits(x)
-        total = pycx.kde_sums(p, s2=10.0).total
-    side.synchronize()
-    host_x = x.cpu().numpy()
-    np.testing.assert_array_equal(host_words(p), ref_pack.pack_bits(host_x))
-    want = pycx.kde_sums(pycx.pack_bits(host_x), s2=10.0).total
-    np.testing.assert_allclose(host(total), want, rtol=1e-10)  # see test_kde_sums_match
+    if os.environ.get("CUDA_LAUNCH_BLOCKING") == "1":
+        # Blocking launches would hide a wrong stream: check in a process without them.
+        env = {k: v for k, v in os.environ.items() if k != "CUDA_LAUNCH_BLOCKING"}
+        out = run_python(["-c", STREAM_CHECK], env=env)
+        assert out.returncode == 0 and "stream ok" in out.stdout, out.stderr
+    else:
+        exec(compile(STREAM_CHECK, "STREAM_CHECK", "exec"), {})
 
 
 # -- Hamming distances and KDE sums ------------------------------------------------------------
@@ -215,6 +250,53 @@ def test_kde_sums_match(rng, lib, n, m, d):
 
 
 @gpu
+@pytest.mark.parametrize("n,m,d", [(5, 0, 70), (0, 5, 70), (0, 0, 70), (7, 3, 0), (3, 7, 0),
+                                   (4, 0, 0), (0, 4, 0)])
+def test_kde_sums_edge_shapes(rng, lib, n, m, d):
+    # An empty B or zero-width rows have device address 0: B must still be B (zeros, or all-one
+    # kernels over m rows), never A, and nothing may be written past the (n, m) outputs.
+    import torch
+    a = (rng.random((n, d)) < 0.5).astype(np.uint8)
+    b = (rng.random((m, d)) < 0.5).astype(np.uint8)
+    da, db = pycx.pack_bits(dev(a, lib)), pycx.pack_bits(dev(b, lib))
+    kw = {"s2": 3.0, "weights": rng.integers(1, 4, m), "labels": rng.integers(0, 2, n),
+          "b_labels": rng.integers(0, 2, m)}
+    got, ref = pycx.kde_sums(da, db, **kw), ref_kde.kde_sums(a, b, **kw)
+    assert tuple(got.total.shape) == tuple(got.same_label.shape) == (n,)
+    np.testing.assert_allclose(host(got.total), ref.total, rtol=RTOL)
+    np.testing.assert_allclose(host(got.same_label), ref.same_label, rtol=RTOL)
+    dist = pycx.hamming_distances(da, db)
+    assert tuple(dist.shape) == (n, m)
+    np.testing.assert_array_equal(host(dist), ref_kde.hamming_distances(a, b))
+    w = rng.integers(1, 4, n)
+    got = pycx.kde_sums(da, s2=3.0, weights=w)
+    np.testing.assert_allclose(host(got.total), ref_kde.kde_sums(a, s2=3.0, weights=w).total, rtol=RTOL)
+    np.testing.assert_array_equal(host(pycx.hamming_distances(da)), ref_kde.hamming_distances(a, a))
+    torch.cuda.synchronize()  # an illegal address would surface here, in this test
+
+
+@gpu
+@pytest.mark.parametrize("d", [70, 2100])  # table in shared memory / in global memory
+def test_kde_sums_ignore_stray_padding_bits(rng, lib, d):
+    # Words that break the layout (bits set past n_bits, only possible through _trusted) must
+    # not reach past the kernel table: the kernels mask the last word.
+    a = (rng.random((40, d)) < 0.3).astype(np.uint8)
+    b = (rng.random((30, d)) < 0.3).astype(np.uint8)
+    dirty = []
+    for x in (a, b):
+        words = ref_pack.pack_bits(x).copy()
+        words[:, -1] |= ~np.uint64((1 << (d % 64)) - 1)  # every padding bit set
+        dirty.append(pycx.PackedBits(dev(words.view(np.int64) if lib == "torch" else words, lib),
+                                     d, _trusted=True))
+    da, db = dirty
+    np.testing.assert_allclose(host(pycx.kde_sums(da, s2=0.04 * d).total),
+                               ref_kde.kde_sums(a, s2=0.04 * d).total, rtol=RTOL)
+    np.testing.assert_allclose(host(pycx.kde_sums(da, db, s2=0.04 * d).total),
+                               ref_kde.kde_sums(a, b, s2=0.04 * d).total, rtol=RTOL)
+    np.testing.assert_array_equal(host(pycx.hamming_distances(da, db)), ref_kde.hamming_distances(a, b))
+
+
+@gpu
 def test_kde_sums_rejects_mixed_and_bad_weights(rng, lib):
     a = (rng.random((5, 10)) < 0.5).astype(np.uint8)
     da = pycx.pack_bits(dev(a, lib))
@@ -251,6 +333,28 @@ def test_state_counts_match(rows, width, seed, exact):
             np.testing.assert_array_equal(host(g), w)
         for g, w in zip(got.label_counts(), ref_counts.label_counts(want.inverse, labels, want.counts.size)):
             np.testing.assert_array_equal(host(g), w)
+
+
+@gpu
+@pytest.mark.parametrize("path", ["hash", "weak_hash", "exact"])
+@pytest.mark.parametrize("width", [5, 64, 130])
+def test_state_counts_hash_collisions_and_exact_sort(rng, lib, path, width):
+    # "weak_hash" keeps 1 hash bit, so with >= 3 distinct states two of them share a hash
+    # (pigeonhole): the hash pass, its collision flag and the exact re-sort all run. "exact"
+    # skips the hash pass.
+    pool = rng.integers(0, 2, (12, width), dtype=np.uint8)
+    pool[0] = 0
+    pool[1] = pool[2]
+    pool[1, -1] ^= 1  # two states that differ in the last bit only
+    bits = pool[rng.integers(0, len(pool), 500)]
+    want = ref_counts.state_counts(bits)
+    assert want.counts.size >= 3
+    kwargs = {"hash": {}, "weak_hash": {"hash_bits": 1}, "exact": {"force_exact_sort": True}}[path]
+    states, counts, inverse, _ = device_state_counts.state_counts(pycx.pack_bits(dev(bits, lib)),
+                                                                  None, **kwargs)
+    np.testing.assert_array_equal(_device.host_words(states), ref_pack.pack_bits(want.states))
+    np.testing.assert_array_equal(host(counts), want.counts)
+    np.testing.assert_array_equal(host(inverse), want.inverse)
 
 
 @gpu
@@ -315,9 +419,61 @@ def test_covariance_strided_pixels_and_merges(rng, lib):
     np.testing.assert_allclose(host(doubled.covariance()), ref_cov.covariance(a)[1], rtol=1e-9)
 
 
+# -- several GPUs -------------------------------------------------------------------------------
+@gpu
+@pytest.mark.multi_gpu
+def test_inputs_on_a_device_other_than_the_current_one(rng, lib):
+    # Data on cuda:0 while cuda:1 is current: every allocation, copy and library call must
+    # follow the data (results on cuda:0, right values), not the current device.
+    import contextlib
+    import torch
+    if torch.cuda.device_count() < 2:
+        pytest.skip(f"needs 2 GPUs, {torch.cuda.device_count()} visible")
+    gates = random_gates(rng, 300, 100, "float32")
+    bits = (gates > 0).astype(np.uint8)
+    labels, b_labels = rng.integers(0, 3, 300), rng.integers(0, 3, 120)
+    weights = rng.integers(0, 3, 120)
+    rows = rng.normal(size=(80, 7))
+    x, y, r = dev(gates, lib), dev(gates[:120], lib), dev(rows, lib)  # on cuda:0
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(torch.cuda.device(1))
+        if lib == "cupy":
+            import cupy
+            stack.enter_context(cupy.cuda.Device(1))
+        p, q = pycx.pack_bits(x), pycx.pack_bits(y)
+        sums = pycx.kde_sums(p, q, s2=4.0, weights=weights, labels=dev(labels, lib),
+                             b_labels=b_labels)
+        counts = pycx.state_counts(p, labels)
+        degeneracy = counts.degeneracy()
+        label_table = counts.label_counts()
+        part = p[3:9]
+        acc = pycx.Covariance(7).update(r)
+        acc.merge(pycx.Covariance(7).update(r))
+        cov = acc.covariance()
+    outputs = [p.words, sums.total, sums.same_label, counts.counts, counts.inverse,
+               counts.states.words, *degeneracy, *label_table, part.words, cov]
+    for out in outputs:
+        assert _device.DeviceArray("out", out).device == 0
+    np.testing.assert_array_equal(host_words(p), ref_pack.pack_bits(gates))
+    np.testing.assert_array_equal(host_words(part), ref_pack.pack_bits(gates[3:9]))
+    want = ref_kde.kde_sums(bits, bits[:120], s2=4.0, weights=weights, labels=labels,
+                            b_labels=b_labels)
+    np.testing.assert_allclose(host(sums.total), want.total, rtol=RTOL)
+    np.testing.assert_allclose(host(sums.same_label), want.same_label, rtol=RTOL)
+    ref = ref_counts.state_counts(bits)
+    np.testing.assert_array_equal(host(counts.counts), ref.counts)
+    np.testing.assert_array_equal(host(counts.inverse), ref.inverse)
+    for g, w in zip(degeneracy, ref_counts.degeneracy(ref.counts)):
+        np.testing.assert_array_equal(host(g), w)
+    for g, w in zip(label_table, ref_counts.label_counts(ref.inverse, labels, ref.counts.size)):
+        np.testing.assert_array_equal(host(g), w)
+    np.testing.assert_allclose(host(cov), ref_cov.covariance(np.concatenate([rows, rows]))[1],
+                               rtol=1e-9, atol=1e-12)
+
+
 # -- everywhere (no GPU needed) ------------------------------------------------------------------
 def test_import_does_not_load_torch_or_the_cuda_module():
-    code = ("import sys, pycx, pycx.kernels._device; "
+    code = ("import sys, pycx, pycx.kernels.device._array; "
             "print('torch' in sys.modules, 'cupy' in sys.modules, 'pycx._cuda' in sys.modules)")
     out = run_python(["-c", code], check=True)
     assert out.stdout.split() == ["False", "False", "False"]
@@ -338,6 +494,18 @@ def test_cuda_module_exposes_its_functions():
     assert isinstance(cuda.architectures, str) and cuda.architectures
 
 
+def test_gpu_reason_names_an_old_driver_and_a_missing_one():
+    from pycx._build import gpu_reason
+    old = {"device_count": 0, "error": "cudaErrorInsufficientDriver: CUDA driver version is "
+           "insufficient for CUDA runtime version", "runtime_version": 13000, "driver_version": 12040}
+    reason = gpu_reason(old)
+    assert "driver supports CUDA 12.4" in reason and "built with CUDA 13.0" in reason
+    assert "cudaErrorInsufficientDriver" in reason
+    assert "no NVIDIA driver" in gpu_reason(dict(old, driver_version=0))
+    assert gpu_reason(dict(old, driver_version=13000, error="")) == "no CUDA device is visible"
+    assert gpu_reason(dict(old, device_count=1, driver_version=13000, error="")) is None
+
+
 class _FakeCupyArray:
     """Quacks like a cupy array (module name, interface, device id) without any GPU memory."""
 
@@ -355,7 +523,7 @@ class _FakeCupyArray:
 _FakeCupyArray.__module__ = "cupy._fake"
 
 
-@pytest.mark.skipif(pycx.build_info()["gpu_usable"], reason="a GPU is usable here")
+@pytest.mark.no_gpu
 def test_device_arrays_rejected_cleanly_without_a_gpu():
     reason = pycx.build_info()["gpu_reason"]
     x = _FakeCupyArray((4, 70), "<f4")
@@ -386,7 +554,7 @@ def test_unknown_device_array_types_are_refused():
         pycx.pack_bits(Other())
 
 
-@pytest.mark.skipif(pycx.build_info()["gpu_usable"], reason="a GPU is usable here")
+@pytest.mark.no_gpu
 def test_gpu_benchmark_fails_without_a_gpu(tmp_path):
     import pathlib
     script = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_bench.py"

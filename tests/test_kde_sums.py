@@ -221,6 +221,54 @@ def test_bad_operands(packed, rng):
         pycx.kde_sums(a)  # s2 is required
 
 
+# Edge shapes: empty A or B and zero-width rows (n_bits == 0), with n < m and n > m so that a
+# B mistaken for A (its rows or its row count) would show. B = A is the explicit b=None, never
+# "B has no data": an empty B gives zeros, zero-width rows all-ones kernels.
+EDGE_SHAPES = [(5, 0, 70), (0, 5, 70), (0, 0, 70), (7, 3, 0), (3, 7, 0), (4, 0, 0), (0, 4, 0),
+               (6, 2, 64)]
+
+
+@pytest.mark.parametrize("n,m,d", EDGE_SHAPES)
+def test_kde_sums_edge_shapes_match_reference(simd_level, n, m, d):
+    rng = np.random.default_rng(n * 100 + m * 10 + d)
+    x = rng.integers(0, 2, (n, d)).astype(np.uint8)
+    y = rng.integers(0, 2, (m, d)).astype(np.uint8)
+    px, py = pycx.pack_bits(x), pycx.pack_bits(y)
+    kw = {"s2": 3.0, "weights": rng.integers(1, 4, m), "labels": rng.integers(0, 2, n),
+          "b_labels": rng.integers(0, 2, m)}
+    got, want = pycx.kde_sums(px, py, **kw), ref.kde_sums(x, y, **kw)
+    assert got.total.shape == got.same_label.shape == (n,)
+    np.testing.assert_allclose(got.total, want.total, rtol=RTOL)
+    np.testing.assert_allclose(got.same_label, want.same_label, rtol=RTOL)
+    if m == 0:
+        np.testing.assert_array_equal(got.total, np.zeros(n))  # exact: nothing was added
+    dist = pycx.hamming_distances(px, py)
+    assert dist.shape == (n, m) and dist.dtype == np.int32
+    np.testing.assert_array_equal(dist, ref.hamming_distances(x, y))
+    # Symmetric, also with zero-width rows (every kernel value is exactly 1).
+    w = rng.integers(1, 4, n)
+    got = pycx.kde_sums(px, s2=3.0, weights=w, labels=kw["labels"])
+    want = ref.kde_sums(x, s2=3.0, weights=w, labels=kw["labels"])
+    np.testing.assert_allclose(got.total, want.total, rtol=RTOL)
+    np.testing.assert_allclose(got.same_label, want.same_label, rtol=RTOL)
+    if d == 0:
+        np.testing.assert_array_equal(got.total, np.full(n, float(w.sum())))
+    np.testing.assert_array_equal(pycx.hamming_distances(px), ref.hamming_distances(x, x))
+
+
+def test_cpu_kernel_takes_symmetric_from_the_missing_b_not_from_an_empty_one():
+    # The compiled kernel itself: an empty words array for B (here a 0 x 0 view, whose data
+    # pointer numpy keeps non-null, and which a zero-copy import could make null) is B, not A.
+    a = pycx.pack_bits(np.ones((3, 0), np.uint8)).words
+    empty = np.zeros((0, 0), np.uint64)
+    total, same = pycx._cpu.kde_sums(a, empty, 0, 1.0, None, None, None, 1)
+    np.testing.assert_array_equal(total, np.zeros(3))
+    assert same is None
+    assert pycx._cpu.hamming_distances(a, empty, 0, 1).shape == (3, 0)
+    total, _ = pycx._cpu.kde_sums(a, None, 0, 1.0, None, None, None, 1)
+    np.testing.assert_array_equal(total, np.full(3, 3.0))  # B = A: 3 rows at distance 0
+
+
 def test_labels_are_compared_as_values_not_as_int64():
     # Issue 13.6: labels were cast to int64, so uint64 2**64-1 and int64 -1 were one label.
     rng = np.random.default_rng(11)

@@ -9,17 +9,19 @@ namespace pycx {
 // Rows of A (n x words) and B (m x words), row-major uint64 words in the layout of common.hpp.
 // For each row j of A: total[j] = sum_k w_k exp(-h(a_j, b_k) / (2 s2)) and, if labels are
 // given, same_label[j] = the same sum over rows k of B with b_label_k == a_label_j.
-// b == nullptr means B = A: each pair is then computed once and added to both rows.
+// symmetric means B = A (b, m and b_labels are ignored): each pair is then computed once and
+// added to both rows. It is a flag, not b == nullptr: the data pointer of an empty B (m == 0,
+// or n_bits == 0) may be null too, and an empty B gives zeros.
 // b_weights: length m (nullptr = all ones). a_labels/b_labels: length n/m, or nullptr.
 // same_label may be nullptr when there are no labels. Memory: O((n + m) * words) plus
 // per-thread accumulators of length n + m; never an n x m matrix.
-void kde_sums(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, int64_t n_bits,
-              double s2, const double* b_weights, const int64_t* a_labels,
+void kde_sums(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, bool symmetric,
+              int64_t n_bits, double s2, const double* b_weights, const int64_t* a_labels,
               const int64_t* b_labels, double* total, double* same_label, int threads);
 
-// out[j * m + k] = h(a_j, b_k) (b == nullptr: B = A).
+// out[j * m + k] = h(a_j, b_k) (symmetric: B = A, b and m ignored).
 void hamming_distances(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m,
-                       int64_t n_bits, int32_t* out, int threads);
+                       bool symmetric, int64_t n_bits, int32_t* out, int threads);
 
 // Register blocks: a block is kBlockRowsA rows of A against one panel of kBlockRowsB rows of B
 // stored word-interleaved (panel[w * kBlockRowsB + r] = word w of row r). The block kernel

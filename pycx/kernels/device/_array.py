@@ -11,10 +11,18 @@ Packed words on the device: ``PackedBits.words`` is a ``(n_rows, n_words)`` C-co
 device array of 64-bit words: ``torch.int64`` for torch (torch's uint64 supports almost no
 operations; the bits are the same, read as two's complement) and ``cupy.uint64`` for cupy.
 
+Devices: every torch/cupy call made here runs inside ``with on(x):``, which makes x's device
+current for its duration. Torch follows a tensor's device by itself, but cupy allocates,
+copies (``ndarray.copy``, ``concatenate``, ``asnumpy``) and launches reductions on the
+*current* device and its stream; without the guard, data on cuda:0 while cuda:1 is current
+would get buffers on cuda:1, kernels unordered with the caller's stream, or an illegal address
+in a kernel handed those buffers.
+
 torch and cupy are imported lazily: importing pycx never imports either.
 """
 from __future__ import annotations
 
+import contextlib
 
 import numpy as np
 
@@ -87,6 +95,25 @@ def _library(x) -> str:
     return "torch" if is_torch_tensor(x) else "cupy"
 
 
+def _device_index(x) -> int:
+    """The device of a DeviceArray or of a raw CUDA tensor / cupy array."""
+    if isinstance(x, DeviceArray):
+        return x.device
+    if is_torch_tensor(x):
+        return x.device.index if x.device.index is not None else _torch().cuda.current_device()
+    return int(x.device.id)
+
+
+@contextlib.contextmanager
+def on(x):
+    """Makes the device of x (a DeviceArray or a raw device array) current inside the block,
+    for the library of x; the previous device is current again after it."""
+    lib = x.lib if isinstance(x, DeviceArray) else _library(x)
+    guard = _torch().cuda.device if lib == "torch" else _cupy().cuda.Device
+    with guard(_device_index(x)):
+        yield
+
+
 # -- the CUDA module ------------------------------------------------------------------------------
 _probe_cache: dict = {}
 
@@ -102,9 +129,10 @@ def cuda_kernels(name: str = "x"):
         if module is None and reason is None:
             reason = "pycx._cuda was not built (no nvcc at build time or PYCX_CUDA=OFF)"
         if module is not None:
-            probe = module.probe_devices()
-            if probe["device_count"] <= 0:
-                reason = f"no usable CUDA device: {probe['error'] or 'none visible'}"
+            from ..._build import gpu_reason
+            problem = gpu_reason(module.probe_devices())
+            if problem is not None:
+                reason = f"no usable CUDA device: {problem}"
         _probe_cache["module"] = module if reason is None else None
         _probe_cache["reason"] = reason
     if _probe_cache["module"] is None:
@@ -119,9 +147,8 @@ def stream_of(like: DeviceArray) -> int:
     if like.lib == "torch":
         torch = _torch()
         return int(torch.cuda.current_stream(like.device).cuda_stream)
-    cupy = _cupy()
-    with cupy.cuda.Device(like.device):
-        return int(cupy.cuda.get_current_stream().ptr)
+    with on(like):
+        return int(_cupy().cuda.get_current_stream().ptr)
 
 
 def _lib_dtype(lib: str, dtype: str):
@@ -135,17 +162,16 @@ def empty(like: DeviceArray, shape, dtype: str):
     """A new device array on like's device, by like's library. dtype "uint64" gives int64
     under torch (same bits, see the module docstring)."""
     shape = tuple(int(s) for s in shape)
-    if like.lib == "torch":
-        torch = _torch()
-        return torch.empty(shape, dtype=_lib_dtype("torch", dtype), device=f"cuda:{like.device}")
-    cupy = _cupy()
-    with cupy.cuda.Device(like.device):
-        return cupy.empty(shape, dtype=np.dtype(dtype))
+    with on(like):
+        if like.lib == "torch":
+            return _torch().empty(shape, dtype=_lib_dtype("torch", dtype), device=f"cuda:{like.device}")
+        return _cupy().empty(shape, dtype=np.dtype(dtype))
 
 
 def zeros(like: DeviceArray, shape, dtype: str):
     out = empty(like, shape, dtype)
-    out[...] = 0  # a device kernel on the current stream, for torch and cupy alike
+    with on(like):
+        out[...] = 0  # a device kernel on the device's current stream, for torch and cupy alike
     return out
 
 
@@ -157,12 +183,12 @@ def to_device(like: DeviceArray, values, dtype: str):
     """``values`` (host array or device array of like's library) as a contiguous device array
     of ``dtype`` on like's device. Host data is copied up once; this is for small per-row
     arrays (weights, labels), an explicit conversion of their dtype for the kernel."""
-    if like.lib == "torch":
-        torch = _torch()
-        t = values if is_torch_tensor(values) else torch.as_tensor(np.asarray(values))
-        return t.to(device=f"cuda:{like.device}", dtype=_lib_dtype("torch", dtype)).contiguous()
-    cupy = _cupy()
-    with cupy.cuda.Device(like.device):
+    with on(like):
+        if like.lib == "torch":
+            torch = _torch()
+            t = values if is_torch_tensor(values) else torch.as_tensor(np.asarray(values))
+            return t.to(device=f"cuda:{like.device}", dtype=_lib_dtype("torch", dtype)).contiguous()
+        cupy = _cupy()
         return cupy.ascontiguousarray(cupy.asarray(values, dtype=np.dtype(dtype)))
 
 
@@ -171,15 +197,23 @@ def to_host(x) -> np.ndarray:
     caller views them so)."""
     if is_torch_tensor(x):
         return x.detach().cpu().numpy()
-    return _cupy().asnumpy(x)
+    with on(x):
+        return _cupy().asnumpy(x)
 
 
 def item(x) -> int:
-    return int(x.item()) if is_torch_tensor(x) else int(x.get())
+    if is_torch_tensor(x):
+        return int(x.item())
+    with on(x):
+        return int(x.get())
 
 
 def copy(x):
-    return x.clone() if is_torch_tensor(x) else x.copy()
+    """A copy of a device array on its own device (cupy's copy() would use the current one)."""
+    if is_torch_tensor(x):
+        return x.clone()
+    with on(x):
+        return x.copy()
 
 
 def _check_same_device(name: str, arr: DeviceArray, ref: DeviceArray, ref_name: str) -> None:
@@ -198,19 +232,23 @@ def is_device_packed(p) -> bool:
 
 
 def select_rows(words, rows):
-    selected = words[rows]
-    if selected.ndim == 1:
-        selected = selected[None, :]
-    return selected.contiguous() if is_torch_tensor(selected) else _cupy().ascontiguousarray(selected)
+    with on(words):
+        selected = words[rows]
+        if selected.ndim == 1:
+            selected = selected[None, :]
+        return selected.contiguous() if is_torch_tensor(selected) else _cupy().ascontiguousarray(selected)
 
 
 def words_equal(a, b) -> bool:
     if is_device(a) and is_device(b):
         if _library(a) != _library(b) or tuple(a.shape) != tuple(b.shape):
             return False
-        if is_torch_tensor(a):
-            return a.device == b.device and bool(_torch().equal(a, b))
-        return bool(_cupy().array_equal(a, b))
+        if _device_index(a) != _device_index(b):
+            return False
+        with on(a):
+            if is_torch_tensor(a):
+                return bool(_torch().equal(a, b))
+            return bool(_cupy().array_equal(a, b))
     # One on the host: compare the bits there (uint64 view of either representation).
     ha = to_host(a) if is_device(a) else a
     hb = to_host(b) if is_device(b) else b
@@ -231,8 +269,11 @@ def _device_weights(like: DeviceArray, weights, m: int):
         w = as_host_array("weights", weights)
     check_row_vector("weights", w, m, "iu", "non-negative integers", "weight")
     dw = to_device(like, weights, "float64")  # the kernel multiplies in float64
-    if m and float(dw.min().item()) < 0:
-        raise ValueError(f"argument 'weights' must be non-negative, got minimum {dw.min().item()}")
+    if m:
+        with on(like):
+            smallest = float(dw.min().item())
+        if smallest < 0:
+            raise ValueError(f"argument 'weights' must be non-negative, got minimum {smallest:g}")
     return dw
 
 
@@ -249,14 +290,15 @@ def _device_labels(like: DeviceArray, name: str, labels, n: int):
 
 def _dense_codes(like: DeviceArray, y):
     """Equality is all the kernel needs: labels become dense int64 codes, on the device."""
-    if like.lib == "torch":
-        return _torch().unique(y, sorted=True, return_inverse=True)[1].to(_torch().int64).contiguous()
-    cupy = _cupy()
-    with cupy.cuda.Device(like.device):
+    with on(like):
+        if like.lib == "torch":
+            return _torch().unique(y, sorted=True, return_inverse=True)[1].to(_torch().int64).contiguous()
+        cupy = _cupy()
         return cupy.unique(y, return_inverse=True)[1].astype(cupy.int64).reshape(-1)
 
 
 def _concat(like: DeviceArray, xs):
-    if like.lib == "torch":
-        return _torch().cat(xs)
-    return _cupy().concatenate(xs)
+    with on(like):
+        if like.lib == "torch":
+            return _torch().cat(xs)
+        return _cupy().concatenate(xs)

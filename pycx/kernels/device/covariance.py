@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..._validate import describe
-from ._array import (DeviceArray, _check_same_device, _cupy, address, copy, cuda_kernels, is_device, stream_of, to_device, to_host)
+from ._array import (DeviceArray, _check_same_device, _cupy, address, copy, cuda_kernels, is_device, on, stream_of, to_device, to_host)
 
 
 class CovarianceState(NamedTuple):
@@ -70,7 +70,8 @@ def covariance_update_into(cov, x) -> None:
     else:
         _check_same_device("x", arr, DeviceArray("state", cov._mean), "the accumulator's state")
     if not covariance_update(CovarianceState(cov._mean, cov._m2), cov.count, arr):
-        nan = bool(x.isnan().any().item()) if arr.lib == "torch" else bool(_cupy().isnan(x).any().get())
+        with on(arr):
+            nan = bool(x.isnan().any().item()) if arr.lib == "torch" else bool(_cupy().isnan(x).any().get())
         bad = "NaN" if nan else "infinite values (or values whose sum overflows)"
         raise ValueError(f"argument 'x' contains {bad} ({describe(arr)})")
     cov.count += arr.shape[-2]

@@ -41,8 +41,10 @@ def kde_sums(a, b, s2: float, weights, labels, b_labels):
     cuda = cuda_kernels("a")
     total = empty(wa, (a.n_rows,), "float64")
     same = empty(wa, (a.n_rows,), "float64") if la is not None else None
-    cuda.kde_sums(wa.ptr, a.n_rows, 0 if wb is None else wb.ptr, m, a.n_bits, s2, address(w),
-                  address(la), address(lb), address(total), address(same), wa.device, stream_of(wa))
+    # B = A is said explicitly: an empty B (m == 0 or n_bits == 0) has address 0 as well.
+    cuda.kde_sums(wa.ptr, a.n_rows, 0 if wb is None else wb.ptr, m, wb is None, a.n_bits, s2,
+                  address(w), address(la), address(lb), address(total), address(same), wa.device,
+                  stream_of(wa))
     return total, same
 
 
@@ -51,8 +53,10 @@ def hamming_distances(a, b):
     m = a.n_rows if b is None else b.n_rows
     cuda = cuda_kernels("a")
     out = empty(wa, (a.n_rows, m), "int32")
-    cuda.hamming_distances(wa.ptr, a.n_rows, 0 if wb is None else wb.ptr, m, a.n_bits,
-                           address(out), wa.device, stream_of(wa))
+    if a.n_rows * m == 0:  # nothing to write (and the output's address is 0)
+        return out
+    cuda.hamming_distances(wa.ptr, a.n_rows, 0 if wb is None else wb.ptr, m, wb is None,
+                           a.n_bits, address(out), wa.device, stream_of(wa))
     return out
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 from ..._validate import GATE_DTYPES, check_dtype, describe
-from ._array import (DeviceArray, _check_same_device, address, cuda_kernels, empty, item, packed_words, stream_of, zeros)
+from ._array import (DeviceArray, _check_same_device, address, cuda_kernels, empty, item, on, packed_words, stream_of, zeros)
 
 
 def _gate_device_array(name: str, x) -> DeviceArray:
@@ -46,7 +46,8 @@ def pack_per_sample(x, threshold: float, check_threshold) -> tuple:
     if arr.ndim < 2:
         raise ValueError(f"argument 'x' must have a sample axis and at least one more, got {describe(arr)}")
     cuda_kernels("x")  # before reshape, which may copy on the device
-    flat = x.reshape(arr.shape[0], -1)  # a view when possible, else a device copy (as numpy)
+    with on(arr):
+        flat = x.reshape(arr.shape[0], -1)  # a view when possible, else a device copy (as numpy)
     return pack_bits(flat, threshold, check_threshold)
 
 

@@ -8,9 +8,11 @@ from ..._validate import describe
 from ._array import (DeviceArray, _device_labels, address, copy, cuda_kernels, empty, packed_words, stream_of, to_device)
 
 
-def state_counts(packed, labels, *, force_exact_sort: bool = False):
+def state_counts(packed, labels, *, force_exact_sort: bool = False, hash_bits: int = 0):
     """(state words, counts, inverse, labels) on the device, states in order of first
-    occurrence (as the CPU kernel numbers them)."""
+    occurrence (as the CPU kernel numbers them). Test knobs: ``force_exact_sort`` skips the
+    hash pass; ``hash_bits`` > 0 keeps that many hash bits, so distinct rows collide and the
+    collision check and exact re-sort run (as the CPU's weak hash)."""
     words = packed_words("packed", packed)
     n = packed.n_rows
     y = None if labels is None else _device_labels(words, "labels", labels, n)
@@ -20,7 +22,8 @@ def state_counts(packed, labels, *, force_exact_sort: bool = False):
     first = empty(words, (n,), "int64")
     stream = stream_of(words)
     n_states = cuda.state_counts(words.ptr, n, packed.n_words, address(inverse), address(counts),
-                                 address(first), bool(force_exact_sort), words.device, stream)
+                                 address(first), bool(force_exact_sort), int(hash_bits),
+                                 words.device, stream)
     states = empty(words, (n_states, packed.n_words), "uint64")
     cuda.gather_rows(words.ptr, packed.n_words, address(first), n_states, address(states),
                      words.device, stream)
