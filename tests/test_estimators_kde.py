@@ -41,16 +41,55 @@ def test_entropy_matches_reference(rng, bandwidth):
         assert packed.conditional_entropy is None
 
 
+def spawned_synthetic_rows(gates, seed):
+    """The documented synthetic draw, written out in numpy: uniforms from
+    ``default_rng(SeedSequence(seed, spawn_key=(0x54434B44,)))``, bit i = ``u < p_i``."""
+    g = np.asarray(gates)
+    p = g.astype(np.float64).mean(axis=0)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x54434B44,)))
+    return (rng.random(g.shape) < p).astype(np.uint8)
+
+
+@pytest.fixture
+def ref_spawned(monkeypatch):
+    # The reference's TC with the synthetic stream of the spawn key (issue 13, item 10).
+    monkeypatch.setattr(ref, "synthetic_independent_rows", spawned_synthetic_rows)
+    return ref
+
+
+@pytest.mark.parametrize("leave_one_out", [True, False])
 @pytest.mark.parametrize("alpha", [0.01, 0.3, 1e-4])
-def test_total_correlation_matches_reference(rng, alpha):
+def test_total_correlation_matches_reference(rng, alpha, leave_one_out, ref_spawned):
     # alpha = 1e-4: kernels between distinct rows underflow, exercising the log-space path.
     for name, z in gate_cases(rng):
-        if z.shape[0] < 2:
+        if z.shape[0] < 2 and leave_one_out:
             continue
-        got = pycx.kde_total_correlation(z, alpha=alpha, seed=11)
+        got = pycx.kde_total_correlation(z, alpha=alpha, seed=11, leave_one_out=leave_one_out)
         s2 = ref.kde_bandwidth(z, alpha, mode="d")  # the default bandwidth (SPEC §4, changed)
-        want = ref.kde_total_correlation(z, s2, seed=11)
+        want = ref_spawned.kde_total_correlation(z, s2, seed=11, leave_one_out=leave_one_out)
         np.testing.assert_allclose(got.total_correlation, want, **TOL, err_msg=name)
+        assert got.settings["leave_one_out"] is leave_one_out
+
+
+def test_synthetic_stream_differs_from_a_plain_draw_with_the_same_seed():
+    # Gate data drawn the common way with seed 0 used to be the synthetic rows themselves
+    # (TC of independent bits about -20 bits here, -83 in the report): with the spawned
+    # stream it is sampling noise. Bound: leave-one-out TC of 500 independent rows has noise
+    # of a few tenths of a bit (0.1 with seed 1); 1 bit is a wide margin, 20 far outside it.
+    z = (np.random.default_rng(0).random((500, 64)) < 0.5).astype(np.uint8)
+    assert abs(pycx.kde_total_correlation(z, seed=0).total_correlation) < 1.0
+    # The rows it uses are the documented ones (also past one chunk of 4096 rows).
+    from pycx.estimators.kde import _synthetic_rows
+    big = np.tile(z, (10, 1))
+    assert _synthetic_rows(big.mean(axis=0), 5000, 3) == pycx.pack_bits(spawned_synthetic_rows(big, 3))
+
+
+def test_leave_one_out_must_be_a_bool(rng):
+    z = (rng.random((10, 5)) < 0.5).astype(np.uint8)
+    with pytest.raises(TypeError, match="'leave_one_out' must be a bool"):
+        pycx.kde_total_correlation(z, leave_one_out=1)
+    one = pycx.kde_total_correlation(z[:1], leave_one_out=False)
+    assert one.n_rows == 1 and np.isfinite(one.total_correlation)
 
 
 def test_entropy_bounds_and_plugin_limit(rng):

@@ -42,6 +42,9 @@ _LOG_SPACE_BELOW = 1e-200
 _LOO_RELATIVE = 1e-6
 _TILE_ROWS = 256          # rows per tile of the log-space fallback (tile x S distances)
 _SYNTH_CHUNK_ROWS = 4096  # synthetic rows drawn and packed at a time
+# Spawn key of the synthetic rows' stream ("TCKD" in ASCII): far from the small keys of a
+# user's own SeedSequence(seed).spawn(k) children.
+TC_SPAWN_KEY = 0x54434B44
 DEFAULT_BANDWIDTH = "d"
 SATURATION_BITS = 0.01    # H within this of log2 n (I(X;S;Y) of H(Y)) is flagged saturated
 
@@ -203,13 +206,27 @@ def kde_entropy(gates, *, alpha: Optional[float] = None, bandwidth: str = DEFAUL
                           None if y is None else bool(h_y > 0 and mi >= h_y - SATURATION_BITS)))
 
 
+def synthetic_rng(seed: int) -> np.random.Generator:
+    """The generator of `kde_total_correlation`'s synthetic rows: ``default_rng`` of
+    ``SeedSequence(seed, spawn_key=(TC_SPAWN_KEY,))``. The spawn key makes it a stream of its
+    own, so that it cannot coincide with a user's plain ``default_rng(seed)`` draw of the
+    gate data itself (with the plain stream, data drawn as ``default_rng(0).random((n, d)) <
+    p`` shared its rows with the synthetic ones and independent bits got TC = -20 bits).
+
+    >>> u = synthetic_rng(0).random(3)
+    >>> bool((u != np.random.default_rng(0).random(3)).all())
+    True
+    """
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(TC_SPAWN_KEY,)))
+
+
 def _synthetic_rows(p: np.ndarray, n: int, seed: int) -> PackedBits:
     """n rows of independent Bernoulli(p_i) bits, packed. The uniforms are drawn exactly as
-    ``np.random.default_rng(seed).random((n, d))`` (row by row, C order), in chunks of rows so
-    that the float matrix is never held whole; a row's bit i is ``u < p_i``."""
+    ``synthetic_rng(seed).random((n, d))`` (row by row, C order), in chunks of rows so that
+    the float matrix is never held whole; a row's bit i is ``u < p_i``."""
     from ..kernels.pack_bits import pack_bits
 
-    rng = np.random.default_rng(seed)
+    rng = synthetic_rng(seed)
     d = p.shape[0]
     parts = []
     for start in range(0, n, _SYNTH_CHUNK_ROWS):
@@ -220,18 +237,32 @@ def _synthetic_rows(p: np.ndarray, n: int, seed: int) -> PackedBits:
 
 def kde_total_correlation(gates, *, alpha: Optional[float] = None, bandwidth: str = DEFAULT_BANDWIDTH,
                           seed: int = 0, layer: Optional[str] = None,
-                          threads: Optional[int] = None) -> KdeTotalCorrelation:
+                          threads: Optional[int] = None,
+                          leave_one_out: bool = True) -> KdeTotalCorrelation:
     """Total correlation (SPEC §4, paper 004 eq. 28), bits:
     ``TC = (1/n) sum_j log2( mean_{k != j} K(sigma_j, sigma_k) / mean_k K(sigma_j, sigma_hat_k) )``
     with ``sigma_hat`` n synthetic rows of independent Bernoulli(p_i) bits (seeded, drawn as
-    ``(np.random.default_rng(seed).random((n, d)) < p)``), same bandwidth as `kde_entropy`.
-    The numerator leaves row j out (SPEC decision), so n >= 2. Compare layers and models with
-    it; it overestimates the true total correlation of strongly coupled units.
+    ``(synthetic_rng(seed).random((n, d)) < p)``, a stream of its own derived from ``seed``
+    by a `numpy.random.SeedSequence` spawn key), same bandwidth as `kde_entropy`.
+    The numerator leaves row j out (SPEC decision), so n >= 2; ``leave_one_out=False`` is eq.
+    28 as printed (mean over all k, self term ``K_jj = 1`` included; n >= 1). Compare layers
+    and models with it; it overestimates the true total correlation of strongly coupled units.
+
+    >>> z = np.random.default_rng(0).random((400, 16)) < 0.5   # independent bits
+    >>> abs(kde_total_correlation(z).total_correlation) < 0.5
+    True
     """
     from ..kernels.kde_sums import kde_sums
 
+    if not isinstance(leave_one_out, (bool, np.bool_)):
+        raise TypeError(f"argument 'leave_one_out' must be a bool, got "
+                        f"{type(leave_one_out).__name__}")
+    leave_one_out = bool(leave_one_out)
     packed, layer = _rows_and_kind(gates, layer)
-    check_rows("gates", packed, minimum=2, why="the leave-one-out numerator needs another row")
+    if leave_one_out:
+        check_rows("gates", packed, minimum=2, why="the leave-one-out numerator needs another row")
+    else:
+        check_rows("gates", packed)
     seed = check_int("seed", seed, minimum=0)
     n = packed.n_rows
     alpha, variance, s2 = _bandwidth(packed, alpha, bandwidth, layer)
@@ -241,18 +272,21 @@ def kde_total_correlation(gates, *, alpha: Optional[float] = None, bandwidth: st
 
     if s2 == 0.0:
         with np.errstate(divide="ignore"):
-            log_num = np.log(counts - 1.0)
+            log_num = np.log(counts - float(leave_one_out))
         log_den = _log_weighted_kernel_sums(states, synth_states, synth_counts, 0.0)
     else:
         total = kde_sums(states, s2=s2, weights=counts, threads=threads).total
-        rest = total - 1.0  # the sum without row j's own K_jj = 1
-        with np.errstate(divide="ignore"):
-            log_num = np.log(rest)
-        # A single-copy state far from all others: its rest is tiny next to the self term and
-        # `total - 1` has lost its digits; recompute those exactly.
-        redo = np.flatnonzero((counts == 1) & (rest < _LOO_RELATIVE))
-        if redo.size:
-            log_num[redo] = _log_rest(states, counts, redo, s2)
+        if leave_one_out:
+            rest = total - 1.0  # the sum without row j's own K_jj = 1
+            with np.errstate(divide="ignore"):
+                log_num = np.log(rest)
+            # A single-copy state far from all others: its rest is tiny next to the self
+            # term and `total - 1` has lost its digits; recompute those exactly.
+            redo = np.flatnonzero((counts == 1) & (rest < _LOO_RELATIVE))
+            if redo.size:
+                log_num[redo] = _log_rest(states, counts, redo, s2)
+        else:
+            log_num = np.log(total)  # >= 1: the self term
         den = kde_sums(states, synth_states, s2=s2, weights=synth_counts, threads=threads).total
         with np.errstate(divide="ignore"):
             log_den = np.log(den)
@@ -260,11 +294,13 @@ def kde_total_correlation(gates, *, alpha: Optional[float] = None, bandwidth: st
         if low.size:
             log_den[low] = _log_weighted_kernel_sums(states[low], synth_states, synth_counts, s2)
     with np.errstate(invalid="ignore"):
-        tc = float(counts @ ((log_num - math.log(n - 1)) - (log_den - math.log(n)))) / (n * _LN2)
+        norm = math.log(n - 1) if leave_one_out else math.log(n)
+        tc = float(counts @ ((log_num - norm) - (log_den - math.log(n)))) / (n * _LN2)
     return KdeTotalCorrelation(total_correlation=tc, s2=s2, alpha=alpha, variance=variance,
                                n_rows=n, n_units=packed.n_bits, n_states=int(counts.size),
                                settings={"bandwidth": bandwidth, "layer": layer, "alpha": alpha,
-                                         "seed": seed, "leave_one_out": True})
+                                         "seed": seed, "leave_one_out": leave_one_out,
+                                         "synthetic_stream": f"SeedSequence(seed, spawn_key=({TC_SPAWN_KEY},))"})
 
 
 def _log_rest(states: PackedBits, counts: np.ndarray, rows: np.ndarray, s2: float) -> np.ndarray:
