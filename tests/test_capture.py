@@ -499,3 +499,17 @@ def test_capture_stays_callable_after_importing_the_module():
     importlib.import_module("pycx.gates.recorder")
     cap = pycx.capture(MLP(), [torch.randn(3, 6)], progress=False, covariance=False)
     assert len(cap) == 5
+
+
+def test_compiled_model_is_refused_clearly():
+    # torch.compile's graph runs the ops where the capture's function mode cannot see them
+    # (torch raised an internal AssertionError): refused up front, naming the eager module.
+    eager = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+    compiled = torch.compile(eager)
+    with pytest.raises(TypeError, match=r"argument 'model' was made by torch.compile.*_orig_mod"):
+        pycx.capture(compiled, [torch.randn(5, 4)], progress=False)
+    wrapper = nn.Sequential(torch.compile(nn.Linear(4, 4)), nn.ReLU())
+    with pytest.raises(TypeError, match=r"submodule '0' of 'model' was made by torch.compile"):
+        pycx.Recorder(wrapper)
+    # The eager module it wraps is captured as usual.
+    assert pycx.capture(compiled._orig_mod, [torch.randn(5, 4)], progress=False).names == ["1"]

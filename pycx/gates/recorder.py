@@ -103,6 +103,12 @@ class Recorder:
         if isinstance(model, torch.jit.ScriptModule):
             raise TypeError("argument 'model' is a TorchScript module; its ops cannot be "
                             "intercepted: pass the eager (Python) model")
+        compiled = _compiled_submodule(model)
+        if compiled is not None:
+            where = "argument 'model'" if compiled == "" else f"submodule {compiled!r} of 'model'"
+            raise TypeError(f"{where} was made by torch.compile (an OptimizedModule); the "
+                            "compiled graph runs its ops out of reach of the capture: pass the "
+                            "eager module (torch.compile(m) keeps it as ._orig_mod)")
         if patch_rows is not None:
             patch_rows = check_int("patch_rows", patch_rows, minimum=1)
         self.model = model
@@ -394,6 +400,16 @@ def _model_device(model):
     for b in model.buffers():
         return b.device
     return torch.device("cpu")
+
+
+def _compiled_submodule(model):
+    """The name of the first module of ``model`` (``""``: itself) that torch.compile made,
+    or None. Identified by type without importing torch._dynamo (slow to load)."""
+    for name, module in model.named_modules():
+        cls = type(module)
+        if cls.__name__ == "OptimizedModule" and cls.__module__.startswith("torch._dynamo"):
+            return name
+    return None
 
 
 def capture(model, data, *, layers=None, labels=None, max_samples=None, patch_rows=None,
