@@ -18,6 +18,7 @@ each fit sees at most ``min(rows, 2^(i+1))`` points.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -47,6 +48,31 @@ def _import_xgboost():
         raise ImportError('xgb_entropy needs the xgboost package; install it with '
                           '`pip install "pycx[xgboost]"` (or `pip install xgboost`)') from err
     return xgboost
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_problem(xgb, device: str):
+    """Why XGBoost cannot run on ``device`` here (None if it can): a build without CUDA, or
+    no visible GPU, where XGBoost itself would only warn and fit on the CPU. One tiny fit,
+    once per process and device."""
+    if not xgb.build_info().get("USE_CUDA", False):
+        return "this XGBoost build has no CUDA support (e.g. the xgboost-cpu package)"
+    import warnings
+
+    data = xgb.DMatrix(np.array([[0.0], [1.0]]), label=np.array([0.0, 1.0]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        xgb.train({"device": device, "objective": "binary:logistic", "verbosity": 1}, data, 1)
+    moved = [str(w.message) for w in caught if "CPU" in str(w.message)]
+    return f"XGBoost found no usable GPU ({moved[0].split(': ')[-1].strip()})" if moved else None
+
+
+def _check_cuda_device(xgb, device: str) -> None:
+    """Refuses ``device="cuda"`` where XGBoost would silently fit on the CPU instead."""
+    problem = _cuda_problem(xgb, device)
+    if problem is not None:
+        raise ValueError(f"argument 'device' is {device!r}, but {problem}; pass device='cpu' "
+                         "(the same estimate, on the CPU)")
 
 
 @dataclass(frozen=True)
@@ -231,6 +257,8 @@ def xgb_entropy(gates, *, folds: int = 2, n_estimators: int = 100, max_depth: in
     check_choice("device", device.split(":")[0] if isinstance(device, str) else device, ("cpu", "cuda"))
     fixed_threads = None if threads is None else check_int("threads", threads, minimum=1)
     xgb = _import_xgboost()
+    if device.startswith("cuda"):
+        _check_cuda_device(xgb, device)
 
     n_rows, n_units = packed.shape
     fold_seed, order_seed = np.random.SeedSequence(seed).spawn(2)
