@@ -139,6 +139,8 @@ def test_values_equal_array_estimators(conv_capture):
         assert row["unit_entropy_mean"] == pytest.approx(pycx.unit_entropies(patch).mean(), abs=1e-12)
         h = pycx.xgb_entropy(patch, n_estimators=20, seed=3).entropy
         assert row["complexity"] == pytest.approx(h, abs=1e-9)
+        assert row["complexity_bound_log2_rows"] == pytest.approx(math.log2(patch.n_rows), abs=1e-12)
+        assert row["complexity_exceeds_log2_rows"] == (h > math.log2(patch.n_rows))
         assert row["complexity_per_neuron"] == pytest.approx(h / rec.shape[0], abs=1e-9)
         assert row["ntc"] == pytest.approx(pycx.normalized_total_correlation(patch, h), abs=1e-9)
         assert row["complexity_estimator"] == "xgb"
@@ -159,6 +161,12 @@ def test_values_equal_array_estimators(conv_capture):
                          ("kde_i_xy", ke.mutual_information), ("kde_s2", ke.s2),
                          ("kde_tc", tc.total_correlation)]:
             assert row[col] == pytest.approx(val, abs=1e-9), col
+        assert row["kde_h_max"] == math.log2(kde_rows)
+        assert row["kde_saturated"] == (ke.entropy >= math.log2(kde_rows) - 0.01)
+        q = np.bincount(y[kde_index]) / kde_rows
+        h_y = float(-(q[q > 0] * np.log2(q[q > 0])).sum())
+        assert row["kde_h_y"] == pytest.approx(h_y, abs=1e-12)
+        assert row["kde_i_xy_saturated"] == (ke.mutual_information >= h_y - 0.01)
         later = names[depth:]
         concat = pycx.concat_bits([cap[n].per_sample for n in later])
         assert row["plugin_h_concat"] == pytest.approx(pycx.plugin_entropy(concat).entropy, abs=1e-9)
@@ -167,9 +175,11 @@ def test_values_equal_array_estimators(conv_capture):
         assert row["kde_h_concat"] == pytest.approx(kc.entropy, abs=1e-9)
     net = rep.network[0]
     assert net["network_complexity"] == pytest.approx(sum(r["complexity"] for r in rep.rows))
-    sums = [r["h_s"] + r["h_k"] for r in rep.rows]
+    # Critical: max H[s] + H[k] among layers with H[k] > 0; Zipf: defined beta closest to 1.
+    sums = [r["h_s"] + r["h_k"] if r["h_k"] > 0 else -np.inf for r in rep.rows]
     assert net["critical_layer"] == rep.rows[int(np.argmax(sums))]["layer"]
     betas = np.array([r["beta_mle"] for r in rep.rows])
+    betas[~np.isfinite(betas)] = np.nan
     assert net["zipf_layer"] == rep.rows[int(np.nanargmin(np.abs(betas - 1)))]["layer"]
     assert rep.settings["patch_rows"] == patch_rows and rep.settings["seed"] == 3
     assert rep.settings["estimators"]["complexity"]["n_estimators"] == 20
@@ -277,7 +287,13 @@ def test_kmeans_baseline_and_curves(digits):
     assert np.allclose(np.array(km["h_s"]) / math.log2(m), km["h_s_norm"])
     assert rep.settings["kmeans"]["k_used"] == km["k"]
     mr = rep.curves["max_relevance"]
-    assert mr["M"] == m and max(mr["h_k"]) == pytest.approx(math.log2(m))
+    # The integer-profile curve (SPEC §3, changed): H[k] <= H[s], peak near log2 sqrt(2M).
+    from pycx.reference.relevance import max_relevance_curve as ref_curve
+    want = ref_curve(m)
+    assert mr["M"] == m and mr["method"] == want.method
+    np.testing.assert_allclose(mr["h_k"], want.h_k, rtol=1e-12, atol=1e-12)
+    assert max(mr["h_k"]) < math.log2(math.sqrt(2 * m)) + 1.0
+    assert all(hk <= hs + 1e-12 for hs, hk in zip(mr["h_s"], mr["h_k"]))
     deg = rep.curves["degeneracy"][rep.rows[0]["layer"]]
     assert sum(k * mk for k, mk in zip(deg["k"], deg["m_k"])) == m
     # A Capture with the inputs next to it gives the same baseline (same inputs, same seed).
@@ -402,3 +418,36 @@ def test_bad_input(conv_capture, convnet, digits):
             with open(p, "w") as f:
                 json.dump({"rows": []}, f)
             pycx.Report.load(p)
+
+
+def test_undefined_critical_and_zipf_layers_and_bound_flags(digits, tmp_path):
+    # Random ReLU layers of 40 units on 60 samples: every sample in its own state in every
+    # layer, so H[k] = 0 and beta is undefined everywhere: both layers are undefined, with a
+    # reason.
+    _, y = digits
+    torch.manual_seed(0)
+    x = torch.randn(60, 64)
+    model = nn.Sequential(nn.Linear(64, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU()).eval()
+    rep = pycx.analyze(model, batches(x, y[:60]), progress=False, kde_rows=60,
+                       estimators={"complexity": {"method": "xgb", "n_estimators": 5}},
+                       kmeans=False)
+    assert all(r["n_states"] == 60 and r["h_k"] == 0.0 for r in rep.rows)
+    assert all(math.isnan(r["beta_mle"]) and math.isnan(r["beta_ls"]) for r in rep.rows)
+    net = rep.network[0]
+    assert net["critical_layer"] is None and "own state" in net["critical_layer_why"]
+    assert net["zipf_layer"] is None and "three distinct" in net["zipf_layer_why"]
+    # 40 random units, 60 rows: the chain rule's bound exceeds log2(60) = 5.9 bits, flagged;
+    # the saturation flag follows its definition.
+    for r in rep.rows:
+        assert r["complexity_bound_log2_rows"] == pytest.approx(math.log2(60), abs=1e-12)
+        assert r["complexity_exceeds_log2_rows"] == (r["complexity"] > math.log2(60))
+        assert r["kde_saturated"] == (r["kde_h"] >= math.log2(60) - 0.01)
+    assert any(r["complexity_exceeds_log2_rows"] for r in rep.rows)
+    xg = pycx.xgb_entropy((np.random.default_rng(0).random((60, 40)) < 0.5), n_estimators=5)
+    assert xg.log2_rows == pytest.approx(math.log2(60)) and xg.exceeds_log2_rows == (
+        xg.entropy > math.log2(60))
+    # Round trip keeps the flags and the reasons.
+    rep.to_json(tmp_path / "r.json")
+    again = pycx.Report.load(tmp_path / "r.json")
+    assert again.network[0]["critical_layer_why"] == net["critical_layer_why"]
+    assert [r["kde_saturated"] for r in again.rows] == [r["kde_saturated"] for r in rep.rows]

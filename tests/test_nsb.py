@@ -59,6 +59,7 @@ CASES = [(np.array([3, 1, 1, 2, 1]), 16), (np.array([5, 5, 5, 5]), 4),
          (np.array([40, 7, 3, 1, 1, 1]), 1000), (np.array([1] * 30 + [2, 2, 3]), 2.0 ** 40)]
 
 
+@pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
 @pytest.mark.parametrize("counts,k", CASES)
 def test_matches_scipy_integration_and_reference(counts, k):
     want = _scipy_nsb(counts, k)

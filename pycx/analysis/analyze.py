@@ -100,7 +100,7 @@ def _parse_estimators(estimators):
     """Estimator settings: ``None``, a complexity method name, or a dict with keys
     "complexity" (method name, or dict {"method": name, **kwargs}), "kde", "kmeans",
     "relevance" (dicts of keyword arguments)."""
-    out = {"complexity": {"method": "xgb", **DEFAULT_XGB}, "kde": {"bandwidth": "var"},
+    out = {"complexity": {"method": "xgb", **DEFAULT_XGB}, "kde": {"bandwidth": "d"},
            "kmeans": dict(DEFAULT_KMEANS), "relevance": {"k_min": 1}}
     if estimators is None:
         return out
@@ -442,6 +442,10 @@ def _janik(records, rows, curves, complexity, patch_rows, seed, pixel_map, progr
             h = float(entropy(patch, method=method, **kwargs).entropy)
         n_units = rec.shape[0]  # neurons (a ternary unit is one neuron with 2 bits)
         total = float(unit_h.sum())
+        # log2(rows): the most a count over these rows could show; the chain rule's
+        # upper bound can exceed it (flagged in the report).
+        bound = float(np.log2(patch.n_rows))
+        row.update(complexity_bound_log2_rows=bound, complexity_exceeds_log2_rows=h > bound)
         row.update(complexity=h, complexity_per_neuron=h / n_units, rows_patch=patch.n_rows,
                    ntc=(total - h) / total if total > 0 else 0.0, complexity_estimator=method)
         with timer("janik.effective_dimension"):
@@ -486,7 +490,8 @@ def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, set
             c = max_relevance_curve(n)
             curves["max_relevance"] = {"M": int(n), "h_s": c.h_s.tolist(), "h_k": c.h_k.tolist(),
                                        "h_s_norm": c.h_s_normalized.tolist(),
-                                       "h_k_norm": c.h_k_normalized.tolist()}
+                                       "h_k_norm": c.h_k_normalized.tolist(),
+                                       "feasible": c.feasible.tolist(), "method": c.method}
     curves["degeneracy"] = degeneracy
     if inputs is not None:
         with timer("relevance.kmeans"):
@@ -523,7 +528,8 @@ def _kde(records, rows, y, kde_opts, kde_rows, seed, progress, timer):
                    kde_h_given_y=(float("nan") if ke.conditional_entropy is None
                                   else ke.conditional_entropy),
                    kde_i_xy=(float("nan") if ke.mutual_information is None
-                             else ke.mutual_information))
+                             else ke.mutual_information),
+                   **_kde_flags(ke))
     # H(Σ_l..Σ_L): the concatenation of layer l with every later layer, from the last layer
     # back. KDE on the KDE rows; plug-in over all samples from joint state ids (no copy).
     suffix = None
@@ -540,21 +546,40 @@ def _kde(records, rows, y, kde_opts, kde_rows, seed, progress, timer):
             row["plugin_h_concat"] = _plugin_from_ids(joint)
 
 
+def _kde_flags(ke):
+    """Saturation of one layer's KDE values (SPEC §4): H(Σ) within 0.01 bits of log2 n, and
+    I(X;Σ;Y) within 0.01 bits of H(Y) (NaN without labels)."""
+    nan = float("nan")
+    return dict(kde_h_max=ke.max_entropy, kde_saturated=bool(ke.saturated),
+                kde_h_y=nan if ke.label_entropy is None else ke.label_entropy,
+                kde_i_xy_saturated=(nan if ke.mutual_information_saturated is None
+                                    else bool(ke.mutual_information_saturated)))
+
+
 def _network(rows, groups, model_name, epoch, with_blocks):
-    from ..reference.relevance import critical_layer, zipf_layer
+    from ..reference.relevance import critical_layer, why_no_critical_layer, zipf_layer
 
     net = {"model": str(model_name), "epoch": epoch, "network_complexity": float("nan"),
-           "critical_layer": None, "zipf_layer": None, "beta_across_layers": float("nan"),
+           "critical_layer": None, "zipf_layer": None, "critical_layer_why": "",
+           "zipf_layer_why": "", "beta_across_layers": float("nan"),
            "block_avg": {}}
     if "janik" in groups:
         net["network_complexity"] = float(sum(r["complexity"] for r in rows))
     if "relevance" in groups:
         points = [(r["h_s"], r["h_k"]) for r in rows]
-        net["critical_layer"] = rows[critical_layer(points)]["layer"]
-        betas = np.array([r["beta_mle"] for r in rows], dtype=np.float64)
-        if np.isfinite(betas).any():
-            betas[~np.isfinite(betas)] = np.nan
-            net["zipf_layer"] = rows[zipf_layer(betas)]["layer"]
+        # Undefined (None, with the reason) rather than an arbitrary first layer when no
+        # layer qualifies (SPEC §3).
+        crit = critical_layer(points)
+        if crit is None:
+            net["critical_layer_why"] = why_no_critical_layer(points)
+        else:
+            net["critical_layer"] = rows[crit]["layer"]
+        zipf = zipf_layer(np.array([r["beta_mle"] for r in rows], dtype=np.float64))
+        if zipf is None:
+            net["zipf_layer_why"] = ("no layer has a defined beta (each needs at least three "
+                                     "distinct state frequencies)")
+        else:
+            net["zipf_layer"] = rows[zipf]["layer"]
         hs = np.array([r["h_s"] for r in rows])
         hk = np.array([r["h_k"] for r in rows])
         if len(rows) >= 2 and np.ptp(hs) > 0:

@@ -25,11 +25,18 @@ KDE_COLUMNS = ["kde_h", "kde_h_given_y", "kde_i_xy", "kde_tc", "kde_s2", "kde_al
                "kde_h_concat"]
 # Added after the contract's columns (never renamed): gate bits per sample, rows the KDE used,
 # -dH[k]/dH[s] from this layer to the next, plug-in H of the concatenation over all samples.
-EXTRA_COLUMNS = ["sample_bits", "rows_kde", "beta_across", "plugin_h_concat"]
+EXTRA_COLUMNS = ["sample_bits", "rows_kde", "beta_across", "plugin_h_concat",
+                 # log2 of the per-patch rows behind H(Z), and whether H(Z) exceeds it (the
+                 # chain rule is an upper bound); the KDE ceiling log2 n, its saturation flag,
+                 # H(Y) of the KDE rows and whether I(X;Σ;Y) sits at it (docs/columns.md).
+                 "complexity_bound_log2_rows", "complexity_exceeds_log2_rows", "kde_h_max",
+                 "kde_saturated", "kde_h_y", "kde_i_xy_saturated"]
 COLUMNS = IDENTITY_COLUMNS + JANIK_COLUMNS + RELEVANCE_COLUMNS + KDE_COLUMNS + EXTRA_COLUMNS
 _STRING_COLUMNS = {"model", "layer", "kind", "block", "shape", "complexity_estimator"}
 _INT_COLUMNS = {"depth", "units", "rows_sample", "rows_patch", "n_states", "sample_bits",
                 "rows_kde"}
+# Flags: True/False where computed, NaN (empty in the CSV) where not.
+BOOL_COLUMNS = {"complexity_exceeds_log2_rows", "kde_saturated", "kde_i_xy_saturated"}
 
 # Defaults (see docs/decisions.md, "Analysis").
 _JSON_FORMAT = "pycx.report/1"
