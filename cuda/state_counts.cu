@@ -17,6 +17,9 @@
 #include <cub/device/device_scan.cuh>
 #include <cub/device/device_select.cuh>
 
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
 #include <utility>
 
 #include "cuda_util.cuh"
@@ -38,7 +41,8 @@ template <typename F>
 void cub_run(F&& algorithm, cudaStream_t stream, const char* what) {
   size_t bytes = 0;
   check(algorithm(nullptr, bytes), what);
-  Scratch<unsigned char> temp(bytes, stream);
+  // At least one byte: a null pointer would turn the second call into another size query.
+  Scratch<unsigned char> temp(std::max<size_t>(bytes, 1), stream);
   check(algorithm(temp.get(), bytes), what);
 }
 
@@ -244,13 +248,16 @@ int64_t degeneracy(const int64_t* counts, int64_t n, int64_t* k_out, int64_t* m_
   DeviceGuard guard(device);
   const cudaStream_t st = as_stream(stream);
   if (n == 0) return 0;
+  // CUB's run-length encoding takes an int item count (CCCL 3.0): refuse rather than narrow.
+  if (n > std::numeric_limits<int>::max())
+    throw std::runtime_error("pycx._cuda: degeneracy of more than 2^31 - 1 counts is not supported");
   Scratch<int64_t> sorted(n, st), n_runs(1, st);
   cub_run([&](void* t, size_t& b) {
     return cub::DeviceRadixSort::SortKeys(t, b, counts, sorted.get(), n, 0, 64, st);
   }, st, "DeviceRadixSort::SortKeys (counts)");
   cub_run([&](void* t, size_t& b) {
-    return cub::DeviceRunLengthEncode::Encode(t, b, sorted.get(), k_out, m_out, n_runs.get(), n,
-                                              st);
+    return cub::DeviceRunLengthEncode::Encode(t, b, sorted.get(), k_out, m_out, n_runs.get(),
+                                              static_cast<int>(n), st);
   }, st, "DeviceRunLengthEncode::Encode");
   return read_back(n_runs.get(), st);
 }
