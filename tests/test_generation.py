@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 
-import pycx
 from pycx.estimators.generation import (ImageClassifier, default_classifier, generation_ability,
                                         label_images)
 from pycx.reference import generation as ref

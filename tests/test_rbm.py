@@ -265,3 +265,16 @@ def test_bad_input_is_one_clear_error_each():
         RBM(4, 2).fit(torch.ones(2, 4), momentum=1.0, progress=False)
     with pytest.raises(ValueError, match="epochs"):
         RBM(4, 2).fit(torch.ones(2, 4), epochs=-1, progress=False)
+
+
+def test_analyze_relevance_of_a_dbn_uses_the_paper_states():
+    pytest.importorskip("sklearn")
+    dbn = small_dbn((16, 8, 4), seed=3)
+    x = torch.rand(200, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y = torch.randint(0, 3, (200,), generator=torch.Generator().manual_seed(1))
+    rows = pycx.analyze(dbn, [(x, y)], metrics="relevance", progress=False).rows
+    assert [r["layer"] for r in rows] == ["h1", "h2"]
+    for l, row in enumerate(rows, start=1):
+        rr = pycx.resolution_relevance(dbn.transform(x, l), y.numpy())
+        assert row["h_s"] == rr.h_s and row["h_k"] == rr.h_k  # same states, same arithmetic
+        assert row["classification_error"] == rr.classification_error

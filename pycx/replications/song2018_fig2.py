@@ -50,6 +50,11 @@ def _mid_fraction(rows, lo=0.1, hi=0.9) -> float:
 
 
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
+    with S.single_thread():
+        return _run(out, quick=quick, seed=seed, progress=progress)
+
+
+def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     import pycx
 
     clock = S.Clock()
@@ -198,7 +203,7 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
                 for s, c, z, rows in zip(seeds, critical, zipf, trained)]
     findings = make_findings(
         NAME, PAPER, TITLE, quick=quick, seeds=seeds,
-        settings={**cfg, "dataset": dataset, "M": M, "side": side,
+        settings={**cfg, "dataset": dataset, "torch_threads": 1, "M": M, "side": side,
                   "binarisation": "P(h=1|v) > 0.5", "beta": "discrete power-law MLE, k_min=1; "
                   "undefined (NaN) with fewer than 3 distinct frequencies"},
         claims=claims, figures=figures, per_seed=per_seed,

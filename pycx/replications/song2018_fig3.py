@@ -33,7 +33,11 @@ def _verdict(flags, near_flags=None):
 
 
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
-    import pycx  # noqa: F401  (public API used through the estimators below)
+    with S.single_thread():
+        return _run(out, quick=quick, seed=seed, progress=progress)
+
+
+def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     from pycx.estimators.generation import default_classifier, generation_ability, label_images
 
     clock = S.Clock()
@@ -112,7 +116,7 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
                                                          q_hist, betas, stats)]
     findings = make_findings(
         NAME, PAPER, TITLE, quick=quick, seeds=seeds,
-        settings={**cfg, "dataset": dataset, "M": int(x.shape[0]), "side": side,
+        settings={**cfg, "dataset": dataset, "torch_threads": 1, "M": int(x.shape[0]), "side": side,
                   "classifier": clf.description, "classifier_test_accuracy": clf.test_accuracy,
                   "classifier_train_accuracy": clf.train_accuracy,
                   "generation_ability": "1/KL(P||Q) in bits, Q smoothed by +1/2 per class"},
