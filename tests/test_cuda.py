@@ -324,7 +324,7 @@ def test_state_counts_match(rows, width, seed, exact):
     want = ref_counts.state_counts(bits)
     for lib in _libraries():
         got = pycx.state_counts(pycx.pack_bits(dev(bits, lib)), labels,
-                                _weak_hash_bits=1 if exact else 0)  # 1: the exact-sort path
+                                _weak_hash_bits=1 if exact else 0)  # 1 hash bit: collisions, then the exact re-sort
         assert_on_device(got.counts, lib)
         np.testing.assert_array_equal(host(got.states.unpack()), want.states)
         np.testing.assert_array_equal(host(got.counts), want.counts)

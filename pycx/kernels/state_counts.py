@@ -101,10 +101,10 @@ def state_counts(packed, labels=None, threads: int | None = None, *, _weak_hash_
             raise TypeError("argument 'packed' must be PackedBits (see pycx.pack_bits) or a 2-D "
                             f"0/1 array, got {describe(packed)}")
     if _device_array.is_device_packed(packed):  # GPU words: sort-based grouping on their device
-        check_threads(threads)  # (unused there; _weak_hash_bits != 0 forces the exact-sort path)
+        check_threads(threads)  # (unused there; _weak_hash_bits weakens the device hash alike)
         from .device import state_counts as device_state_counts
         words, counts, inverse, y = device_state_counts.state_counts(
-            packed, labels, force_exact_sort=_weak_hash_bits != 0)
+            packed, labels, hash_bits=int(_weak_hash_bits))
         return StateCounts(PackedBits(words, packed.n_bits, _trusted=True), counts, inverse, y)
     if labels is not None:
         labels = check_labels("labels", labels, packed.n_rows)
