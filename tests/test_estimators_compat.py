@@ -83,3 +83,106 @@ def test_calculate_hofks():
     want = ref_relevance.resolution_relevance(np.array([5, 1, 1, 2, 3, 1]))
     assert (hk, hs) == pytest.approx((want.h_k_normalized, want.h_s_normalized), rel=1e-12)
     assert relevance.calculate_HofKS([1]) == (0.0, 0.0)
+
+
+# ------------------------------------------------------------ xgb device (issue 13, item 12)
+
+def test_xgb_cuda_without_a_gpu_is_refused(rng, monkeypatch):
+    xgb = pytest.importorskip("xgboost")
+    from pycx.estimators import xgb as xgb_module
+
+    z = (rng.random((30, 3)) < 0.5).astype(np.uint8)
+    if not xgb.build_info().get("USE_CUDA", False):
+        # XGBoost would warn and fit on the CPU: refused instead, saying why.
+        with pytest.raises(ValueError, match=r"argument 'device' is 'cuda'.*no CUDA support"):
+            pycx.xgb_entropy(z, device="cuda")
+        with pytest.raises(ValueError, match="no CUDA support"):
+            mlentropy.entropy_xgb(z, gpu=True, verbose=False)
+
+    class CudaBuildNoGpu:
+        """A CUDA build of XGBoost on a machine without a GPU: it warns and trains on the CPU."""
+        DMatrix = staticmethod(lambda *a, **k: None)
+
+        @staticmethod
+        def build_info():
+            return {"USE_CUDA": True}
+
+        @staticmethod
+        def train(params, data, rounds):
+            import warnings
+            warnings.warn("WARNING: context.cc:207: Device is changed from GPU to CPU as we "
+                          "couldn't find any available GPU on the system.")
+
+    with pytest.raises(ValueError, match="no usable GPU.*Device is changed from GPU to CPU"):
+        xgb_module._check_cuda_device(CudaBuildNoGpu(), "cuda")
+
+
+# --------------------------------------------- adapters take what the originals take (item 14)
+
+def test_entropy_histogram_takes_base2(rng):
+    z = (rng.random((300, 6)) < 0.4).astype(np.uint8)
+    for method in ("ml", "miller-madow", "grassberger", "chao-shen", "james-stein"):
+        bits = mlentropy.entropy_histogram(z, method)
+        assert mlentropy.entropy_histogram(z, method, base2=True) == bits
+        # nats = bits * ln 2: one multiplication, so to the last bits of a float
+        assert mlentropy.entropy_histogram(z, method=method, base2=False) == pytest.approx(
+            bits * math.log(2), rel=1e-15)
+    assert mlentropy.entropy_histogram(z, base2=False) == pytest.approx(
+        ref_entropy.plugin_entropy(z) * math.log(2), rel=1e-12)
+    with pytest.raises(TypeError, match="base2"):
+        mlentropy.entropy_histogram(z, "ml", 2)
+
+
+def test_entropy_xgb_prints_in_the_unit_it_returns(rng, capsys):
+    z = (rng.random((400, 3)) < 0.4).astype(np.uint8)
+    nats = mlentropy.entropy_xgb(z, n_splits=2, n_estimators=5, base2=False, compare=3)
+    lines = capsys.readouterr().out.strip().splitlines()
+    # The last cumulative value printed (3 decimals) is the value returned, in nats.
+    assert float(lines[-1].split()[1]) == pytest.approx(nats, abs=5e-4)
+    direct = float(lines[-1].split("[")[1].rstrip("]")) * 3
+    assert direct == pytest.approx(
+        mlentropy.entropy_histogram(z, "grassberger", base2=False), abs=5e-5 * 3)
+
+
+def test_calculate_hofks_takes_float_and_bool_counts():
+    ks = [5, 1, 1, 2, 0, 3, 1]
+    want = relevance.calculate_HofKS(ks)
+    assert relevance.calculate_HofKS(np.array(ks, dtype=np.float64)) == want
+    assert relevance.calculate_HofKS([float(k) for k in ks]) == want
+    assert relevance.calculate_HofKS(np.array(ks, dtype=np.float32)) == want
+    # bool counts are 0/1 counts: three states seen once each
+    assert relevance.calculate_HofKS(np.array([True, False, True, True])) == \
+        relevance.calculate_HofKS([1, 0, 1, 1])
+    with pytest.raises(ValueError, match="whole-number"):
+        relevance.calculate_HofKS([1.5, 2.0])
+    with pytest.raises(ValueError, match="whole-number"):
+        relevance.calculate_HofKS([np.nan, 2.0])
+
+
+def test_ibsgd_only_0_1_input_takes_the_binary_path(rng):
+    # Integers other than 0/1 are activations (the original computes float distances);
+    # before they were refused as "not 0/1".
+    x = rng.integers(-3, 6, (80, 5))
+    for dtype in (np.int64, np.uint8 if x.min() >= 0 else np.int8, np.int16):
+        xi = x.astype(dtype)
+        np.testing.assert_allclose(ibsgd.entropy_estimator_kl(xi, 0.7),
+                                   dense_kl(xi.astype(np.float64), 0.7), rtol=1e-10)
+    b = (rng.random((60, 8)) < 0.5)
+    for given in (b, b.astype(np.int32), b.astype(np.uint64)):
+        np.testing.assert_allclose(ibsgd.entropy_estimator_kl(given, 0.4),
+                                   dense_kl(b.astype(np.float64), 0.4), rtol=1e-10)
+
+
+def test_ibsgd_float_path_merges_duplicate_rows(rng):
+    # 600 rows of 7 distinct float rows: the weighted sums over distinct rows must equal
+    # the dense formula over all rows (GEMM vs differences: ~1e-13 relative).
+    protos = rng.normal(size=(7, 5))
+    x = protos[rng.integers(0, 7, 600)]
+    for var in (0.05, 2.0):
+        np.testing.assert_allclose(ibsgd.entropy_estimator_kl(x, var), dense_kl(x, var), rtol=1e-10)
+        np.testing.assert_allclose(ibsgd.entropy_estimator_bd(x, var),
+                                   dense_kl(x, 4 * var) + 2.5 * math.log(0.25), rtol=1e-10)
+    # Tiles: more distinct rows than one tile holds (2**17 elements / 3000 = 43 rows).
+    big = rng.normal(size=(3000, 3)) * 0.1
+    np.testing.assert_allclose(ibsgd.entropy_estimator_kl(big, 0.01), dense_kl(big, 0.01),
+                               rtol=1e-10)

@@ -60,23 +60,24 @@ def entropy_xgb(X, n_splits=5, verbose=True, compare=0, compare_method="grassber
     result = xgb_entropy(x, folds=n_splits, n_estimators=n_estimators, max_depth=max_depth,
                          learning_rate=learning_rate, seed=seed, eps=eps, device=device,
                          threads=threads, xgb_params=params)
+    unit = 1.0 if base2 else math.log(2.0)  # bits -> the unit returned (and printed)
     if verbose:
-        cumulative = np.cumsum(result.terms)
+        cumulative = np.cumsum(result.terms) * unit
         for i, s in enumerate(cumulative):
             if compare > i:
-                direct = entropy_histogram(x[:, : i + 1], method=compare_method)
+                direct = entropy_histogram(x[:, : i + 1], method=compare_method, base2=base2)
                 print(f"{i + 1} {s:.3f} {s / (i + 1):.5f} [{direct / (i + 1):.5f}]")
             else:
                 print(f"{i + 1} {s:.3f} {s / (i + 1):.5f}")
-    return result.entropy if base2 else result.entropy * math.log(2.0)
+    return result.entropy * unit
 
 
 _METHODS = ("ml", "miller-madow", "grassberger", "chao-shen", "james-stein")
 
 
-def entropy_histogram(X, method="ml") -> float:
-    """Entropy in bits of the distinct rows of binary X (features flattened) from their
-    counts. Methods: "ml" (plug-in), "miller-madow", "grassberger" (Grassberger 2003, with
+def entropy_histogram(X, method="ml", base2=True) -> float:
+    """Entropy of the distinct rows of binary X (features flattened) from their counts, in
+    bits (``base2``, the default) or nats. Methods: "ml" (plug-in), "miller-madow", "grassberger" (Grassberger 2003, with
     ``G(h) = psi(h) + (-1)^h/2 (psi((h+1)/2) - psi(h/2))``), "chao-shen" (coverage-adjusted
     Horvitz–Thompson), "james-stein" (shrinkage towards uniform over the ``2^d`` states).
 
@@ -85,6 +86,13 @@ def entropy_histogram(X, method="ml") -> float:
     original divides by zero there); "james-stein" clips the shrinkage intensity to [0, 1]
     and needs d <= 1000 (2^d as a float).
     """
+    if not isinstance(base2, (bool, np.bool_)):
+        raise TypeError(f"argument 'base2' must be a bool, got {type(base2).__name__}")
+    bits = _histogram_bits(X, method)
+    return bits if base2 else bits * math.log(2.0)
+
+
+def _histogram_bits(X, method) -> float:
     from ..estimators.counts import state_frequencies
 
     check_choice("method", method, _METHODS)
