@@ -111,3 +111,97 @@ def test_report_json_has_no_nan(tmp_path):
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text)["rows"][0]["ntc"] is None
     assert np.isnan(frame(rep)["ntc"].iloc[0])
+
+
+def test_figures_come_as_svg_and_name_their_layers():
+    reports = [report_like("mlp"), report_like("cnn", seed=1, n_layers=3)]
+    for f in figures(reports):
+        assert f.svg.lstrip().startswith(b"<?xml") and b"<svg" in f.svg[:2000], f.name
+        if f.name in ("holographic", "linearity_ntc", "kde", "relevance"):
+            # matplotlib writes text into the SVG as glyph paths with a comment per string.
+            assert b"layers.3" in f.svg, f.name
+
+
+def test_kde_saturation_note_and_no_zoom():
+    rep = report_like("mlp")
+    for row in rep.rows:
+        row.update(kde_h=8.0 - 1e-4, kde_h_max=8.0, kde_saturated=row["depth"] < 2,
+                   kde_h_y=3.3, kde_i_xy_saturated=False)
+    fig = next(f for f in figures(rep) if f.name == "kde")
+    assert len(fig.notes) == 1
+    assert "saturated" in fig.notes[0] and "2 of 4 layers" in fig.notes[0]
+    assert "layers.1, layers.3" in fig.notes[0]
+    unsaturated = report_like("mlp")
+    assert next(f for f in figures(unsaturated) if f.name == "kde").notes == []
+
+
+def test_single_snapshot_wording():
+    one = report_like("mlp", epochs=(0,))
+    for rec in one.rows + one.network:
+        rec["epoch"] = None  # one snapshot: no epoch
+    figs = {f.name: f for f in figures(one)}
+    for f in figs.values():
+        assert "over training" not in f.caption and "last epoch" not in f.caption, f.name
+    assert "one point per model" in figs["ed_vs_complexity"].caption
+    tracked = {f.name: f for f in figures(report_like("mlp"))}
+    assert "arrow from each epoch to the next" in tracked["ed_vs_complexity"].caption
+    assert "first tracked epoch" in tracked["relevance"].caption
+
+
+def test_relevance_leaves_out_a_model_that_did_not_learn():
+    reports = [report_like("mlp"), report_like("sigmoid", seed=2)]
+    training = {"mlp": {"epoch": [0, 1, 2], "train_loss": [2, 1, 0.5], "test_accuracy": [.1, .8, .9]},
+                "sigmoid": {"epoch": [0, 1, 2], "train_loss": [2, 2, 2],
+                            "test_accuracy": [.1, .2, .29]}}
+    fig = next(f for f in figures(reports, training=training) if f.name == "relevance")
+    assert "Not shown: sigmoid (test accuracy 29%" in fig.caption
+    assert "upper bound" in fig.caption or "exact" in fig.caption
+
+
+def test_report_settings_table_columns_guide_and_svg_files(tmp_path):
+    from pycx.report.columns import columns_markdown
+
+    rep = report_like("mlp")
+    rep.settings = {"seed": 0, "kde_rows": 200, "estimators": {"kde": {"bandwidth": "d"}},
+                    "kmeans": {"computed": True, "k_used": [4, 8]},
+                    "runs": [{"model": "mlp", "epoch": 0, "timings": {"a": 1.0}},
+                             {"model": "mlp", "epoch": 1, "timings": {"a": 2.0},
+                              "settings": {"seed": 0, "kde_rows": 300,
+                                           "estimators": {"kde": {"bandwidth": "d"}},
+                                           "kmeans": {"computed": False, "why": "no inputs"}}}]}
+    path = write_report(rep, tmp_path / "out")
+    out = tmp_path / "out"
+    text = path.read_text()
+    assert (out / "columns.md").read_text() == columns_markdown() + "\n"
+    assert "href='columns.md'" in text and "href='settings.json'" in text
+    assert sorted(p.stem for p in out.glob("fig_*.svg")) == sorted(p.stem for p in out.glob("fig_*.png"))
+    # Shared values once; the changed one (kde_rows) per run; the k-means baseline computed
+    # once is not reported as a change.
+    settings = text.split("<h2>Settings</h2>")[1]
+    assert settings.count("estimators.kde.bandwidth") == 1
+    assert "<th><code>kde_rows</code></th>" in settings
+    assert "no inputs" not in settings
+    assert json.loads((out / "settings.json").read_text())["mlp"]["kde_rows"] == 200
+    assert len(settings) < 5_000  # a table, not a settings dump per run
+
+
+def test_summary_says_why_critical_layer_is_undefined(tmp_path):
+    rep = report_like("mlp")
+    for net in rep.network:
+        net.update(critical_layer=None, critical_layer_why="every layer gives every sample its "
+                   "own state", zipf_layer=None, zipf_layer_why="no layer has a defined beta")
+    html = write_report(rep, tmp_path).read_text()
+    assert "undefined: every layer gives every sample its own state" in html
+    assert "undefined: no layer has a defined beta" in html
+
+
+def test_docs_columns_guide_is_current_and_complete():
+    from pathlib import Path
+
+    from pycx.analysis.table import COLUMNS as TABLE_COLUMNS
+    from pycx.report.columns import COLUMN_GUIDE, columns_markdown
+
+    assert set(COLUMN_GUIDE) == set(TABLE_COLUMNS)
+    docs = Path(__file__).resolve().parents[1] / "docs" / "columns.md"
+    if docs.exists():  # the source tree (not an installed wheel)
+        assert docs.read_text() == columns_markdown() + "\n"

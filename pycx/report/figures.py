@@ -14,7 +14,7 @@ from typing import Callable, Optional
 import numpy as np
 
 
-__all__ = ["COLUMNS", "Figure", "algebra_figure", "figures", "frame"]
+__all__ = ["COLUMNS", "Figure", "algebra_figure", "algebra_layer_names", "figures", "frame"]
 
 # The per-layer table of the report schema, in its order.
 COLUMNS = (
@@ -37,10 +37,13 @@ _STYLE = {
 
 
 class Figure:
-    """One report figure: a file stem, a title, a caption and the PNG bytes."""
+    """One report figure: a file stem, a title, a caption, the PNG bytes, the same drawing as
+    SVG (vector) and ``notes``: warnings shown next to the figure (e.g. saturated values)."""
 
-    def __init__(self, name: str, title: str, caption: str, png: bytes):
+    def __init__(self, name: str, title: str, caption: str, png: bytes, svg: bytes = b"",
+                 notes=()):
         self.name, self.title, self.caption, self.png = name, title, caption, png
+        self.svg, self.notes = svg, list(notes)
 
     def __repr__(self):
         return f"Figure({self.name!r}, {len(self.png)} bytes)"
@@ -53,12 +56,16 @@ def _plt():
     return plt
 
 
-def _png(fig) -> bytes:
+def _render(fig):
+    """(PNG bytes, SVG bytes) of a matplotlib figure, which is then closed."""
     plt = _plt()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight")
+    out = []
+    for fmt in ("png", "svg"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=_DPI, bbox_inches="tight")
+        out.append(buf.getvalue())
     plt.close(fig)
-    return buf.getvalue()
+    return out[0], out[1]
 
 
 def _as_list(reports):
@@ -156,14 +163,33 @@ def _settings_text(df, cols) -> str:
 # Figures from the per-layer table
 
 
+def _epochs_tracked(df) -> bool:
+    """More than one epoch of some model: trajectories and "last epoch" wording apply."""
+    if not len(df) or not df["epoch"].notna().any():
+        return False
+    return bool((df.groupby("model", sort=False)["epoch"].nunique() > 1).any())
+
+
+def _when(df) -> str:
+    return "at each model's last epoch" if _epochs_tracked(df) else "(one snapshot per model)"
+
+
+def _annotate_layers(ax, g, xcol, ycol, color="0.25", size=6):
+    """Each point labelled with its (shortened) layer name."""
+    for _, r in g.iterrows():
+        ax.annotate(_short(str(r["layer"]), 14), (r[xcol], r[ycol]), fontsize=size,
+                    color=color, xytext=(2, 3), textcoords="offset points", rotation=25)
+
+
 def _per_depth_panels(df, panels, name, title, caption_what, settings_cols, per_model_ticks=True):
-    """Rows of panels: one panel per metric, one line per model (last epoch), x = layer depth."""
+    """Rows of panels: one panel per metric, one line per model (last epoch), x = layer depth.
+    One model: layer names as tick labels; several: each point labelled with its layer."""
     plt = _plt()
     last = _last_epoch(df)
     models = _models(last)
     colors = _colors(models)
     with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.9), squeeze=False)
         for ax, (col, ylabel) in zip(axes[0], panels):
             for m in models:
                 g = last[(last["model"] == m) & last[col].notna()].sort_values("depth")
@@ -171,18 +197,20 @@ def _per_depth_panels(df, panels, name, title, caption_what, settings_cols, per_
                     continue
                 ax.plot(g["depth"], g[col], "o-", color=colors[m], ms=4, lw=1.5,
                         label=f"{m} ({_epoch_text(g)})")
-            ax.set_xlabel("layer depth (index among gating layers)")
+                if len(models) > 1 or not per_model_ticks:
+                    _annotate_layers(ax, g, "depth", col, color=colors[m])
             ax.set_ylabel(ylabel)
             if len(models) == 1 and per_model_ticks:
                 _layer_ticks(ax, last[last[col].notna()])
-                ax.set_xlabel("gating layer (forward order)")
+                ax.set_xlabel(f"gating layer of {models[0]} (forward order)")
             else:
+                ax.set_xlabel("layer depth (index among gating layers; points name the layer)")
                 ax.xaxis.get_major_locator().set_params(integer=True)
         axes[0][0].legend(loc="best")
         fig.tight_layout()
-        png = _png(fig)
+        png, svg = _render(fig)
     caption = f"{caption_what} Settings: {_settings_text(last, settings_cols) or 'see metrics.json'}."
-    return Figure(name, title, caption, png)
+    return Figure(name, title, caption, png, svg)
 
 
 def _holographic(df):
@@ -194,7 +222,7 @@ def _holographic(df):
         if _has(df, c)]
     return _per_depth_panels(
         df, panels, "holographic", "Effective dimension and complexity per neuron vs depth",
-        "Per gating layer at each model's last epoch: the effective dimension of the per-patch "
+        f"Per gating layer {_when(df)}: the effective dimension of the per-patch "
         "post-activation outputs (exp of the entropy of the normalised covariance spectrum) and "
         "the joint gate entropy per unit of the per-patch gate vectors (Janik & Witaszczyk, "
         "figs. 2-3).",
@@ -210,7 +238,7 @@ def _linearity_ntc(df):
         ("unit_entropy_mean", "mean unit entropy H(Z_i) (bits)")) if _has(df, c)]
     return _per_depth_panels(
         df, panels, "linearity_ntc", "Linearity and normalised total correlation per layer",
-        "Per gating layer at the last epoch: linearity = mean fraction of active gates, "
+        f"Per gating layer {_when(df)}: linearity = mean fraction of active gates, "
         "normalised total correlation = (Σ H(Z_i) − H(Z)) / Σ H(Z_i) of the per-patch gate "
         "vector, and the mean single-unit entropy (Janik & Witaszczyk, eqs. 7-8).",
         [("complexity_estimator", "H(Z) estimator"), ("rows_patch", "per-patch rows")])
@@ -251,13 +279,14 @@ def _block_bars(df):
             ax.set_ylabel(ylabel)
         axes[0][0].legend(loc="best")
         fig.tight_layout()
-        png = _png(fig)
+        png, svg = _render(fig)
     return Figure("linearity_ntc_blocks", "Linearity and normalised total correlation per block",
-                  "Block averages over the gating layers of each block at the last epoch: "
+                  f"Block averages over the gating layers of each block {_when(df)}: "
                   "linearity = mean fraction of active gates; normalised total correlation = "
                   "(Σ H(Z_i) − H(Z)) / Σ H(Z_i) of the per-patch gate vector (Janik & "
                   "Witaszczyk, eqs. 7-8). Settings: "
-                  f"{_settings_text(last, [('complexity_estimator', 'H(Z) estimator')])}.", png)
+                  f"{_settings_text(last, [('complexity_estimator', 'H(Z) estimator')])}.", png,
+                  svg)
 
 
 def _network_table(df):
@@ -276,6 +305,7 @@ def _ed_vs_complexity(df):
     net = _network_table(df)
     models = _models(net)
     colors = _colors(models)
+    tracked = _epochs_tracked(df)
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.0))
         ax = axes[0]
@@ -286,16 +316,20 @@ def _ed_vs_complexity(df):
                 continue
             x, y = g["network_complexity"].to_numpy(), g["effective_dimension"].to_numpy()
             if len(g) > 1:
-                ax.plot(x, y, "-", color=colors[m], lw=1.2, alpha=0.7)
+                ax.plot(x, y, "-", color=colors[m], lw=1.0, alpha=0.6)
                 ax.scatter(x[:-1], y[:-1], s=14, color=colors[m], alpha=0.6)
-                ax.annotate("", xy=(x[-1], y[-1]), xytext=(x[-2], y[-2]),
-                            arrowprops=dict(arrowstyle="->", color=colors[m], lw=1.2))
+                # An arrow head on every step, from one tracked epoch to the next.
+                for i in range(len(x) - 1):
+                    ax.annotate("", xy=(x[i + 1], y[i + 1]), xytext=(x[i], y[i]),
+                                arrowprops=dict(arrowstyle="-|>", color=colors[m], lw=0.9,
+                                                shrinkA=0, shrinkB=3, mutation_scale=9))
                 ax.annotate(f"ep {int(g['epoch'].iloc[0])}", (x[0], y[0]), fontsize=7,
                             color=colors[m], xytext=(3, -9), textcoords="offset points")
             ax.scatter(x[-1:], y[-1:], s=60, color=colors[m], edgecolor="k", zorder=3, label=m)
         ax.set_xlabel("network complexity Σ_layers H(Z) (bits)")
         ax.set_ylabel("mean effective dimension over layers")
-        ax.set_title("training trajectories (large dot: last epoch)")
+        ax.set_title("training trajectories (arrows: epoch to epoch; large dot: last)" if tracked
+                     else "one point per model")
         ax.legend(loc="best")
         ax = axes[1]
         last = _last_epoch(df)
@@ -306,22 +340,25 @@ def _ed_vs_complexity(df):
                 continue
             ax.plot(g["complexity_per_neuron"], g["effective_dimension"], "o-", color=colors[m],
                     ms=4, lw=1, label=m)
-            ax.annotate("in", (g["complexity_per_neuron"].iloc[0],
-                               g["effective_dimension"].iloc[0]), fontsize=7, color=colors[m],
-                        xytext=(3, 3), textcoords="offset points")
+            _annotate_layers(ax, g, "complexity_per_neuron", "effective_dimension",
+                             color=colors[m])
         ax.set_xlabel("complexity per neuron H(Z)/C (bits/unit)")
         ax.set_ylabel("effective dimension (count)")
-        ax.set_title("layers at the last epoch (line follows depth)")
+        ax.set_title("layers " + ("at the last epoch" if tracked else "") + " (line follows depth)")
         fig.tight_layout()
-        png = _png(fig)
+        png, svg = _render(fig)
+    left = ("each model's network complexity (sum over gating layers of the per-patch joint gate "
+            "entropy H(Z)) against the mean effective dimension of its layers, one point per "
+            "tracked epoch, an arrow from each epoch to the next, 'ep N' at the first, a large "
+            "dot at the last" if tracked else
+            "each model's network complexity (sum over gating layers of the per-patch joint gate "
+            "entropy H(Z)) against the mean effective dimension of its layers, one point per model")
     return Figure(
         "ed_vs_complexity", "Effective dimension vs complexity",
-        "Left: each model's network complexity (sum over gating layers of the per-patch joint "
-        "gate entropy H(Z)) against the mean effective dimension of its layers, one point per "
-        "tracked epoch, arrow towards the last (Janik & Witaszczyk, figs. 4-5). Right: the "
-        "same plane per layer at the last epoch, the line following depth from the input "
-        f"('in'). Settings: {_settings_text(df, [('complexity_estimator', 'H(Z) estimator'), ('rows_patch', 'per-patch rows')])}.",
-        png)
+        f"Left: {left} (Janik & Witaszczyk, figs. 4-5). Right: the same plane per layer "
+        f"{_when(df)}, the line following depth, each point named by its layer. Settings: "
+        f"{_settings_text(df, [('complexity_estimator', 'H(Z) estimator'), ('rows_patch', 'per-patch rows')])}.",
+        png, svg)
 
 
 def _curve(curves, key):
@@ -329,74 +366,101 @@ def _curve(curves, key):
     return c if isinstance(c, dict) and c else None
 
 
-def _relevance(df, reports):
+_MIN_ACCURACY = 0.5  # a model below this test accuracy "never learned": no relevance panel
+
+
+def _relevance(df, reports, training=None):
     if not _has(df, "h_s_norm", "h_k_norm"):
         return None
     plt = _plt()
     last = _last_epoch(df)
     models = [m for m in _models(last) if last.loc[last["model"] == m, "h_s_norm"].notna().any()]
-    # A model whose every layer gives each sample its own state (H[s] = log2 M, H[k] = 0) has
-    # nothing to show in this plane; it is named in the caption instead.
-    saturated = [m for m in models
-                 if (last.loc[last["model"] == m, "h_s_norm"].dropna() > 0.995).all()]
-    if len(saturated) < len(models):
-        models = [m for m in models if m not in saturated]
+    # Left out, and named in the caption: a model whose every layer gives each sample its own
+    # state (H[s] = log2 M, H[k] = 0: nothing to show in this plane), and a model that never
+    # learned (its layers' trade-off says nothing about learning).
+    left_out = {}
+    for m in models:
+        if (last.loc[last["model"] == m, "h_s_norm"].dropna() > 0.995).all():
+            left_out[m] = "every sample in its own state in every layer, H[s] = log2 M"
+        acc = ((training or {}).get(m) or {}).get("test_accuracy") or []
+        if len(acc) and np.isfinite(acc[-1]) and acc[-1] < _MIN_ACCURACY:
+            left_out[m] = (f"test accuracy {100 * acc[-1]:.0f}% at its last epoch: a model that "
+                           "did not learn")
+    if len(left_out) < len(models):
+        models = [m for m in models if m not in left_out]
     else:
-        saturated = []
+        left_out = {}
     by_model = {}
     for rep in reports:
-        names = {r.get("model", "model") for r in rep.rows}
-        for m in names:
+        for m in {r.get("model", "model") for r in rep.rows}:
             by_model.setdefault(m, rep)
+    tracked = _epochs_tracked(df)
     n = len(models)
+    curve_kinds = set()
     with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(n, 2, figsize=(10, 3.9 * n), squeeze=False)
+        fig, axes = plt.subplots(n, 3, figsize=(15, 4.6 * n), squeeze=False)
         for row, m in enumerate(models):
+            gm = df[(df["model"] == m) & df["h_s_norm"].notna()]
             g = last[(last["model"] == m) & last["h_s_norm"].notna()].sort_values("depth")
+            first = gm[gm["epoch"] == gm["epoch"].min()].sort_values("depth") if tracked else None
             curves = getattr(by_model.get(m), "curves", {}) or {}
+            # (a) the H[s]-H[k] plane
             ax = axes[row][0]
             mr = _curve(curves, "max_relevance")
+            top = float(g["h_k_norm"].max())
             if mr is not None:
-                ax.plot(mr["h_s_norm"], mr["h_k_norm"], ":", color="k", lw=1.2,
-                        label=f"maximal relevance (M={mr.get('M')})")
+                kind = mr.get("method", "")
+                curve_kinds.add(kind)
+                what = ("exact" if kind == "enumeration" else
+                        "upper bound" if kind in ("lagrange", "dual") else "")
+                ax.plot(mr["h_s_norm"], mr["h_k_norm"], ":", color="k", lw=1.3,
+                        label=f"maximal relevance, M={mr.get('M')}" + (f" ({what})" if what else ""))
+                top = max(top, float(np.max(mr["h_k_norm"])))
             km = _curve(curves, "kmeans")
             if km is not None and len(km.get("h_s_norm", [])):
                 ax.plot(km["h_s_norm"], km["h_k_norm"], "s--", color="0.55", ms=4, lw=1,
-                        label="k-means clusters")
+                        label="k-means clusters of the inputs")
+                top = max(top, float(np.max(km["h_k_norm"])))
+            if first is not None and len(first):
+                ax.plot(first["h_s_norm"], first["h_k_norm"], "o-", color="0.6", mfc="white",
+                        ms=6, lw=0.7, zorder=2,
+                        label=f"epoch {int(first['epoch'].iloc[0])} (initialisation)")
+                top = max(top, float(first["h_k_norm"].max()))
             cmap = plt.get_cmap("viridis")
             depths = g["depth"].to_numpy()
             span = max(1, depths.max() - depths.min()) if len(depths) else 1
-            for _, r in g.iterrows():
-                ax.scatter(r["h_s_norm"], r["h_k_norm"], s=40,
-                           color=cmap((r["depth"] - depths.min()) / span), edgecolor="k", lw=0.5,
-                           zorder=3)
-                ax.annotate(_short(str(r["layer"]), 14), (r["h_s_norm"], r["h_k_norm"]),
-                            fontsize=7, xytext=(4, 3), textcoords="offset points")
             ax.plot(g["h_s_norm"], g["h_k_norm"], "-", color="0.3", lw=0.8, zorder=2)
-            crit = _critical(g, by_model.get(m), m)
+            ax.scatter(g["h_s_norm"], g["h_k_norm"], s=42, zorder=3, edgecolor="k", lw=0.5,
+                       c=[cmap((d - depths.min()) / span) for d in depths],
+                       label=_epoch_text(g) + " (colour: depth)")
+            _annotate_layers(ax, g, "h_s_norm", "h_k_norm", size=7)
+            crit, why = _critical(g, by_model.get(m), m)
             if crit is not None:
-                ax.scatter(crit["h_s_norm"], crit["h_k_norm"], s=160, facecolor="none",
+                ax.scatter(crit["h_s_norm"], crit["h_k_norm"], s=170, facecolor="none",
                            edgecolor="red", lw=1.5, zorder=4, label=f"critical: {crit['layer']}")
             ax.set_xlim(-0.02, 1.02)
-            ax.set_ylim(bottom=0)
+            ax.set_ylim(0, 1.15 * top if top > 0 else 1)
             ax.set_xlabel("resolution H[s] / log2 M")
             ax.set_ylabel("relevance H[k] / log2 M")
-            ax.set_title(f"{m}: H[s]–H[k] plane per layer ({_epoch_text(g)})")
-            ax.legend(loc="upper left")
+            ax.set_title(f"{m}: H[s]–H[k] per layer" + ("" if crit is not None or not why
+                                                        else " (critical layer undefined)"))
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=7)
+            # (b) degeneracies of the last analysis
             ax = axes[row][1]
-            deg = (curves.get("degeneracy") or {}) if isinstance(curves, dict) else {}
+            deg = curves.get("degeneracy") or {}
             layers = [lay for lay in g["layer"] if lay in deg]
-            dmap = plt.get_cmap("viridis")
             for i, lay in enumerate(layers):
                 d = deg[lay]
                 k, mk = np.asarray(d["k"], float), np.asarray(d["m_k"], float)
                 if not len(k):
                     continue
-                color = dmap(i / max(1, len(layers) - 1))
+                color = cmap(i / max(1, len(layers) - 1))
                 beta = d.get("beta_mle", float("nan"))
+                beta = float("nan") if beta is None else float(beta)
+                text = f"β={beta:.2f}" if np.isfinite(beta) else "β undefined"
                 ax.loglog(k, mk, "o", ms=3, color=color, alpha=0.8,
-                          label=f"{_short(lay, 14)}: β={beta:.2f}")
-                if beta is not None and np.isfinite(beta) and beta > 0 and len(k) > 1:
+                          label=f"{_short(lay, 14)}: {text}")
+                if np.isfinite(beta) and beta > 0 and len(k) > 1:
                     # The fitted law as expected counts: S states with frequencies drawn from
                     # P(k) = k^-(beta+1) / zeta(beta+1), k >= 1 (the MLE's model).
                     from scipy.special import zeta
@@ -404,41 +468,78 @@ def _relevance(df, reports):
                     ax.loglog(kk, mk.sum() * kk ** (-(beta + 1)) / zeta(beta + 1, 1), "-",
                               color=color, lw=0.9)
             if layers:
-                ax.legend(loc="upper right", ncol=1 if len(layers) < 7 else 2)
+                ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                          ncol=2 if len(layers) < 7 else 3, fontsize=7)
+            else:
+                ax.text(0.5, 0.5, "no degeneracy curves in this report", ha="center",
+                        transform=ax.transAxes)
             from matplotlib.ticker import FuncFormatter
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.xaxis.set_minor_formatter(plt.NullFormatter())
             ax.set_ylim(bottom=0.5)
             ax.set_xlabel("state frequency k (samples per state)")
             ax.set_ylabel("m_k (number of states seen k times)")
-            ax.set_title(f"{m}: degeneracy m_k, fitted m_k ∝ k^-(β+1)")
-            if row == n - 1 and not len(layers):
-                ax.text(0.5, 0.5, "no degeneracy curves in this report", ha="center",
-                        transform=ax.transAxes)
+            ax.set_title(f"{m}: m_k, {_epoch_text(g)}, fitted m_k ∝ k^-(β+1)")
+            # (c) beta per layer (fig. 2c)
+            ax = axes[row][2]
+            for part, style in ((first, dict(color="0.6", mfc="white")),
+                                (g, dict(color="C0"))):
+                if part is None or not len(part):
+                    continue
+                b = part["beta_mle"].to_numpy(dtype=float)
+                ok = np.isfinite(b)
+                label = (f"epoch {int(part['epoch'].iloc[0])}" if part["epoch"].notna().any()
+                         else "β (MLE)")
+                if part is first:
+                    label += " (initialisation)"
+                ax.plot(part["depth"].to_numpy()[ok], b[ok], "o-", ms=5, lw=1, label=label,
+                        **style)
+                if (~ok).any():
+                    ax.plot(part["depth"].to_numpy()[~ok], np.zeros((~ok).sum()), "x",
+                            color=style["color"], ms=7,
+                            label="β undefined (< 3 distinct frequencies)")
+            ax.axhline(1.0, color="k", ls="--", lw=0.8, label="β = 1 (Zipf)")
+            _layer_ticks(ax, g)
+            ax.set_xlabel(f"gating layer of {m} (forward order)")
+            ax.set_ylabel("β (discrete power-law MLE)")
+            ax.set_ylim(bottom=0)
+            ax.set_title(f"{m}: exponent β per layer")
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, fontsize=7)
         fig.tight_layout()
-        png = _png(fig)
+        png, svg = _render(fig)
     m_rows = _settings_text(last, [("rows_sample", "M (samples)")])
-    return Figure(
-        "relevance", "Resolution and relevance per layer",
+    if curve_kinds <= {"enumeration"}:
+        curve_text = "exact: the envelope over every frequency profile of M samples"
+    else:
+        curve_text = ("an upper bound on every frequency profile of M samples from supporting "
+                      "lines of the integer problem; at most a few hundredths of log2 M above "
+                      "the exact envelope")
+    init = (" Hollow grey points: the same layers at the first tracked epoch (initialisation)."
+            if tracked else "")
+    caption = (
         "Left: normalised resolution H[s] and relevance H[k] of each layer's per-sample binary "
-        "states (sigmoid units binarised at 0.5), the maximal relevance curve for M samples "
-        "(dotted), k-means cluster sizes on the inputs (dashed, k = 4, 8, ...), and the critical "
-        "layer (max H[s] + H[k], red circle). Right: m_k against k, log-log, with the fitted "
-        f"power law (β by discrete maximum likelihood) (Song, Marsili & Jo, fig. 2). "
-        f"Settings: {m_rows}."
-        + (f" Not shown: {', '.join(saturated)} (every sample in its own state in every layer, "
-           "H[s] = log2 M)." if saturated else ""), png)
+        "states (sigmoid units binarised at 0.5), " + ("at the last epoch, " if tracked else "")
+        + f"with the maximal relevance curve (dotted; {curve_text}), k-means cluster sizes on the "
+        "inputs (dashed, k = 4, 8, ...) and the critical layer (max H[s] + H[k] among layers "
+        f"with H[k] > 0, red circle).{init} Middle: m_k against k, log-log, with the fitted power "
+        "law (β by discrete maximum likelihood). Right: β per layer; β = 1 is Zipf's law "
+        f"(Song, Marsili & Jo, fig. 2a-c). Settings: {m_rows}.")
+    if left_out:
+        caption += " Not shown: " + "; ".join(f"{m} ({why})" for m, why in left_out.items()) + "."
+    return Figure("relevance", "Resolution and relevance per layer", caption, png, svg)
 
 
 def _critical(g, rep, model):
-    name = None
+    """The critical layer's row at the last epoch and, when it is undefined, the reason."""
+    name, why, found = None, "", False
     for rec in getattr(rep, "network", []) or []:
-        if rec.get("model", model) == model:
-            name = rec.get("critical_layer") or name  # the last epoch's, as records are in order
-    if name is None and len(g):
-        name = g.loc[(g["h_s"] + g["h_k"]).idxmax(), "layer"] if _has(g, "h_s", "h_k") else None
+        if rec.get("model", model) == model:  # the last epoch's, as records are in order
+            name, why, found = rec.get("critical_layer"), rec.get("critical_layer_why", ""), True
+    if not found and len(g) and _has(g, "h_s", "h_k"):
+        score = (g["h_s"] + g["h_k"]).where(g["h_k"] > 0)
+        name = g.loc[score.idxmax(), "layer"] if score.notna().any() else None
     hit = g[g["layer"] == name]
-    return hit.iloc[0] if len(hit) else None
+    return (hit.iloc[0] if len(hit) else None), why
 
 
 def _classification_error(df):
@@ -449,26 +550,64 @@ def _classification_error(df):
              ("n_states", "distinct states")] if _has(df, "n_states") else
         [("classification_error", "classification error of the states")],
         "classification_error", "Classification error of the gate states per layer",
-        "Per layer at the last epoch: 1 − (1/M) Σ_s max_y count(s, y), the error of predicting "
+        f"Per layer {_when(df)}: 1 − (1/M) Σ_s max_y count(s, y), the error of predicting "
         "the label from the majority label of each sample's binary state, and the number of "
         "distinct states (Song, Marsili & Jo, fig. 2d).",
         [("rows_sample", "M (samples)")])
 
 
-def _kde(df):
+def _kde_bandwidth_text(reports) -> str:
+    modes = set()
+    for rep in reports:
+        est = (getattr(rep, "settings", {}) or {}).get("estimators") or {}
+        kde = est.get("kde") if isinstance(est, dict) else None
+        if isinstance(kde, dict) and kde.get("bandwidth"):
+            modes.add(kde["bandwidth"])
+    if modes == {"var"}:
+        return "s2 = α·Σ p_i(1−p_i) (bandwidth \"var\")"
+    if modes <= {"d"}:
+        return "s2 = α·d, d the number of gate bits (bandwidth \"d\", the default)"
+    return "s2 = α·d or α·Σ p_i(1−p_i) (see the settings)"
+
+
+def _kde_notes(df):
+    """Warnings: layers whose KDE values sit at their ceilings (SPEC §4 saturation)."""
+    notes = []
+    last = _last_epoch(df)
+    for col, ceiling, what in (("kde_saturated", "kde_h_max", "H(Σ) is saturated (within 0.01 "
+                                "bits of log2 n: every state alone at this bandwidth; the value "
+                                "says only that the states are far apart)"),
+                               ("kde_i_xy_saturated", "kde_h_y", "I(X;Σ;Y) sits at H(Y) (within "
+                                "0.01 bits)")):
+        if col not in df.columns:
+            continue
+        for m in _models(last):
+            g = last[(last["model"] == m) & (last[col] == True)]  # noqa: E712 (NaN: not computed)
+            if len(g):
+                layers = ", ".join(str(x) for x in g["layer"])
+                ep = _epoch_text(g)
+                c = g[ceiling].dropna()
+                at = f" = {c.iloc[0]:.2f} bits" if len(c) else ""
+                notes.append(f"{m}, {ep}: {what}{at} in {len(g)} of "
+                             f"{int((last['model'] == m).sum())} layers: {layers}.")
+    return notes
+
+
+def _kde(df, reports=()):
     cols = [(c, lab) for c, lab in (("kde_h", "H(Σ) (bits)"), ("kde_i_xy", "I(X;Σ;Y) (bits)"),
                                     ("kde_tc", "total correlation TC (bits)")) if _has(df, c)]
     if not cols:
         return None
+    ceilings = {"kde_h": "kde_h_max", "kde_i_xy": "kde_h_y"}
     plt = _plt()
     last = _last_epoch(df)
     models = _models(df)
     colors = _colors(models)
-    with_epochs = df["epoch"].notna().any() and df["epoch"].nunique() > 1
+    with_epochs = _epochs_tracked(df)
     # Top row: every model per layer at its last epoch; then one row per model over epochs.
     nrows = 1 + (len(models) if with_epochs else 0)
     with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(nrows, len(cols), figsize=(4.6 * len(cols), 3.3 * nrows),
+        fig, axes = plt.subplots(nrows, len(cols), figsize=(4.8 * len(cols), 3.5 * nrows),
                                  squeeze=False)
         for j, (col, ylabel) in enumerate(cols):
             ax = axes[0][j]
@@ -476,9 +615,16 @@ def _kde(df):
                 g = last[(last["model"] == m) & last[col].notna()].sort_values("depth")
                 if len(g):
                     ax.plot(g["depth"], g[col], "o-", color=colors[m], ms=4, label=m)
-            ax.set_xlabel("layer depth (index among gating layers)")
+                    _annotate_layers(ax, g, "depth", col, color=colors[m])
+                    ceil = ceilings.get(col)
+                    if ceil in g.columns and g[ceil].notna().any():
+                        ax.plot(g["depth"], g[ceil], "_", color=colors[m], ms=14, mew=1.5)
+            ax.set_xlabel("layer depth (index among gating layers; points name the layer)")
             ax.set_ylabel(ylabel)
-            ax.set_title(f"{ylabel.split(' (')[0]} per layer, last epoch")
+            if col in ceilings:
+                ax.set_ylim(bottom=0)  # the whole range: no zoom onto noise at the ceiling
+            ax.set_title(f"{ylabel.split(' (')[0]} per layer" +
+                         (", last epoch" if with_epochs else ""))
             ax.xaxis.get_major_locator().set_params(integer=True)
             if not with_epochs:
                 continue
@@ -491,33 +637,63 @@ def _kde(df):
                     h = g[g["layer"] == lay].sort_values("epoch")
                     ax.plot(h["epoch"], h[col], "-", marker=".", lw=1.2,
                             color=cmap(li / max(1, len(layers) - 1)), label=_short(str(lay), 16))
+                ceil = ceilings.get(col)
+                if ceil in g.columns and g[ceil].notna().any():
+                    ax.axhline(float(g[ceil].max()), color="k", ls=":", lw=0.9,
+                               label="ceiling (log2 n)" if col == "kde_h" else "ceiling H(Y)")
+                    ax.set_ylim(bottom=0)
                 ax.set_xlabel("epoch")
                 ax.set_ylabel(ylabel)
-                ax.set_title(f"{m}: over epochs")
+                ax.set_title(f"{m}: {ylabel.split(' (')[0]} over epochs")
                 ax.xaxis.get_major_locator().set_params(integer=True)
                 if j == len(cols) - 1 and layers:
                     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), title="layer",
                               fontsize=7)
         axes[0][0].legend(loc="best")
         fig.tight_layout()
-        png = _png(fig)
+        png, svg = _render(fig)
+    rows_text = "top: per layer at the last epoch, below: each model over epochs" if with_epochs \
+        else "per layer"
     return Figure(
         "kde", "Transformation complexity (KDE on gate states)",
         "Kernel density estimates on the per-sample gate states with a Hamming kernel "
-        "exp(−h/(2 s2)), s2 = α·Σ p_i(1−p_i): complexity H(Σ), the label information "
-        "I(X;Σ;Y) = H(Σ) − H(Σ|Y), and the total correlation against independent units "
-        "(leave-one-out); top: per layer at the last epoch, bottom: over training "
-        f"(arXiv 2205.01940, figs. 1, 3, 4). Settings: "
-        f"{_settings_text(df, [('kde_alpha', 'α'), ('rows_sample', 'samples n')])}.", png)
+        f"exp(−h/(2 s2)), {_kde_bandwidth_text(reports)}: complexity H(Σ), the label "
+        "information I(X;Σ;Y) = H(Σ) − H(Σ|Y), and the total correlation against independent "
+        f"units (leave-one-out); {rows_text}. Short bars / dotted lines mark the ceilings "
+        "(log2 n for H(Σ), H(Y) for I(X;Σ;Y)); a value there is saturated "
+        f"(Ren et al. 2022, figs. 1, 3, 4). Settings: "
+        f"{_settings_text(df, [('kde_alpha', 'α'), ('rows_kde', 'samples n')])}.", png, svg,
+        notes=_kde_notes(df))
 
 
-def algebra_figure(algebras: dict, name: str = "algebra") -> Figure:
-    """Cumulative log10 intrinsic power and complexity along each model's nodes (paper 002,
-    figs. 7-8). ``algebras``: {model name: `pycx.layer_algebra` result}."""
+_GATING_OPS = ("relu", "sigmoid", "tanh", "maxpool", "gelu", "silu", "elu", "dropout",
+               "hardtanh", "prelu")
+
+
+def _is_gating_op(op: str) -> bool:
+    o = "".join(ch for ch in str(op).lower().split(".")[-1] if ch.isalnum())
+    return any(o.startswith(g) or o.endswith(g) for g in _GATING_OPS)
+
+
+def algebra_layer_names(la, layer_names) -> dict:
+    """{algebra node name: captured layer name} for the gating nodes of a `layer_algebra`
+    result, matched in forward order with the layers `pycx.capture` / `pycx.analyze` name
+    (``layer_names``, in depth order); {} when the counts differ (no safe match)."""
+    nodes = [r["name"] for r in la.nodes if r["kind"] == "layer" and _is_gating_op(r["op"])]
+    names = list(layer_names or [])
+    return dict(zip(nodes, names)) if names and len(nodes) == len(names) else {}
+
+
+def algebra_figure(algebras: dict, name: str = "algebra", layer_names: Optional[dict] = None) -> Figure:
+    """Cumulative log10 intrinsic power and complexity along each model's nodes (Badias &
+    Banerjee, figs. 7-8). ``algebras``: {model name: `pycx.layer_algebra` result};
+    ``layer_names``: optional {model name: captured layer names in depth order}, to mark the
+    gating nodes with the names the other figures use."""
     plt = _plt()
     colors = _colors(list(algebras))
+    unmatched = []
     with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.9))
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
         for m, la in algebras.items():
             rows = [r for r in la.nodes if r["kind"] not in ("skip",)]
             x = np.arange(len(rows))
@@ -530,6 +706,16 @@ def algebra_figure(algebras: dict, name: str = "algebra") -> Figure:
             if merges:
                 axes[0].plot(x[merges], [rows[i]["power_log10"] for i in merges], "^",
                              color=colors[m], ms=4)
+            names = algebra_layer_names(la, (layer_names or {}).get(m))
+            if layer_names and m in layer_names and not names:
+                unmatched.append(m)
+            for i, r in enumerate(rows):
+                if r["name"] in names:
+                    for ax, key in ((axes[0], "power_log10"), (axes[1], "complexity_log10")):
+                        ax.plot(x[i], r[key], "o", color=colors[m], ms=3.5)
+                    axes[1].annotate(_short(names[r["name"]], 16), (x[i], r["complexity_log10"]),
+                                     fontsize=6, color=colors[m], xytext=(2, 3),
+                                     textcoords="offset points", rotation=30)
         axes[0].set_ylabel("cumulative intrinsic power, log10")
         axes[1].set_ylabel("cumulative intrinsic complexity, log10")
         for ax in axes:
@@ -538,13 +724,19 @@ def algebra_figure(algebras: dict, name: str = "algebra") -> Figure:
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
                    ncol=2 if len(labels) > 1 else 1, frameon=False)
-        png = _png(fig)
+        png, svg = _render(fig)
+    names_note = ""
+    if layer_names:
+        names_note = (" Dots: the gating layers, named as in the other figures (right panel)."
+                      + (f" Not matched (different number of gating nodes): "
+                         f"{', '.join(unmatched)}." if unmatched else ""))
     return Figure(
         name, "Layer algebra: cumulative intrinsic power and complexity",
         "Architecture only, no data: cumulative intrinsic power (product of local powers, max "
         "where paths merge, triangles) and complexity (product, summed at merges) after each "
         "layer node, in log10 (Badias & Banerjee, figs. 7-8; convolution kernel size counts "
-        "input channels). Legend: log10 of the global values at the output.", png)
+        "input channels). Legend: log10 of the global values at the output." + names_note,
+        png, svg)
 
 
 def _training(training: dict) -> Optional[Figure]:
@@ -565,10 +757,10 @@ def _training(training: dict) -> Optional[Figure]:
             ax.xaxis.get_major_locator().set_params(integer=True)
         axes[1].legend(loc="lower right")
         fig.tight_layout()
-        png = _png(fig)
+        png, svg = _render(fig)
     return Figure("training", "Training", "Mean training loss (cross-entropy over the epoch's "
                   "mini-batches) and accuracy on the held-out images, per epoch; epoch 0 is the "
-                  "network at initialisation, before any update.", png)
+                  "network at initialisation, before any update.", png, svg)
 
 
 _FIGURES: tuple = (
@@ -588,10 +780,13 @@ def figures(reports, algebras: Optional[dict] = None, training: Optional[dict] =
     steps = [lambda: _training(training)]
     if len(df):
         for name, fn in _FIGURES:
-            steps.append((lambda: _relevance(df, reports)) if name == "relevance"
+            steps.append((lambda: _relevance(df, reports, training)) if name == "relevance"
+                         else (lambda: _kde(df, reports)) if name == "kde"
                          else (lambda fn=fn: fn(df)))
     if algebras:
-        steps.append(lambda: algebra_figure(algebras))
+        names = {m: df[df["model"] == m].drop_duplicates("layer").sort_values("depth")["layer"]
+                 .astype(str).tolist() for m in algebras} if len(df) else None
+        steps.append(lambda: algebra_figure(algebras, layer_names=names))
     for step in steps:
         fig = step()
         if fig is not None:

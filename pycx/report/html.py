@@ -4,9 +4,13 @@ the same ``rows`` / ``network`` / ``curves`` / ``settings`` fields, see the repo
 `pycx.analysis.table`) and, optionally, `pycx.layer_algebra` results, and writes into ``out_dir``:
 
 - ``report.html``: one self-contained page (figures embedded as base64 PNG, viewable offline),
-  each figure with a caption saying what it shows and the settings used;
-- ``fig_*.png``: the same figures as files;
-- ``metrics.csv`` (one row per model, epoch and layer) and ``metrics.json`` (everything).
+  each figure with a caption saying what it shows and the settings used, warnings next to the
+  figures whose values sit at a ceiling, and one settings table (values shared by every run
+  once, values that change listed per run);
+- ``fig_*.png`` and ``fig_*.svg``: the same figures as raster and vector files;
+- ``metrics.csv`` (one row per model, epoch and layer), ``columns.md`` (what every column
+  means: unit, estimator, cap), ``metrics.json`` (everything) and ``settings.json`` (the full
+  settings of every run).
 
 matplotlib (Agg backend) and pandas are imported inside the functions: ``import pycx`` does not
 load them.
@@ -24,9 +28,10 @@ import numpy as np
 
 from .._json import to_json_value
 
-__all__ = ["write_report", "check_report_dir"]
+__all__ = ["write_report"]
 
-from .figures import _FIGURES, _as_list, _last_epoch, _models, figures, frame
+from .columns import columns_markdown
+from .figures import _FIGURES, _as_list, _last_epoch, _models, algebra_layer_names, figures, frame
 
 
 def _report_name(report, index: int) -> str:
@@ -37,6 +42,22 @@ def _report_name(report, index: int) -> str:
 
 def _network_rows(reports):
     return [dict(rec) for rep in reports for rec in (getattr(rep, "network", None) or [])]
+
+
+def _fmt(v):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    return f"{v:.4g}" if isinstance(v, (float, np.floating)) else html.escape(str(v))
+
+
+def _layer_cell(rec, key):
+    name = rec.get(key)
+    if name:
+        return html.escape(str(name))
+    why = rec.get(f"{key}_why")
+    return f"undefined: {html.escape(why)}" if why else "–"
 
 
 def _summary_table(df, reports) -> str:
@@ -52,108 +73,160 @@ def _summary_table(df, reports) -> str:
         ep_key = None if not np.isfinite(ep) else int(ep)
         rec = net.get((m, ep_key)) or net.get((m, None)) or {}
         nc = rec.get("network_complexity", g["complexity"].sum(min_count=1))
-
-        def fmt(v):
-            if v is None or (isinstance(v, float) and not math.isfinite(v)):
-                return "–"
-            return f"{v:.4g}" if isinstance(v, (float, np.floating)) else html.escape(str(v))
-        body.append(f"<tr><td>{html.escape(str(m))}</td><td>{fmt(ep_key)}</td><td>{len(g)}</td>"
-                    f"<td>{fmt(nc)}</td><td>{fmt(rec.get('critical_layer'))}</td>"
-                    f"<td>{fmt(rec.get('zipf_layer'))}</td>"
-                    f"<td>{fmt(rec.get('beta_across_layers'))}</td></tr>")
+        body.append(f"<tr><td>{html.escape(str(m))}</td><td>{_fmt(ep_key)}</td><td>{len(g)}</td>"
+                    f"<td>{_fmt(nc)}</td><td>{_layer_cell(rec, 'critical_layer')}</td>"
+                    f"<td>{_layer_cell(rec, 'zipf_layer')}</td>"
+                    f"<td>{_fmt(rec.get('beta_across_layers'))}</td></tr>")
     return f"<table>{head}{''.join(body)}</table>"
 
 
-_CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1080px;
+def _bound_notes(df) -> list:
+    """Layers whose H(Z) exceeds log2(rows): the chain rule's bound is above what the rows
+    could show."""
+    col = "complexity_exceeds_log2_rows"
+    if col not in df.columns:
+        return []
+    notes = []
+    last = _last_epoch(df)
+    for m in _models(last):
+        g = last[(last["model"] == m) & (last[col] == True)]  # noqa: E712 (NaN: not computed)
+        if len(g):
+            notes.append(
+                f"{m}: H(Z) exceeds log2(per-patch rows) = "
+                f"{float(g['complexity_bound_log2_rows'].max()):.2f} bits in {len(g)} layer(s) "
+                f"({', '.join(map(str, g['layer']))}): the XGBoost chain rule is an upper bound; "
+                "there it says only that the rows are too few to pin the entropy down.")
+    return notes
+
+
+# ----------------------------------------------------------------------------------- settings
+
+def _flat(d, prefix=""):
+    out = {}
+    for k, v in (d or {}).items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _short_value(v) -> str:
+    if isinstance(v, (list, tuple)):
+        text = json.dumps(to_json_value(list(v), infinity_as_text=False))
+        return text if len(text) <= 60 else f"{len(v)} items"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if v is None:
+        return "–"
+    return str(v)
+
+
+def _runs(reports):
+    """(model, epoch, flat settings, seconds) per analysis run, in order."""
+    out = []
+    for rep in reports:
+        settings = getattr(rep, "settings", {}) or {}
+        base = {k: v for k, v in settings.items() if k not in ("timings", "runs")}
+        runs = settings.get("runs") or [{"model": _report_name(rep, 0), "epoch": None,
+                                         "timings": settings.get("timings", {})}]
+        for run in runs:
+            flat = _flat(run.get("settings") or base)
+            out.append((run.get("model"), run.get("epoch"), flat,
+                        float(sum((run.get("timings") or {}).values()))))
+    # The k-means baseline depends on the inputs only: a Tracker computes it at a model's
+    # first analysis, so later runs of that model record "not computed"; that is not a change.
+    first_kmeans = {}
+    for model, _, flat, _ in out:
+        if flat.get("kmeans.computed") is True:
+            first_kmeans.setdefault(model, {k: v for k, v in flat.items() if k.startswith("kmeans.")})
+    for model, _, flat, _ in out:
+        if flat.get("kmeans.computed") is False and model in first_kmeans:
+            for k in [k for k in flat if k.startswith("kmeans.")]:
+                del flat[k]
+            flat.update(first_kmeans[model])
+    return out
+
+
+def _settings_html(reports) -> str:
+    runs = _runs(reports)
+    if not runs:
+        return "<p>No settings recorded.</p>"
+    keys = list(dict.fromkeys(k for _, _, flat, _ in runs for k in flat))
+    shared, varying = [], []
+    for k in keys:
+        values = {json.dumps(to_json_value(flat.get(k), infinity_as_text=False), sort_keys=True)
+                  for _, _, flat, _ in runs}
+        (shared if len(values) == 1 else varying).append(k)
+    # Per-model facts (layer lists, sample counts) vary between models but not within one.
+    parts = ["<p>Values shared by every analysis run:</p><table><tr><th>setting</th>"
+             "<th>value</th></tr>"]
+    for k in shared:
+        parts.append(f"<tr><td><code>{html.escape(k)}</code></td>"
+                     f"<td>{html.escape(_short_value(runs[0][2].get(k)))}</td></tr>")
+    parts.append("</table>")
+    parts.append("<p>Values that differ between runs (one row per analysis run), and the time "
+                 "each run took:</p><table><tr><th>model</th><th>epoch</th>"
+                 + "".join(f"<th><code>{html.escape(k)}</code></th>" for k in varying)
+                 + "<th>time (s)</th></tr>")
+    for model, epoch, flat, seconds in runs:
+        cells = "".join(f"<td>{html.escape(_short_value(flat.get(k)))}</td>" for k in varying)
+        parts.append(f"<tr><td>{html.escape(str(model))}</td><td>{_fmt(epoch)}</td>{cells}"
+                     f"<td>{seconds:.2f}</td></tr>")
+    parts.append("</table><p>Every setting of every run, in full: <a href='settings.json'>"
+                 "settings.json</a>; everything (rows, network values, curves, settings): "
+                 "<a href='metrics.json'>metrics.json</a>.</p>")
+    return "".join(parts)
+
+
+_CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1180px;
 margin:2em auto;padding:0 1em;color:#222;line-height:1.45}h1{font-size:1.6em}h2{font-size:1.2em;
 margin-top:2em;border-bottom:1px solid #ddd}figure{margin:0}img{max-width:100%;border:1px solid #eee}
-figcaption{font-size:.9em;color:#444;margin:.4em 0 1em}table{border-collapse:collapse;font-size:.9em}
-td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}pre{background:#f6f6f6;padding:.8em;
-overflow:auto;font-size:.8em}"""
-
-
-def _is_report_file(name: str) -> bool:
-    return name in _REPORT_FILES or (name.startswith("fig_") and name.endswith(".png"))
-
-
-_REPORT_FILES = ("report.html", "metrics.csv", "metrics.json")
-
-
-def check_report_dir(out_dir) -> Path:
-    """The folder a report will replace, checked before any work: absent (its parent is
-    created), empty, or holding only a previous report's files (``report.html``,
-    ``fig_*.png``, ``metrics.csv``, ``metrics.json``). A folder with other files, a file in
-    its place or a parent that cannot be written raise ValueError naming ``out_dir``. A
-    symbolic link is followed (its target is replaced). Returns the resolved path.
-
-    >>> import tempfile, pathlib
-    >>> check_report_dir(pathlib.Path(tempfile.mkdtemp()) / "new").name
-    'new'
-    """
-    import os
-
-    out = Path(out_dir)
-    if out.is_symlink():
-        out = out.resolve()
-    if out.exists():
-        if not out.is_dir():
-            raise ValueError(f"argument 'out_dir' ({str(out_dir)!r}) is an existing file, not a "
-                             "folder")
-        others = sorted(p.name for p in out.iterdir() if not _is_report_file(p.name))
-        if others:
-            raise ValueError(f"argument 'out_dir' ({str(out_dir)!r}) holds files that are not "
-                             f"a pycx report's ({', '.join(others[:3])}"
-                             f"{', ...' if len(others) > 3 else ''}); the report replaces the "
-                             "whole folder: choose a new or empty folder")
-    out = out.absolute()
-    parent = out.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"argument 'out_dir' ({str(out_dir)!r}): cannot create files in "
-                         f"{str(parent)!r} (not a writable folder)")
-    return out
+figcaption{font-size:.9em;color:#444;margin:.4em 0 1em}table{border-collapse:collapse;font-size:.85em;
+margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
+.note{background:#fff6e0;border-left:4px solid #e0a000;padding:.4em .8em;margin:.4em 0;font-size:.9em}
+.scroll{overflow-x:auto}"""
 
 
 def write_report(reports, out_dir, *, algebras: Optional[dict] = None,
                  training: Optional[dict] = None, title: str = "pycx report",
                  intro: str = "", progress: bool = False) -> Path:
-    """Writes ``report.html``, one ``fig_<name>.png`` per figure, ``metrics.csv`` and
-    ``metrics.json`` into ``out_dir`` (created if needed); returns the HTML file's path.
-
-    The folder is written atomically (all files into a temporary folder beside it, then
-    renamed into place): it is complete or absent, and an interrupted write or a full disk
-    leaves a previous report there as it was. ``out_dir`` must be new, empty or hold only a
-    previous report (see `check_report_dir`).
+    """Writes ``report.html``, ``fig_<name>.png`` and ``.svg`` per figure, ``metrics.csv``,
+    ``columns.md``, ``metrics.json`` and ``settings.json`` into ``out_dir`` (created if
+    needed); returns the HTML file's path.
 
     reports: a `pycx.Report` or a list of them (one per model, say); ``algebras``: optional
     {model name: `pycx.layer_algebra` result}; ``training``: optional {model name: {"epoch",
     "train_loss", "test_accuracy": lists}}; ``intro``: a paragraph (plain text) shown first.
     """
-    from .._io import atomic_dir
-
-    final = check_report_dir(out_dir)
-    with atomic_dir(final) as tmp:
-        _write_report_files(tmp, reports, algebras=algebras, training=training, title=title,
-                            intro=intro, progress=progress)
-    return final / "report.html"
-
-
-def _write_report_files(out: Path, reports, *, algebras, training, title, intro, progress):
-    """Writes the report's files into the (temporary) folder ``out``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     reports = _as_list(reports)
     df = frame(reports)
     df.to_csv(out / "metrics.csv", index=False)
+    (out / "columns.md").write_text(columns_markdown() + "\n", encoding="utf-8")
+    layer_names = {m: df[df["model"] == m].drop_duplicates("layer").sort_values("depth")["layer"]
+                   .astype(str).tolist() for m in (algebras or {})} if len(df) else {}
+    algebra = {}
+    for m, la in (algebras or {}).items():
+        d = la.to_dict()
+        # The captured layer name of each gating node, so both tables use the same names.
+        d["layer_names"] = algebra_layer_names(la, layer_names.get(m))
+        algebra[m] = d
+    settings = {_report_name(r, i): getattr(r, "settings", {}) for i, r in enumerate(reports)}
     data = {
         "rows": df.astype(object).where(df.notna(), None).to_dict("records"),
         "network": _network_rows(reports),
         "curves": {_report_name(r, i): getattr(r, "curves", {}) for i, r in enumerate(reports)},
-        "settings": {_report_name(r, i): getattr(r, "settings", {}) for i, r in enumerate(reports)},
-        "algebra": {m: la.to_dict() for m, la in (algebras or {}).items()},
+        "settings": settings,
+        "algebra": algebra,
         "training": training or {},
     }
     with open(out / "metrics.json", "w") as f:
         json.dump(to_json_value(data, infinity_as_text=False), f, indent=1, allow_nan=False)
+    with open(out / "settings.json", "w") as f:
+        json.dump(to_json_value(settings, infinity_as_text=False), f, indent=1, allow_nan=False)
 
     bar = None
     n_steps = 1 + (len(_FIGURES) if len(df) else 0) + (1 if algebras else 0)
@@ -167,22 +240,30 @@ def _write_report_files(out: Path, reports, *, algebras, training, title, intro,
             bar.close()
     for fig in figs:
         (out / f"fig_{fig.name}.png").write_bytes(fig.png)
+        if fig.svg:
+            (out / f"fig_{fig.name}.svg").write_bytes(fig.svg)
 
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
              f"</title><style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
     if intro:
         parts.append(f"<p>{html.escape(intro)}</p>")
+    parts.append("<p>Units: entropies in bits, effective dimension a count. What each number "
+                 "is, its estimator and the cap that bounds it: <a href='columns.md'>columns.md"
+                 "</a> (the column guide of <a href='metrics.csv'>metrics.csv</a>).</p>")
     if len(df):
         parts.append("<h2>Summary</h2>" + _summary_table(df, reports))
+        parts.extend(f"<div class='note'>{html.escape(n)}</div>" for n in _bound_notes(df))
     for fig in figs:
         b64 = base64.b64encode(fig.png).decode("ascii")
-        parts.append(f"<h2 id='{fig.name}'>{html.escape(fig.title)}</h2><figure>"
-                     f"<img alt='{html.escape(fig.title)}' src='data:image/png;base64,{b64}'>"
-                     f"<figcaption>{html.escape(fig.caption)} (file fig_{fig.name}.png)"
+        files = f"fig_{fig.name}.png" + (f", fig_{fig.name}.svg" if fig.svg else "")
+        parts.append(f"<h2 id='{fig.name}'>{html.escape(fig.title)}</h2>")
+        parts.extend(f"<div class='note'>{html.escape(n)}</div>" for n in fig.notes)
+        parts.append(f"<figure><img alt='{html.escape(fig.title)}' "
+                     f"src='data:image/png;base64,{b64}'>"
+                     f"<figcaption>{html.escape(fig.caption)} (files {files})"
                      "</figcaption></figure>")
-    settings = {_report_name(r, i): getattr(r, "settings", {}) for i, r in enumerate(reports)}
-    parts.append("<h2>Settings</h2><pre>" + html.escape(
-        json.dumps(to_json_value(settings, infinity_as_text=False), indent=1)) + "</pre>")
-    parts.append("<p>Per-layer numbers: <code>metrics.csv</code>; everything: "
-                 "<code>metrics.json</code>.</p></body></html>")
-    (out / "report.html").write_text("".join(parts), encoding="utf-8")
+    parts.append("<h2>Settings</h2><div class='scroll'>" + _settings_html(reports) + "</div>")
+    parts.append("</body></html>")
+    path = out / "report.html"
+    path.write_text("".join(parts), encoding="utf-8")
+    return path
