@@ -1,0 +1,364 @@
+"""Paper 004's complexity loss ``L = L_task + lambda * sum_l H(Sigma_l)`` (section 4.3,
+appendix J; SPEC section 8).
+
+`ComplexityLoss` attaches to a torch model and, during every forward pass run with autograd
+on, keeps the pre-activation ``x`` of each chosen ReLU-family gating layer (with its graph).
+`penalty()` then (1) trains each layer's `GateEBM` by one eq. 37 step on the batch's binary gates
+``x > 0`` (the network is not touched: the gates are detached), and (2) returns
+``sum_l -(1/n) sum_j [f(s_j) + log q(s_j)]`` (eq. 38, log Z held constant) on the relaxed gates
+``s = sigmoid(beta * x)`` (eq. 40), differentiable in the model's parameters. The forward pass
+itself is unchanged (exact ReLU). The penalty is in nats per layer, up to each layer's constant
+log Z.
+
+Layer names follow ``pycx.capture``: an op run by an activation module is named after the
+module's path (``blocks.0.act``); an op called functionally inside a module's forward is
+``<module path>.<kind>`` (``<kind>`` in the top-level forward); the k-th repeated call (k >= 1)
+of a name in one forward pass gets ``:k``.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+from .ebm import EBM_DEFAULTS, GateEBM
+
+__all__ = ["ComplexityLoss", "GATE_KINDS"]
+
+TARGET_ACCEPTANCE, ADAPT_RATE, STEP_MIN, STEP_MAX = 0.6, 0.5, 1e-3, 2.0
+
+GATE_KINDS = ("relu", "relu6", "leaky_relu", "prelu", "elu", "gelu", "silu")
+
+
+def _op_table():
+    T = torch.Tensor
+    table = {}
+    for kind, funcs in (("relu", (F.relu, torch.relu, torch.relu_, T.relu, T.relu_)),
+                        ("relu6", (F.relu6,)),
+                        ("leaky_relu", (F.leaky_relu, getattr(F, "leaky_relu_", None))),
+                        ("prelu", (F.prelu, torch.prelu)),
+                        ("elu", (F.elu, getattr(F, "elu_", None))),
+                        ("gelu", (F.gelu,)), ("silu", (F.silu,)),
+                        ("hardtanh", (F.hardtanh,))):
+        for f in funcs:
+            if f is not None:
+                table[f] = kind
+    return table
+
+
+_OPS = _op_table()
+_IN_PLACE = {torch.relu_, torch.Tensor.relu_, getattr(F, "leaky_relu_", None), getattr(F, "elu_", None)}
+_ACTIVATION_MODULES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU,
+                       nn.Sigmoid, nn.Tanh, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.Dropout)
+
+
+def _kind(func, args, kwargs):
+    kind = _OPS.get(func)
+    if kind == "hardtanh":  # nn.ReLU6 is Hardtanh(0, 6)
+        lower = args[1] if len(args) > 1 else kwargs.get("min_val", -1.0)
+        return "relu6" if lower == 0 else None
+    return kind
+
+
+def _in_place(func, args, kwargs):
+    if func in _IN_PLACE:
+        return True
+    if kwargs.get("inplace", False):
+        return True
+    # positional `inplace`: F.relu(x, True), F.relu6(x, True), F.elu(x, a, True),
+    # F.leaky_relu(x, s, True), F.hardtanh(x, lo, hi, True)
+    pos = {F.relu: 1, F.relu6: 1, F.elu: 2, F.leaky_relu: 2, F.hardtanh: 3}.get(func)
+    return pos is not None and len(args) > pos and bool(args[pos])
+
+
+class _Mode(TorchFunctionMode):
+    def __init__(self, owner):
+        super().__init__()
+        self.owner = owner
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        try:
+            kind = _kind(func, args, kwargs) if func in _OPS else None
+        except TypeError:  # unhashable callables are never gating ops
+            kind = None
+        if kind is not None:
+            self.owner._on_gate(kind, func, args, kwargs)
+        return func(*args, **kwargs)
+
+
+class ComplexityLoss:
+    """Complexity penalty of paper 004 on the gating layers of `model` (module docstring).
+
+    - `layers`: None (the last ``n_layers`` ReLU-family gating layers in forward order, 4 as in
+      the paper), a layer name, or a list of names (see `gating_layers` after one forward).
+    - `beta`: slope of the relaxation ``sigmoid(beta * x)`` (eq. 40); must be > 0.
+    - EBM settings (defaults in `pycx.train.ebm.EBM_DEFAULTS`): `hidden` (width of f),
+      `steps` and `step_size` (K and dtau of the sampler), `init` ("data": chains start at the
+      batch's own states; "prior": at draws from q), `lr` (Adam), `f_reg`, `prior_momentum`.
+    - `adapt_step`: after each EBM step, multiply the layer's dtau by
+      ``exp(0.5 * (acceptance - 0.6))`` (kept in [1e-3, 2]); wide layers need a smaller step
+      than the default 0.2 for the sampler to accept its proposals.
+    - `example`: an input batch; if given, the model is run on it once (without autograd) so
+      that the layers are resolved, and bad layer names rejected, at construction.
+
+    Plain training loop (three added lines marked)::
+
+        cx = ComplexityLoss(model)                              # 1
+        for x, y in loader:
+            loss = loss_fn(model(x), y)
+            loss = loss + lam * cx.penalty()                    # 2 (EBM step, then penalty)
+            opt.zero_grad(); loss.backward(); opt.step()
+        cx.remove()                                             # 3
+
+    >>> torch.manual_seed(0) is not None
+    True
+    >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> cx = ComplexityLoss(net, hidden=8, steps=2)
+    >>> out = net(torch.randn(16, 4))
+    >>> cx.layers
+    ['1', '3']
+    >>> pen = cx.penalty(); pen.backward(); bool(torch.isfinite(pen))
+    True
+    >>> cx.remove()
+    """
+
+    def __init__(self, model, layers=None, *, beta: float = 5.0, n_layers: int = 4,
+                 hidden: int = EBM_DEFAULTS["hidden"], steps: int = EBM_DEFAULTS["steps"],
+                 step_size: float = EBM_DEFAULTS["step_size"], init: str = EBM_DEFAULTS["init"],
+                 lr: float = EBM_DEFAULTS["lr"], f_reg: float = EBM_DEFAULTS["f_reg"],
+                 prior_momentum: float = EBM_DEFAULTS["prior_momentum"], adapt_step: bool = True,
+                 example=None):
+        from .._validate import check_choice, check_int, check_positive
+
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"argument 'model' must be a torch.nn.Module, got {type(model).__name__}")
+        if isinstance(model, torch.jit.ScriptModule):
+            raise TypeError("argument 'model' is a TorchScript module; its ops cannot be "
+                            "intercepted: pass the eager (Python) model")
+        if layers is not None:
+            wanted = [layers] if isinstance(layers, str) else layers
+            try:
+                wanted = list(wanted)
+            except TypeError:
+                raise TypeError("argument 'layers' must be None, a layer name or a list of names, "
+                                f"got {type(layers).__name__}") from None
+            if not wanted or not all(isinstance(w, str) for w in wanted):
+                raise TypeError(f"argument 'layers' must be a non-empty list of layer names (str), "
+                                f"got {layers!r}")
+            layers = wanted
+        self.model = model
+        self._wanted = layers
+        self.beta = check_positive("beta", beta)
+        self.n_layers = check_int("n_layers", n_layers, minimum=1)
+        self.hidden = check_int("hidden", hidden, minimum=1)
+        self.steps = check_int("steps", steps, minimum=0)
+        self.step_size = check_positive("step_size", step_size)
+        self.init = check_choice("init", init, ("data", "prior"))
+        self.lr = check_positive("lr", lr)
+        self.f_reg = check_positive("f_reg", f_reg, allow_zero=True)
+        self.prior_momentum = check_positive("prior_momentum", prior_momentum)
+        if self.prior_momentum > 1:
+            raise ValueError(f"argument 'prior_momentum' must be in (0, 1], got {prior_momentum!r}")
+
+        self.adapt_step = bool(adapt_step)
+        self.step_sizes = {}       # per-layer sampler step (adapted when adapt_step)
+        self.ebms: "OrderedDict[str, GateEBM]" = OrderedDict()
+        self._optims = {}
+        self._layers = None        # chosen names, fixed by the first forward pass
+        self._gating = None        # all ReLU-family gating layers, forward order
+        self._x = OrderedDict()    # name -> pre-activation of the last forward (with graph)
+        self._stack = []
+        self._calls = {}
+        self._seen = None
+        self._mode = None
+        self._recording = False
+        self.last = {}             # per-layer penalty values (floats) and EBM stats of the last call
+        self._handles = []
+        names = {}
+        for path, module in model.named_modules():
+            names.setdefault(module, path)
+        for module, path in names.items():
+            self._handles.append(module.register_forward_pre_hook(self._pre_hook(module, path)))
+            self._handles.append(module.register_forward_hook(self._post_hook(module),
+                                                              always_call=True))
+        if example is not None:
+            with torch.no_grad():
+                self._resolve_only = True
+                try:
+                    model(example)
+                finally:
+                    self._resolve_only = False
+
+    _resolve_only = False
+
+    # --- hooks ------------------------------------------------------------------------------
+    def _pre_hook(self, module, path):
+        def hook(mod, args):
+            if mod is self.model and not self._stack:
+                self._recording = torch.is_grad_enabled() or self._resolve_only
+                if self._recording:
+                    self._calls, self._seen, self._pending = {}, OrderedDict(), OrderedDict()
+                    self._mode = _Mode(self)
+                    self._mode.__enter__()
+            self._stack.append((module, path))
+        return hook
+
+    def _post_hook(self, module):
+        def hook(mod, args, output):
+            if self._stack and self._stack[-1][0] is module:
+                self._stack.pop()
+            if mod is self.model and not self._stack and self._mode is not None:
+                self._mode.__exit__(None, None, None)
+                self._mode = None
+                if self._recording:
+                    self._finish_forward()
+                self._recording = False
+        return hook
+
+    def _on_gate(self, kind, func, args, kwargs):
+        x = args[0] if args else kwargs.get("input", kwargs.get("self"))
+        if not self._stack or not isinstance(x, torch.Tensor) or x.dim() < 2:
+            return  # unbatched use: not a layer of a batched forward pass
+        module, path = self._stack[-1]
+        base = path if isinstance(module, _ACTIVATION_MODULES) and path else (
+            f"{path}.{kind}" if path else kind)
+        k = self._calls.get(base, 0)
+        self._calls[base] = k + 1
+        name = base if k == 0 else f"{base}:{k}"
+        self._seen[name] = kind
+        if self._resolve_only or (self._layers is not None and name not in self._layers):
+            return
+        # An in-place op overwrites x: keep a (differentiable) copy of the pre-activation.
+        self._pending[name] = x.clone() if _in_place(func, args, kwargs) else x
+
+    def _finish_forward(self):
+        seen = list(self._seen)
+        if self._layers is None:
+            self._resolve(seen)
+        if not self._resolve_only:
+            self._x = OrderedDict((n, self._pending[n]) for n in self._layers if n in self._pending)
+        self._pending = None
+
+    def _resolve(self, seen):
+        if not seen:
+            raise ValueError(f"model {type(self.model).__name__} has no gating layers: no "
+                             f"ReLU-family op ({', '.join(GATE_KINDS)}) ran in its forward pass")
+        if self._wanted is None:
+            chosen = seen[-self.n_layers:]
+        else:
+            missing = [w for w in self._wanted if w not in self._seen]
+            if missing:
+                raise ValueError(f"argument 'layers': {missing} are not gating layers of "
+                                 f"{type(self.model).__name__}; its ReLU-family gating layers "
+                                 f"are {seen}")
+            chosen = [n for n in seen if n in set(self._wanted)]
+        self._gating, self._layers = seen, chosen
+
+    # --- public -----------------------------------------------------------------------------
+    @property
+    def layers(self) -> list:
+        """Names of the penalised layers (after the first forward pass)."""
+        if self._layers is None:
+            raise RuntimeError("layers are known after the model's first forward pass "
+                               "(or pass example= to ComplexityLoss)")
+        return list(self._layers)
+
+    @property
+    def gating_layers(self) -> list:
+        """All ReLU-family gating layers of the model, in forward order."""
+        self.layers  # raises before the first forward
+        return list(self._gating)
+
+    def _ebm(self, name, x):
+        ebm = self.ebms.get(name)
+        if ebm is None:
+            ebm = GateEBM(x.shape[1:], hidden=self.hidden, prior_momentum=self.prior_momentum)
+            ebm = ebm.to(device=x.device, dtype=x.dtype)
+            self.ebms[name] = ebm
+            self._optims[name] = torch.optim.Adam(ebm.parameters(), lr=self.lr)
+        return ebm
+
+    def _recorded(self):
+        if not self._x:
+            raise RuntimeError("no recorded forward pass: call the model (with autograd on) "
+                               "before penalty() / update()")
+        return self._x
+
+    def update(self) -> dict:
+        """One EBM step per layer (eq. 37) on the binary gates of the last forward pass; the
+        network's graph is not touched. Returns per-layer sampler acceptance rates."""
+        stats = {}
+        for name, x in self._recorded().items():
+            ebm = self._ebm(name, x)
+            bits = (x.detach() > 0).to(x.dtype)
+            ebm.update_prior(bits)
+            step = self.step_sizes.get(name, self.step_size)
+            with torch.enable_grad():
+                st = ebm.training_step(bits, self._optims[name], step_size=step,
+                                       steps=self.steps, init=self.init, f_reg=self.f_reg)
+            if self.adapt_step and self.steps:
+                # Flip proposals grow with the number of units: steer the step towards an
+                # acceptance rate of TARGET_ACCEPTANCE (wide layers need a small dtau).
+                step = min(max(step * math.exp(ADAPT_RATE * (st["acceptance"] - TARGET_ACCEPTANCE)),
+                               STEP_MIN), STEP_MAX)
+            self.step_sizes[name] = step
+            st["step_size"] = step
+            stats[name] = st
+        return stats
+
+    def layer_penalties(self, update: bool = True) -> "OrderedDict[str, torch.Tensor]":
+        """Per-layer eq. 38 terms (0-d tensors with graph) for the last forward pass; with
+        `update` the EBMs take their step first. A non-finite term raises FloatingPointError
+        naming its layer."""
+        stats = self.update() if update else {}
+        out = OrderedDict()
+        for name, x in self._recorded().items():
+            ebm = self._ebm(name, x)
+            s = torch.sigmoid(self.beta * x)
+            params = list(ebm.parameters())
+            flags = [p.requires_grad for p in params]
+            for p in params:  # the EBM is fixed during the network's update
+                p.requires_grad_(False)
+            try:
+                out[name] = -ebm.log_density(s).mean()
+            finally:
+                for p, f in zip(params, flags):
+                    p.requires_grad_(f)
+        values = torch.stack([v.detach() for v in out.values()]).cpu().tolist()
+        for (name, _), v in zip(out.items(), values):
+            if v != v or v in (float("inf"), float("-inf")):
+                raise FloatingPointError(
+                    f"complexity penalty of layer {name!r} is {v}: its pre-activations or its "
+                    "EBM hold non-finite values; not propagated into the weights")
+        self.last = {"penalty": dict(zip(out, values)), "ebm": stats}
+        return out
+
+    def penalty(self, update: bool = True) -> torch.Tensor:
+        """``sum_l`` of the eq. 38 terms (nats, log Z held constant) for the last forward
+        pass, differentiable in the model's parameters; `update`: train the EBMs on this
+        batch first (SPEC section 8: the EBM first, on every batch)."""
+        terms = self.layer_penalties(update=update)
+        return torch.stack(list(terms.values())).sum()
+
+    def remove(self) -> None:
+        """Detaches the hooks; the EBMs are kept."""
+        if self._mode is not None:
+            self._mode.__exit__(None, None, None)
+            self._mode = None
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        self._x = OrderedDict()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
