@@ -12,12 +12,22 @@ Each part is printed as soon as it ends; the sum of the parts is the end-to-end 
 
     python3 benchmarks/analysis_resnet56.py --threads 2 [--n 10000] [--patch-rows 100000]
         [--kde-rows 2000] [--stages layer1,layer2,layer3] [--json out.json]
+        [--executor none|threads|processes|dask] [--dask-workers 2]
+
+``--patch-rows none`` analyses every per-patch row (the paper's setting: 10,240,000 /
+2,560,000 / 640,000 rows per layer of the three stages at 10,000 inputs). ``--executor`` runs
+the per-layer work units on a pool (threads or processes, one worker per core) or on a local
+dask cluster (``--dask-workers`` processes, one thread each); compare two runs for the dask
+overhead. Every part prints its wall time, the time per stage (``settings["timings"]``: summed
+over layers, so with an executor the stages add up to more than the wall time) and the peak
+resident memory of this process and of its largest child (pool workers).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import time
 
 
@@ -26,7 +36,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--patch-rows", type=int, default=100_000)  # pycx.analyze's defaults
+    ap.add_argument("--patch-rows", type=lambda v: None if v.lower() == "none" else int(v),
+                    default=100_000, help="per-patch rows per layer; 'none' = all")  # analyze's default
     ap.add_argument("--kde-rows", type=int, default=2_000)
     ap.add_argument("--stages", default="stem,layer1,layer2,layer3",
                     help="ReLU groups for the janik part (stem = the first ReLU)")
@@ -35,6 +46,8 @@ def main():
     ap.add_argument("--skip-rk", action="store_true", help="skip the relevance + kde part")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--executor", default="none", choices=["none", "threads", "processes", "dask"])
+    ap.add_argument("--dask-workers", type=int, default=2)
     ap.add_argument("--single", action="store_true",
                     help="one call pycx.analyze(model, loader, layers='relu') instead of parts")
     ap.add_argument("--sensitivity", action="store_true",
@@ -56,11 +69,16 @@ def main():
     y = torch.randint(0, 10, (args.n,), generator=gen)
     loader = [(x[i:i + 250], y[i:i + 250]) for i in range(0, args.n, 250)]
     out = {"n": args.n, "threads": args.threads, "patch_rows": args.patch_rows,
-           "kde_rows": args.kde_rows, "load_at_start": os.getloadavg(), "parts": {}}
+           "kde_rows": args.kde_rows, "executor": args.executor,
+           "load_at_start": os.getloadavg(), "parts": {}}
+    executor = _executor(args)
 
     def report(part, seconds, extra=None):
-        out["parts"][part] = {"seconds": seconds, **(extra or {})}
+        peak = {"peak_rss_gb": _peak_gb(resource.RUSAGE_SELF),
+                "peak_rss_child_gb": _peak_gb(resource.RUSAGE_CHILDREN)}
+        out["parts"][part] = {"seconds": seconds, **peak, **(extra or {})}
         print(f"[{time.strftime('%H:%M:%S')}] {part}: {seconds:.1f} s  load={os.getloadavg()[0]:.1f}"
+              f"  peak={peak['peak_rss_gb']:.2f} GB (child {peak['peak_rss_child_gb']:.2f} GB)"
               + (f"  {extra}" if extra else ""), flush=True)
         if args.json:
             with open(args.json, "w") as f:
@@ -71,7 +89,8 @@ def main():
     if args.single:
         t = time.perf_counter()
         r = pycx.analyze(model, loader, layers="relu", patch_rows=args.patch_rows,
-                         kde_rows=args.kde_rows, seed=args.seed, progress=False)
+                         kde_rows=args.kde_rows, seed=args.seed, progress=False,
+                         executor=executor)
         report("single analyze call", time.perf_counter() - t,
                {"timings": r.settings["timings"], "rows": len(r.rows)})
         if args.json:
@@ -84,7 +103,8 @@ def main():
     if not args.skip_rk:
         t = time.perf_counter()
         r = pycx.analyze(cap, x.reshape(args.n, -1).numpy(), metrics=["relevance", "kde"],
-                         kde_rows=args.kde_rows, seed=args.seed, progress=False)
+                         kde_rows=args.kde_rows, seed=args.seed, progress=False,
+                         executor=executor)
         report("relevance+kde", time.perf_counter() - t,
                {"timings": r.settings["timings"], "k_used": r.settings["kmeans"].get("k_used")})
         out["relevance_kde_rows"] = r.to_pandas()[["layer", "h_s", "h_k", "n_states", "kde_h",
@@ -106,7 +126,7 @@ def main():
         chosen = set(run)  # a predicate: the stem's name "relu" is also a kind
         r = pycx.analyze(cap, metrics="janik", layers=lambda name, kind: name in chosen,
                          patch_rows=args.patch_rows,
-                         seed=args.seed, progress=False)
+                         seed=args.seed, progress=False, executor=executor)
         seconds = time.perf_counter() - t
         scaled = seconds * len(members) / len(run)
         total_janik += scaled
@@ -120,6 +140,28 @@ def main():
     total = sum(p["seconds"] for k, p in out["parts"].items() if not k.startswith("janik")) + total_janik
     out["end_to_end_s"] = total
     report("end-to-end (janik extrapolated where partial)", total)
+
+
+def _peak_gb(who) -> float:
+    return resource.getrusage(who).ru_maxrss / 2**20  # Linux: kilobytes
+
+
+def _executor(args):
+    """None, or an executor kept for the whole run (pools are started once, not per part)."""
+    if args.executor == "none":
+        return None
+    if args.executor == "dask":
+        from dask.distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=args.dask_workers, threads_per_worker=1,
+                               processes=True, dashboard_address=None)
+        return Client(cluster)
+    import concurrent.futures as cf
+    import multiprocessing
+
+    if args.executor == "threads":
+        return cf.ThreadPoolExecutor(args.threads)
+    return cf.ProcessPoolExecutor(args.threads, mp_context=multiprocessing.get_context("forkserver"))
 
 
 def sensitivity(model, loader, x, args):

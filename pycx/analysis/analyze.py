@@ -28,11 +28,13 @@ from contextlib import contextmanager
 import numpy as np
 
 from .._validate import check_int
+from ..estimators._pool import (InlineExecutor, Unit, UnitFailure, check_executor,
+                                 open_executor, run_units)
 from .kmeans import kmeans_curve
 from .table import (JANIK_COLUMNS, KDE_COLUMNS, METRIC_GROUPS, RELEVANCE_COLUMNS, _STRING_COLUMNS,
                     Report, _missing, _nan_row)
 
-__all__ = ["analyze"]
+__all__ = ["analyze", "AnalysisError"]
 
 DEFAULT_MAX_SAMPLES = 10_000
 DEFAULT_PATCH_ROWS = 100_000
@@ -46,9 +48,31 @@ _LABEL_VALUES = {"relevance": ["classification_error"], "kde": ["kde_h_given_y",
 
 # ----------------------------------------------------------------------------------- helpers
 
+class AnalysisError(RuntimeError):
+    """Some work units failed (with ``executor=``): ``failures`` lists ``(where, error)``
+    (``where`` names the model, epoch or checkpoint, metric group and layer); ``report`` holds
+    every value that was computed (NaN where a unit failed) and can be saved."""
+
+    def __init__(self, message, failures, report):
+        super().__init__(message)
+        self.failures = list(failures)
+        self.report = report
+
+
+def _failure_message(failures) -> str:
+    head = "; ".join(f"{where}: {type(err).__name__}: {err}" for where, err in failures[:3])
+    more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
+    return (f"{len(failures)} work unit(s) failed: {head}{more}. The values computed are in "
+            f"this error's .report (NaN where a unit failed), which can be saved")
+
+
 class _Timings:
     def __init__(self):
         self.seconds = OrderedDict()
+
+    def add(self, seconds):
+        for stage, value in seconds.items():
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + value
 
     @contextmanager
     def __call__(self, stage):
@@ -236,7 +260,7 @@ def analyze(model_or_capture, data=None, *, metrics="all", layers=None, labels=N
             estimators=None, seed=0, progress=True, max_samples=_UNSET,
             patch_rows=DEFAULT_PATCH_ROWS, kde_rows=DEFAULT_KDE_ROWS, blocks=None,
             model_name="model", epoch=None, pixel_map=False, kmeans=True,
-            capture_kwargs=None) -> Report:
+            capture_kwargs=None, executor=None) -> Report:
     """Complexity metrics of every gating layer of a model (or of a `pycx.Capture`).
 
     model_or_capture: a ``torch.nn.Module`` (then `data` is required: a DataLoader or any
@@ -266,12 +290,19 @@ def analyze(model_or_capture, data=None, *, metrics="all", layers=None, labels=N
     pixel_map: also the pixel-wise effective dimension map (``curves["effective_dimension_map"]``).
     kmeans: compute the k-means baseline (relevance group), when the inputs are available.
     capture_kwargs: further keyword arguments of `pycx.capture` (device, train_mode, ...).
+    executor: None (default: one layer after another in this process), "threads",
+        "processes" or any `concurrent.futures.Executor` (e.g. a ``dask.distributed`` Client or
+        its ``get_executor()``): the per-layer work units (Janik values with H(Z); KDE entropy
+        and TC; the k-means baseline) run there, largest first, shipped as packed bits; the
+        metric groups run side by side. Same values as without. A unit that raises does not
+        stop the others: `AnalysisError` names the layers and holds the partial report.
     """
     from ..gates.capture import Capture
     from ..gates.recorder import capture
 
     groups, explicit = _parse_metrics(metrics)
     est = _parse_estimators(estimators)
+    executor = check_executor("executor", executor)
     seed = check_int("seed", seed, minimum=0)
     if patch_rows is not None:
         patch_rows = check_int("patch_rows", patch_rows, minimum=2)
@@ -363,19 +394,58 @@ def analyze(model_or_capture, data=None, *, metrics="all", layers=None, labels=N
         rows.append(row)
     curves = {}
 
-    if "janik" in groups:
-        _janik(records, rows, curves, est["complexity"], patch_rows, seed, pixel_map, progress,
-               timer)
-    if "relevance" in groups:
-        _relevance(records, rows, curves, y, est, inputs if kmeans else None, seed, progress,
-                   timer, settings, model_name, epoch)
-    if "kde" in groups:
-        _kde(records, rows, y, est["kde"], kde_rows, seed, progress, timer)
+    failures = []
+    if executor is None:
+        if "janik" in groups:
+            _janik(records, rows, curves, est["complexity"], patch_rows, seed, pixel_map,
+                   progress, timer)
+        if "relevance" in groups:
+            _relevance(records, rows, curves, y, est, inputs if kmeans else None, seed, progress,
+                       timer, settings, model_name, epoch)
+        if "kde" in groups:
+            _kde(records, rows, y, est["kde"], kde_rows, seed, progress, timer)
+    else:
+        calls = {
+            "janik": lambda c, t, pool: _janik(records, rows, c, est["complexity"], patch_rows,
+                                               seed, pixel_map, progress, t, pool, failures),
+            "relevance": lambda c, t, pool: _relevance(
+                records, rows, c, y, est, inputs if kmeans else None, seed, progress, t,
+                settings, model_name, epoch, pool, failures),
+            "kde": lambda c, t, pool: _kde(records, rows, y, est["kde"], kde_rows, seed,
+                                           progress, t, pool, failures),
+        }
+        with open_executor(executor) as pool:
+            _side_by_side([(calls[g], pool) for g in groups], curves, timer)
 
     network = _network(rows, groups, model_name, epoch, blocks is not None)
     settings["timings"] = dict(timer.seconds)
     settings["runs"] = [{"model": str(model_name), "epoch": epoch, "timings": dict(timer.seconds)}]
-    return Report(rows, [network], curves, settings)
+    report = Report(rows, [network], curves, settings)
+    if failures:
+        where = f"model {model_name!r}" + ("" if epoch is None else f", epoch {epoch}")
+        failures = [(f"{where}, {w}", err) for w, err in failures]
+        raise AnalysisError(_failure_message(failures), failures, report) from failures[0][1]
+    return report
+
+
+def _side_by_side(calls, curves, timer):
+    """Runs the metric groups concurrently (each submits its units to the pool, then does its
+    in-process part); their curves and timings are merged in group order, so that the report
+    is laid out as the sequential one. The groups write disjoint columns of the rows."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    parts = [({}, _Timings()) for _ in calls]
+    if all(isinstance(pool, InlineExecutor) for _, pool in calls):  # in this thread, in order
+        for (fn, pool), (c, t) in zip(calls, parts):
+            fn(c, t, pool)
+        calls = []
+    with ThreadPoolExecutor(max(1, len(calls))) as drivers:
+        running = [drivers.submit(fn, c, t, pool) for (fn, pool), (c, t) in zip(calls, parts)]
+        for fut in running:
+            fut.result()
+    for c, t in parts:
+        curves.update(c)
+        timer.add(t.seconds)
 
 
 def _select_layers(cap, layers):
@@ -415,47 +485,77 @@ def _block_function(blocks, names):
 
 # ----------------------------------------------------------------------------------- groups
 
-def _janik(records, rows, curves, complexity, patch_rows, seed, pixel_map, progress, timer):
-    from ..estimators.dispatch import entropy
-    from ..estimators.janik import effective_dimension, effective_dimension_map, unit_rates
-
+def _janik(records, rows, curves, complexity, patch_rows, seed, pixel_map, progress, timer,
+           executor=None, failures=None):
     method = complexity["method"]
     kwargs = {k: v for k, v in complexity.items() if k != "method"}
     if method == "xgb":
         kwargs.setdefault("seed", seed)
+        if executor is not None:  # one thread per unit: the pool supplies the parallelism
+            kwargs.setdefault("threads", 1)  # (hist trees do not depend on the thread count)
+
+    def units():
+        for rec in records:
+            with timer("packing"):
+                patch = _patch_rows(rec, patch_rows, seed)
+            # Shipped: the packed per-patch rows and the covariance moments (numpy only).
+            yield Unit(rec.name, float(patch.n_rows) * patch.n_bits ** 2, _janik_layer,
+                       (patch, rec.bits_per_unit, rec.shape, rec.output_shape, rec.covariance,
+                        rec.pixel_covariance if pixel_map else None, method, kwargs))
+
     maps = {}
-    for i, rec in enumerate(_bar(records, progress, "pycx janik")):
-        row = rows[i]
-        with timer("packing"):
-            patch = _patch_rows(rec, patch_rows, seed)
-        with timer("janik.units"):
-            rates = unit_rates(patch)
-            if rec.bits_per_unit == 2:
-                c = rec.shape[0]
-                unit_h = _ternary_entropies(rates, c)
-                row["linearity"] = float(np.clip(1.0 - rates[:c] - rates[c:], 0.0, 1.0).mean())
-            else:
-                unit_h = _h2(rates)
-                row["linearity"] = float(rates.mean())
-            row["unit_entropy_mean"] = float(unit_h.mean())
-        with timer(f"janik.complexity.{method}"):
-            h = float(entropy(patch, method=method, **kwargs).entropy)
-        n_units = rec.shape[0]  # neurons (a ternary unit is one neuron with 2 bits)
-        total = float(unit_h.sum())
-        # log2(rows): the most a count over these rows could show; the chain rule's
-        # upper bound can exceed it (flagged in the report).
-        bound = float(np.log2(patch.n_rows))
-        row.update(complexity_bound_log2_rows=bound, complexity_exceeds_log2_rows=h > bound)
-        row.update(complexity=h, complexity_per_neuron=h / n_units, rows_patch=patch.n_rows,
-                   ntc=(total - h) / total if total > 0 else 0.0, complexity_estimator=method)
-        with timer("janik.effective_dimension"):
-            if rec.covariance is not None:
-                row["effective_dimension"] = float(effective_dimension(rec.covariance))
-            if pixel_map and rec.pixel_covariance is not None:
-                m = effective_dimension_map(rec.pixel_covariance)
-                maps[rec.name] = m.reshape(rec.output_shape[1:]).tolist()
+    done = run_units(units(), executor, errors="raise" if executor is None else "collect",
+                     progress=progress, desc="pycx janik", unit="layer", total=len(records))
+    for i, (u, out) in enumerate(done):
+        if isinstance(out, UnitFailure):
+            failures.append((f"janik, layer {u.key!r}", out.error))
+            continue
+        values, pixel, seconds = out
+        rows[i].update(values)
+        timer.add(seconds)
+        if pixel is not None:
+            maps[u.key] = pixel
     if pixel_map:
         curves["effective_dimension_map"] = maps
+
+
+def _janik_layer(patch, bits_per_unit, shape, output_shape, covariance, pixel_covariance,
+                 method, kwargs):
+    """The Janik values of one layer from its per-patch rows: (row values, pixel map as a
+    list or None, seconds per stage)."""
+    from ..estimators.dispatch import entropy
+    from ..estimators.janik import effective_dimension, effective_dimension_map, unit_rates
+
+    timer = _Timings()
+    row = {}
+    pixel = None
+    with timer("janik.units"):
+        rates = unit_rates(patch)
+        if bits_per_unit == 2:
+            c = shape[0]
+            unit_h = _ternary_entropies(rates, c)
+            row["linearity"] = float(np.clip(1.0 - rates[:c] - rates[c:], 0.0, 1.0).mean())
+        else:
+            unit_h = _h2(rates)
+            row["linearity"] = float(rates.mean())
+        row["unit_entropy_mean"] = float(unit_h.mean())
+    with timer(f"janik.complexity.{method}"):
+        h = float(entropy(patch, method=method, **kwargs).entropy)
+    n_units = shape[0]  # neurons (a ternary unit is one neuron with 2 bits)
+    total = float(unit_h.sum())
+    # log2(rows): the most a count over these rows could show; the chain rule's
+    # upper bound can exceed it (flagged in the report).
+    bound = float(np.log2(patch.n_rows))
+    row.update(complexity_bound_log2_rows=bound, complexity_exceeds_log2_rows=h > bound)
+    row.update(complexity=h, complexity_per_neuron=h / n_units, rows_patch=patch.n_rows,
+               ntc=(total - h) / total if total > 0 else 0.0, complexity_estimator=method)
+    with timer("janik.effective_dimension"):
+        if covariance is not None:
+            row["effective_dimension"] = float(effective_dimension(covariance))
+        if pixel_covariance is not None:
+            m = effective_dimension_map(pixel_covariance)
+            pixel = m.reshape(output_shape[1:]).tolist()
+    return row, pixel, dict(timer.seconds)
 
 
 def _h2(p):
@@ -465,7 +565,7 @@ def _h2(p):
 
 
 def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, settings,
-               model_name, epoch):
+               model_name, epoch, executor=None, failures=None):
     from ..estimators.relevance import max_relevance_curve, resolution_relevance
     from ..reference.relevance import beta_across_layers
 
@@ -493,7 +593,17 @@ def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, set
                                        "h_k_norm": c.h_k_normalized.tolist(),
                                        "feasible": c.feasible.tolist(), "method": c.method}
     curves["degeneracy"] = degeneracy
-    if inputs is not None:
+    if inputs is not None and executor is not None:
+        with timer("relevance.kmeans"):
+            (_, out), = run_units([Unit("kmeans", 0.0, kmeans_curve, (inputs, est["kmeans"], seed))],
+                                  executor, errors="collect")
+        if isinstance(out, UnitFailure):
+            failures.append(("relevance, k-means baseline", out.error))
+            settings["kmeans"] = {"computed": False, "why": f"failed: {out.error!r}"}
+        else:
+            curves["kmeans"], settings["kmeans"] = out
+            curves["kmeans"].update(model=str(model_name), epoch=epoch)
+    elif inputs is not None:
         with timer("relevance.kmeans"):
             curves["kmeans"], settings["kmeans"] = kmeans_curve(inputs, est["kmeans"], seed)
         curves["kmeans"].update(model=str(model_name), epoch=epoch)
@@ -502,8 +612,9 @@ def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, set
                               "why": "no inputs (a Capture without data, or kmeans=False)"}
 
 
-def _kde(records, rows, y, kde_opts, kde_rows, seed, progress, timer):
-    from ..estimators.kde import kde_entropy, kde_total_correlation
+def _kde(records, rows, y, kde_opts, kde_rows, seed, progress, timer, executor=None,
+         failures=None):
+    from ..estimators.kde import kde_entropy
     from ..kernels.pack_bits import concat_bits
     from ..kernels.state_counts import state_counts
 
@@ -514,22 +625,24 @@ def _kde(records, rows, y, kde_opts, kde_rows, seed, progress, timer):
     y_kde = None if y is None else (y if index is None else y[index])
     opts = {k: v for k, v in kde_opts.items() if k in ("alpha", "bandwidth")}
     subsets = []
-    for i, rec in enumerate(_bar(records, progress, "pycx kde")):
-        row = rows[i]
-        gates = rec.per_sample if index is None else rec.per_sample[index]
-        subsets.append(gates)
-        layer = "conv" if len(rec.output_shape) > 1 else "linear"
-        with timer("kde.entropy"):
-            ke = kde_entropy(gates, labels=y_kde, layer=layer, **opts)
-        with timer("kde.total_correlation"):
-            tc = kde_total_correlation(gates, layer=layer, seed=seed, **opts)
-        row.update(kde_h=ke.entropy, kde_s2=ke.s2, kde_alpha=ke.alpha,
-                   kde_tc=tc.total_correlation, rows_kde=gates.n_rows,
-                   kde_h_given_y=(float("nan") if ke.conditional_entropy is None
-                                  else ke.conditional_entropy),
-                   kde_i_xy=(float("nan") if ke.mutual_information is None
-                             else ke.mutual_information),
-                   **_kde_flags(ke))
+
+    def units():
+        for rec in records:
+            gates = rec.per_sample if index is None else rec.per_sample[index]
+            subsets.append(gates)
+            layer = "conv" if len(rec.output_shape) > 1 else "linear"
+            # Shipped: the packed per-sample bits of the KDE rows. Cost: rows^2 x words.
+            yield Unit(rec.name, float(gates.n_rows) ** 2 * gates.words.shape[1], _kde_layer,
+                       (gates, y_kde, layer, opts, seed))
+
+    done = run_units(units(), executor, errors="raise" if executor is None else "collect",
+                     progress=progress, desc="pycx kde", unit="layer", total=len(records))
+    for i, (u, out) in enumerate(done):
+        if isinstance(out, UnitFailure):
+            failures.append((f"kde, layer {u.key!r}", out.error))
+            continue
+        rows[i].update(out[0])
+        timer.add(out[1])
     # H(Σ_l..Σ_L): the concatenation of layer l with every later layer, from the last layer
     # back. KDE on the KDE rows; plug-in over all samples from joint state ids (no copy).
     suffix = None
@@ -544,6 +657,26 @@ def _kde(records, rows, y, kde_opts, kde_rows, seed, progress, timer):
             ids = np.asarray(state_counts(rec.per_sample).inverse, dtype=np.int64).reshape(-1)
             joint = ids if joint is None else _joint_ids(ids, joint)
             row["plugin_h_concat"] = _plugin_from_ids(joint)
+
+
+def _kde_layer(gates, y_kde, layer, opts, seed):
+    """KDE entropy (with H|Y, I(X;Σ;Y) when labelled) and total correlation of one layer's
+    per-sample rows: (row values, seconds per stage)."""
+    from ..estimators.kde import kde_entropy, kde_total_correlation
+
+    timer = _Timings()
+    with timer("kde.entropy"):
+        ke = kde_entropy(gates, labels=y_kde, layer=layer, **opts)
+    with timer("kde.total_correlation"):
+        tc = kde_total_correlation(gates, layer=layer, seed=seed, **opts)
+    row = dict(kde_h=ke.entropy, kde_s2=ke.s2, kde_alpha=ke.alpha,
+               kde_tc=tc.total_correlation, rows_kde=gates.n_rows,
+               kde_h_given_y=(float("nan") if ke.conditional_entropy is None
+                              else ke.conditional_entropy),
+               kde_i_xy=(float("nan") if ke.mutual_information is None
+                         else ke.mutual_information),
+               **_kde_flags(ke))
+    return row, dict(timer.seconds)
 
 
 def _kde_flags(ke):
