@@ -278,3 +278,25 @@ def test_analyze_relevance_of_a_dbn_uses_the_paper_states():
         rr = pycx.resolution_relevance(dbn.transform(x, l), y.numpy())
         assert row["h_s"] == rr.h_s and row["h_k"] == rr.h_k  # same states, same arithmetic
         assert row["classification_error"] == rr.classification_error
+
+
+@pytest.mark.gpu
+def test_dbn_on_the_gpu_matches_the_cpu():
+    cpu = small_dbn((12, 8, 5), seed=4)
+    gpu = DBN.from_rbms([RBM(r.n_visible, r.n_hidden, dtype=torch.float64) for r in cpu.rbms])
+    gpu.load_state_dict(cpu.state_dict())
+    gpu = gpu.to("cuda")
+    x = torch.rand(300, 12, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    # Same float64 arithmetic on both sides, summed in a different order: rounding only.
+    np.testing.assert_allclose(gpu.probabilities(x.cuda(), 2).cpu().numpy(),
+                               cpu.probabilities(x, 2).numpy(), rtol=1e-10, atol=1e-12)
+    gen = gpu.generate(2, 20000, steps=30, seed=5)
+    assert gen.device.type == "cuda"
+    # Exact expectation of the generated pixels (see test_generate_matches_exact_expectation).
+    np.testing.assert_allclose(gen.mean(0).cpu().numpy(), expected_generated_mean(cpu, 2), atol=0.02)
+    gpu.fit(x.cuda(), epochs=2, batch_size=50, persistent=True, seed=0, progress=False)
+    assert gpu.rbms[0].W.device.type == "cuda" and len(gpu.rbms[1].history) == 2
+    bits = gpu.transform(x.cuda(), 1)
+    np.testing.assert_array_equal(bits.unpack().cpu().numpy() if hasattr(bits.unpack(), "cpu")
+                                  else bits.unpack(),
+                                  (gpu.probabilities(x.cuda(), 1) > 0.5).cpu().numpy())
