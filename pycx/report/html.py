@@ -28,7 +28,7 @@ import numpy as np
 
 from .._json import to_json_value
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "check_report_dir"]
 
 from .columns import columns_markdown
 from .figures import _FIGURES, _as_list, _last_epoch, _models, algebra_layer_names, figures, frame
@@ -189,6 +189,51 @@ margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertic
 .scroll{overflow-x:auto}"""
 
 
+# The files a report folder holds (write_report replaces the folder whole).
+_REPORT_FILES = ("report.html", "metrics.csv", "metrics.json", "settings.json", "columns.md")
+
+
+def _is_report_file(name: str) -> bool:
+    return name in _REPORT_FILES or (name.startswith("fig_") and name.endswith((".png", ".svg")))
+
+
+def check_report_dir(out_dir) -> Path:
+    """The folder a report will replace, checked before any work: absent (its parent is
+    created), empty, or holding only a previous report's files (``report.html``,
+    ``fig_*.png``/``.svg``, ``metrics.csv``, ``metrics.json``, ``settings.json``,
+    ``columns.md``). A folder with other files, a file in its place or a parent that cannot
+    be written raise ValueError naming ``out_dir``. A symbolic link is followed (its target
+    is replaced). Returns the absolute path.
+
+    >>> import tempfile, pathlib
+    >>> check_report_dir(pathlib.Path(tempfile.mkdtemp()) / "new").name
+    'new'
+    """
+    import os
+
+    out = Path(out_dir)
+    if out.is_symlink():
+        out = out.resolve()
+    if out.exists():
+        if not out.is_dir():
+            raise ValueError(f"argument 'out_dir' ({str(out_dir)!r}) is an existing file, not a "
+                             "folder")
+        others = sorted(p.name for p in out.iterdir() if not _is_report_file(p.name))
+        if others:
+            raise ValueError(f"argument 'out_dir' ({str(out_dir)!r}) holds files that are not "
+                             f"a pycx report's ({', '.join(others[:3])}"
+                             f"{', ...' if len(others) > 3 else ''}); the report replaces the "
+                             "whole folder: choose a new or empty folder")
+    out = out.absolute()
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"argument 'out_dir' ({str(out_dir)!r}): cannot create files in "
+                         f"{str(parent)!r} (not a writable folder)")
+    return out
+
+
 def write_report(reports, out_dir, *, algebras: Optional[dict] = None,
                  training: Optional[dict] = None, title: str = "pycx report",
                  intro: str = "", progress: bool = False) -> Path:
@@ -196,12 +241,32 @@ def write_report(reports, out_dir, *, algebras: Optional[dict] = None,
     ``columns.md``, ``metrics.json`` and ``settings.json`` into ``out_dir`` (created if
     needed); returns the HTML file's path.
 
+    The folder is written atomically (every file into a temporary folder beside it, then
+    renamed into place): it is complete or absent, and an interrupted write or a full disk
+    leaves a previous report there as it was. ``out_dir`` must be new, empty or hold only a
+    previous report (see `check_report_dir`).
+
     reports: a `pycx.Report` or a list of them (one per model, say); ``algebras``: optional
     {model name: `pycx.layer_algebra` result}; ``training``: optional {model name: {"epoch",
     "train_loss", "test_accuracy": lists}}; ``intro``: a paragraph (plain text) shown first.
+
+    >>> import tempfile, pathlib, pycx
+    >>> rep = pycx.Report([{"model": "m", "layer": "relu1"}])      # no values: no figures
+    >>> page = write_report(rep, pathlib.Path(tempfile.mkdtemp()) / "report")
+    >>> page.name, sorted(p.name for p in page.parent.iterdir())
+    ('report.html', ['columns.md', 'metrics.csv', 'metrics.json', 'report.html', 'settings.json'])
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from .._io import atomic_dir
+
+    final = check_report_dir(out_dir)
+    with atomic_dir(final) as tmp:
+        _write_report_files(tmp, reports, algebras=algebras, training=training, title=title,
+                            intro=intro, progress=progress)
+    return final / "report.html"
+
+
+def _write_report_files(out: Path, reports, *, algebras, training, title, intro, progress):
+    """Writes the report's files into the (temporary) folder ``out``."""
     reports = _as_list(reports)
     df = frame(reports)
     df.to_csv(out / "metrics.csv", index=False)
@@ -264,6 +329,4 @@ def write_report(reports, out_dir, *, algebras: Optional[dict] = None,
                      "</figcaption></figure>")
     parts.append("<h2>Settings</h2><div class='scroll'>" + _settings_html(reports) + "</div>")
     parts.append("</body></html>")
-    path = out / "report.html"
-    path.write_text("".join(parts), encoding="utf-8")
-    return path
+    (out / "report.html").write_text("".join(parts), encoding="utf-8")
