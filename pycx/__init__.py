@@ -73,24 +73,45 @@ def __dir__():
 
 
 def simd_level() -> str:
-    """The SIMD level the CPU kernels use now: "scalar", "avx2" or "avx512"."""
+    """The SIMD level the CPU kernels use now: "scalar", "avx2" or "avx512".
+
+    >>> simd_level() in supported_simd_levels()
+    True
+    """
     return _cpu.simd_level()
 
 
 def set_simd_level(name: str) -> None:
     """Forces a SIMD level ("scalar", "avx2", "avx512" or "auto"); the environment variable
-    PYCX_SIMD does the same at import. Raises ValueError if this CPU lacks it."""
+    PYCX_SIMD does the same at import. Raises ValueError if this CPU lacks it.
+
+    >>> before = simd_level()
+    >>> set_simd_level("scalar"); simd_level()
+    'scalar'
+    >>> set_simd_level(before)
+    """
     _cpu.set_simd_level(name)
 
 
 def supported_simd_levels() -> list:
-    """Levels this build has code for and this CPU can run, lowest first."""
+    """Levels this build has code for and this CPU can run, lowest first.
+
+    >>> supported_simd_levels()[0]
+    'scalar'
+    """
     return list(_cpu.supported_simd_levels())
 
 
 @contextmanager
 def use_simd(name: str):
-    """Context manager: run the enclosed kernels at SIMD level `name`."""
+    """Context manager: run the enclosed kernels at SIMD level `name`.
+
+    >>> before = simd_level()
+    >>> with use_simd("scalar"):
+    ...     inside = simd_level()
+    >>> inside, simd_level() == before
+    ('scalar', True)
+    """
     previous = _cpu.simd_level()
     _cpu.set_simd_level(name)
     try:

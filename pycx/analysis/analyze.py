@@ -296,6 +296,13 @@ def analyze(model_or_capture, data=None, *, metrics="all", layers=None, labels=N
         and TC; the k-means baseline) run there, largest first, shipped as packed bits; the
         metric groups run side by side. Same values as without. A unit that raises does not
         stop the others: `AnalysisError` names the layers and holds the partial report.
+
+    >>> import torch
+    >>> x = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])  # 4 gate states
+    >>> rep = analyze(torch.nn.Sequential(torch.nn.ReLU()), [x], metrics="janik",
+    ...               estimators="plugin", progress=False)
+    >>> [rep.rows[0][k] for k in ("layer", "linearity", "complexity", "ntc", "effective_dimension")]
+    ['0', 0.5, 2.0, 0.0, 2.0]
     """
     from ..gates.capture import Capture
     from ..gates.recorder import capture

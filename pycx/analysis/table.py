@@ -55,7 +55,12 @@ def _nan_row():
 class Report:
     """Results of `analyze` / `Tracker`: ``rows`` (one dict per model, epoch and layer, keys
     `COLUMNS`), ``network`` (one dict per model and epoch), ``curves`` (JSON-able arrays) and
-    ``settings`` (every setting and cap used, seeds, ``timings`` in seconds per stage)."""
+    ``settings`` (every setting and cap used, seeds, ``timings`` in seconds per stage).
+
+    >>> rep = Report([{"model": "m", "epoch": 0, "layer": "relu1", "linearity": 0.5}])
+    >>> rep, rep.rows[0]["linearity"]
+    (Report(1 rows, models=['m'], epochs=[0], layers=1), 0.5)
+    """
 
     def __init__(self, rows=None, network=None, curves=None, settings=None):
         self.rows = [dict(r) for r in (rows or [])]

@@ -21,12 +21,21 @@ def unit_rates(gates) -> np.ndarray:
 
 
 def unit_entropies(gates) -> np.ndarray:
-    """``H(Z_i) = h2(p_i)`` per unit, bits, float64 ``(C,)`` (SPEC §2)."""
+    """``H(Z_i) = h2(p_i)`` per unit, bits, float64 ``(C,)`` (SPEC §2).
+
+    >>> z = np.array([[1, 0], [1, 1], [0, 0], [1, 0]])       # p = (3/4, 1/4)
+    >>> unit_entropies(z).round(4).tolist()                   # h2(3/4) = h2(1/4)
+    [0.8113, 0.8113]
+    """
     return h2(unit_rates(gates))
 
 
 def linearity(gates) -> float:
-    """Linearity ``mean_i p_i`` (SPEC §2, paper 000 eq. 8): the mean fraction of active gates."""
+    """Linearity ``mean_i p_i`` (SPEC §2, paper 000 eq. 8): the mean fraction of active gates.
+
+    >>> linearity(np.array([[1, 0], [1, 1], [0, 0], [1, 0]]))     # p = (3/4, 1/4)
+    0.5
+    """
     return float(unit_rates(gates).mean())
 
 
@@ -46,7 +55,12 @@ def _joint_entropy_value(joint_entropy) -> float:
 def normalized_total_correlation(gates, joint_entropy) -> float:
     """``(sum_i H(Z_i) - H(Z)) / sum_i H(Z_i)`` (SPEC §2, paper 000 eq. 7) with ``H(Z)`` the
     given joint-entropy estimate (bits, or a result such as `xgb_entropy`'s). 0 when every
-    unit is constant (the denominator is 0)."""
+    unit is constant (the denominator is 0).
+
+    >>> z = np.array([[1, 0], [1, 1], [0, 0], [1, 0]])   # joint plug-in H(Z) = 1.5 bits
+    >>> round(normalized_total_correlation(z, 1.5), 4)    # (2 h2(1/4) - 1.5) / (2 h2(1/4))
+    0.0755
+    """
     h = _joint_entropy_value(joint_entropy)
     total = float(unit_entropies(gates).sum())
     if total == 0.0:
@@ -182,6 +196,11 @@ def effective_dimension(x, *, is_covariance: bool = False) -> float:
 def effective_dimension_map(covariances) -> np.ndarray:
     """Effective dimension of every matrix of a ``(..., C, C)`` stack, or of a batched
     `pycx.Covariance` (``batch_shape=(H, W)`` fed ``(H, W, N, C)`` views of an ``(N, C, H, W)``
-    output gives the pixel-wise map of SPEC §2 / fig. S7): float64 array of shape ``(...)``."""
+    output gives the pixel-wise map of SPEC §2 / fig. S7): float64 array of shape ``(...)``.
+
+    >>> stack = np.stack([np.eye(3), np.diag([1.0, 1.0, 0.0]), np.ones((3, 3))])
+    >>> effective_dimension_map(stack).round(6).tolist()      # 3 equal, 2 equal, 1 direction
+    [3.0, 2.0, 1.0]
+    """
     return _entropy_dimension(_checked_eigenvalues(
         "covariances", _covariance_stack("covariances", covariances), _stack_rel(covariances)))

@@ -129,7 +129,14 @@ class LayerRecord:
 class Capture:
     """Gate states of a model on some data: ``layers`` (name -> `LayerRecord`, in forward
     order), ``labels`` (int64 array, one per sample, or None), ``n_samples``. Save with
-    ``save(path)`` (one ``.npz``, no pickle), reopen with ``Capture.load(path)``."""
+    ``save(path)`` (one ``.npz``, no pickle), reopen with ``Capture.load(path)``.
+
+    >>> import torch, pycx
+    >>> x = torch.tensor([[1.0, -1.0], [0.0, 2.0]])
+    >>> cap = pycx.capture(torch.nn.Sequential(torch.nn.ReLU()), [x], progress=False)
+    >>> cap, cap.names, cap["0"].per_sample.unpack().tolist()      # ReLU gate: x > 0
+    (Capture(1 layers, n_samples=2), ['0'], [[1, 0], [0, 1]])
+    """
 
     def __init__(self, layers, labels=None, patch_rows=None, seed=0):
         self.layers = OrderedDict(layers)

@@ -83,6 +83,11 @@ class Covariance:
     With ``batch_shape=(H, W)`` and updates of shape ``(H, W, N, C)`` this is the pixel-wise
     covariance (SPEC section 2): one ``C x C`` covariance per spatial position, e.g. from an
     ``(N, C, H, W)`` output ``y`` via ``y.transpose(2, 3, 0, 1)`` (a view, no copy).
+
+    >>> x = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])
+    >>> cov = Covariance(2).update(x[:1]).merge(Covariance(2).update(x[1:]))
+    >>> cov.count, cov.covariance().tolist(), np.allclose(cov.covariance(), np.cov(x.T, bias=True))
+    (4, [[1.0, 0.0], [0.0, 1.0]], True)
     """
 
     __slots__ = ("dim", "batch_shape", "count", "_mean", "_m2")

@@ -25,7 +25,13 @@ _MIN_PARALLEL_PAIR_WORDS = 1 << 20
 
 
 class KdeSums(NamedTuple):
-    """Per-row kernel sums (float64, one entry per row of A)."""
+    """Per-row kernel sums (float64, one entry per row of A).
+
+    >>> import pycx
+    >>> s = kde_sums(pycx.pack_bits(np.eye(2, dtype=np.uint8)), s2=1.0, labels=[0, 1])
+    >>> type(s).__name__, s.total.round(4).tolist(), s.same_label.tolist()  # 1 + exp(-2 / 2)
+    ('KdeSums', [1.3679, 1.3679], [1.0, 1.0])
+    """
 
     total: np.ndarray
     # The sums over rows of B with the same label; None when no labels were given.
@@ -63,6 +69,11 @@ def kde_sums(a, b=None, *, s2: float, weights=None, labels=None, b_labels=None,
     labels: optional integer labels of A's rows; then ``same_label[j]`` is the sum over the
     rows of B with A's row's label. With ``b`` given, ``b_labels`` (one per row of B) is
     required too. Empty A gives empty arrays, empty B zeros.
+
+    >>> import pycx
+    >>> a = pycx.pack_bits(np.array([[0, 0], [1, 1], [1, 1]], dtype=np.uint8))
+    >>> kde_sums(a, s2=0.5).total.round(4).tolist()    # 1 + 2 exp(-2), 2 + exp(-2), 2 + exp(-2)
+    [1.2707, 2.1353, 2.1353]
     """
     a, b = _operands(a, b)
     s2 = check_positive("s2", s2)
@@ -100,7 +111,13 @@ def kde_sums(a, b=None, *, s2: float, weights=None, labels=None, b_labels=None,
 def hamming_distances(a, b=None, threads: int | None = None) -> np.ndarray:
     """``h[j, k]`` = number of bits where row j of A and row k of B differ, as an (n, m) int32
     matrix (``b=None``: B = A). It holds all n * m entries (4 bytes each): meant for small
-    inputs and tests; `kde_sums` gives kernel sums without the matrix."""
+    inputs and tests; `kde_sums` gives kernel sums without the matrix.
+
+    >>> import pycx
+    >>> a = pycx.pack_bits(np.array([[0, 0, 0], [1, 0, 1], [1, 1, 1]], dtype=np.uint8))
+    >>> hamming_distances(a).tolist()
+    [[0, 2, 3], [2, 0, 1], [3, 1, 0]]
+    """
     a, b = _operands(a, b)
     nthreads = check_threads(threads)
     if _device_array.is_device_packed(a) or _device_array.is_device_packed(b):  # an (n, m) int32 device array

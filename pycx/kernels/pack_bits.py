@@ -78,6 +78,12 @@ def pack_bits(x, threshold: float = 0.0, *, threads: int | None = None) -> Packe
 
     Rows may be strided (e.g. a slice ``x[::2]``); if the columns are not contiguous the array
     is copied once (``np.ascontiguousarray``) before packing.
+
+    >>> p = pack_bits(np.array([[0.5, -1.0, 2.0], [0.0, 0.1, -0.2]]))      # bit = x > 0
+    >>> p.n_rows, p.n_bits, p.unpack().tolist(), p.words.tolist()        # bit j of a row: 2**j
+    (2, 3, [[1, 0, 1], [0, 1, 0]], [[5], [2]])
+    >>> pack_bits(np.array([0.5, -1.0, 2.0]), threshold=1.0).unpack().tolist()
+    [[0, 0, 1]]
     """
     if is_device_array(x):  # CUDA tensor / cupy array: packed on its device (threads unused)
         check_threads(threads)
@@ -98,7 +104,12 @@ def pack_bits(x, threshold: float = 0.0, *, threads: int | None = None) -> Packe
 
 def pack_per_sample(x, threshold: float = 0.0, *, threads: int | None = None) -> PackedBits:
     """Per-sample layout (SPEC section 1): one row per sample holding all of its gates in C
-    order (``C*H*W`` bits for an ``(N, C, H, W)`` output). No copy for contiguous input."""
+    order (``C*H*W`` bits for an ``(N, C, H, W)`` output). No copy for contiguous input.
+
+    >>> x = np.array([[[[1.0, -1.0]], [[-1.0, 2.0]]]])            # (N, C, H, W) = (1, 2, 1, 2)
+    >>> pack_per_sample(x).unpack().tolist()                     # x[0].ravel() > 0
+    [[1, 0, 0, 1]]
+    """
     if is_device_array(x):  # CUDA tensor / cupy array: packed on its device (threads unused)
         check_threads(threads)
         return PackedBits(*_device().pack_per_sample(x, threshold, _check_threshold), _trusted=True)
@@ -114,7 +125,12 @@ def pack_per_patch(x, threshold: float = 0.0, *, threads: int | None = None) -> 
     """Per-patch layout (SPEC section 1, paper 000 eq. 1): for an ``(N, C, H, W)`` output,
     ``N*H*W`` rows of ``C`` gates, row ``n*H*W + h*W + w`` = ``x[n, :, h, w]``. Any strides
     (channels-last tensors included) are read in place, without a copy. An ``(N, C)`` input
-    (a linear layer) gives the same rows as `pack_bits`."""
+    (a linear layer) gives the same rows as `pack_bits`.
+
+    >>> x = np.array([[[[1.0, -1.0], [2.0, 0.0]], [[-1.0, 1.0], [3.0, 0.0]]]])   # (1, 2, 2, 2)
+    >>> pack_per_patch(x).unpack().tolist()        # row h*W + w: x[0, :, h, w] > 0
+    [[1, 0], [0, 1], [1, 1], [0, 0]]
+    """
     if is_device_array(x):  # CUDA tensor / cupy array: packed on its device (threads unused)
         check_threads(threads)
         return PackedBits(*_device().pack_per_patch(x, threshold, _check_threshold), _trusted=True)
@@ -134,7 +150,13 @@ def pack_per_patch(x, threshold: float = 0.0, *, threads: int | None = None) -> 
 
 def concat_bits(parts: Sequence[PackedBits], *, threads: int | None = None) -> PackedBits:
     """Concatenates several layers' per-sample bits along the bit axis (row ``r`` of the
-    result is row ``r`` of each part, one after another)."""
+    result is row ``r`` of each part, one after another).
+
+    >>> a = pack_bits(np.array([[1, 0], [0, 1]], dtype=np.uint8))
+    >>> b = pack_bits(np.array([[1], [0]], dtype=np.uint8))
+    >>> concat_bits([a, b]).unpack().tolist()
+    [[1, 0, 1], [0, 1, 0]]
+    """
     parts = list(parts)
     if not parts:
         raise ValueError("argument 'parts' must hold at least one PackedBits, got an empty sequence")

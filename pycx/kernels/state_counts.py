@@ -22,6 +22,12 @@ class StateCounts:
     Attributes: ``states`` (`PackedBits`, one row per distinct state, in order of first
     occurrence), ``counts`` (int64 ``k_s``), ``inverse`` (int64: row ``i`` is in state
     ``inverse[i]``), ``labels`` (the labels given, or None), ``n_rows`` (M).
+
+    >>> sc = state_counts(np.array([[1, 0], [0, 1], [1, 0]], dtype=np.uint8), labels=[0, 1, 1])
+    >>> sc.n_rows, sc.n_states, [a.tolist() for a in sc.degeneracy()]   # (k, m_k)
+    (3, 2, [[1, 2], [1, 1]])
+    >>> sc.label_counts()[1].tolist()      # state [1, 0]: one row of each class
+    [[1, 1], [0, 1]]
     """
 
     __slots__ = ("states", "counts", "inverse", "labels")
