@@ -22,6 +22,11 @@ from ._common import Result
 
 @dataclass(frozen=True)
 class GenerationAbility(Result):
+    """Result of `generation_ability`; ``float(result)`` is the generation ability.
+
+    >>> float(generation_ability([0, 1], [0, 1, 1]))  # doctest: +ELLIPSIS
+    21.48...
+    """
     generation_ability: float      # 1 / kl_bits (inf when kl_bits == 0)
     kl_bits: float                 # KL(P || Q), bits
     p: np.ndarray                  # training label distribution over the C classes
@@ -98,7 +103,14 @@ def _flat_images(name: str, images) -> np.ndarray:
 
 class ImageClassifier:
     """A label classifier of flattened images: ``predict(images) -> int64 labels``;
-    ``test_accuracy`` on the held-out images it was given (None without them)."""
+    ``test_accuracy`` on the held-out images it was given (None without them). Made by
+    `default_classifier`.
+
+    >>> import numpy as np
+    >>> clf = default_classifier(np.eye(2), np.array([0, 1]))
+    >>> clf.predict(np.eye(2)).tolist(), clf.test_accuracy is None
+    ([0, 1], True)
+    """
 
     def __init__(self, model, n_features: int, train_accuracy: float,
                  test_accuracy: Optional[float], description: str):
