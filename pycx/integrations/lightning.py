@@ -3,7 +3,7 @@ logs each layer's values through the trainer's logger, keeps the `Report`, and w
 report when fitting ends.
 
 >>> import lightning as L                                                # doctest: +SKIP
->>> cb = ComplexityCallback(val_loader, every=1, metrics=["janik", "relevance"], out="report")
+>>> cb = ComplexityCallback(val_loader, every=1, metrics=["janik", "relevance"], out="report")  # doctest: +SKIP
 >>> L.Trainer(max_epochs=10, callbacks=[cb]).fit(module, train_loader)   # doctest: +SKIP
 """
 from __future__ import annotations
