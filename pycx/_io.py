@@ -16,6 +16,14 @@ from typing import Iterator, Union
 PathLike = Union[str, os.PathLike]
 
 
+def _umask() -> int:
+    # The process's umask (read by setting and restoring it): temporaries from mkstemp are 0600,
+    # but a finished file should get the permissions an ordinary open() would give it.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike, suffix: str = "") -> Iterator[Path]:
     """Yields a temporary path in the same folder as `path`; on success it is renamed onto
@@ -32,6 +40,7 @@ def atomic_path(path: PathLike, suffix: str = "") -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp",
                                dir=path.parent if str(path.parent) else ".")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())
     tmp = Path(tmp)
     try:
         yield tmp
@@ -72,6 +81,7 @@ def atomic_dir(path: PathLike) -> Iterator[Path]:
     parent = path.parent if str(path.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=parent))
+    os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
         if path.is_dir() and not path.is_symlink():

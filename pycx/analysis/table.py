@@ -72,10 +72,11 @@ class Report:
         return len(self.rows)
 
     def __repr__(self) -> str:
-        models = sorted({str(r["model"]) for r in self.rows})
-        epochs = sorted({r["epoch"] for r in self.rows if r["epoch"] is not None})
+        # Rows built by hand may lack identity columns: describe what is there.
+        models = sorted({str(r.get("model")) for r in self.rows if r.get("model") is not None})
+        epochs = sorted({r.get("epoch") for r in self.rows if r.get("epoch") is not None})
         return (f"Report({len(self.rows)} rows, models={models}, epochs={epochs or None}, "
-                f"layers={len({r['layer'] for r in self.rows})})")
+                f"layers={len({r.get('layer') for r in self.rows})})")
 
     # --- tables
     def to_pandas(self):

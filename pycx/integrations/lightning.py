@@ -38,6 +38,9 @@ class ComplexityCallback(_Callback):
         self.every = check_int("every", every, minimum=1)
         _parse_metrics(metrics)
         self.metrics = metrics
+        if out is not None:  # refuse a bad folder now, not after training
+            from ..report.html import check_report_dir
+            check_report_dir(out)
         self.out = out
         self.progress = bool(progress)
         self.kwargs = analyze_kwargs

@@ -109,16 +109,22 @@ def kde_mutual_information(gates, labels, s2) -> float:
     return kde_entropy(g, s2) - kde_conditional_entropy(g, labels, s2)
 
 
+# "TCKD": the spawn key of the synthetic stream of the total correlation.
+SYNTHETIC_SPAWN_KEY = 0x54434B44
+
+
 def synthetic_independent_rows(gates, seed) -> np.ndarray:
     """The n synthetic rows of the total-correlation estimate: independent Bernoulli(p_i)
     bits with the rates ``p_i`` of ``gates``, drawn exactly as
-    ``(np.random.default_rng(seed).random((n, d)) < p).astype(np.uint8)`` with ``p`` the
-    float64 column means (uniforms consumed row by row, C order). A fast path reproduces the
-    same rows by making this same call."""
+    ``(default_rng(SeedSequence(seed, spawn_key=(SYNTHETIC_SPAWN_KEY,))).random((n, d)) < p)``
+    with ``p`` the float64 column means (uniforms consumed row by row, C order). The spawn key
+    makes this stream differ from a user's plain ``default_rng(seed)`` draw of the data itself
+    (with the plain stream, data drawn that way shared rows with its synthetic twin). A fast path
+    reproduces the same rows by making this same call."""
     g = _gates(gates)
     seed = check_int("seed", seed, minimum=0)
     p = g.astype(np.float64).mean(axis=0)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SYNTHETIC_SPAWN_KEY,)))
     return (rng.random(g.shape) < p).astype(np.uint8)
 
 
