@@ -42,6 +42,13 @@ _LAZY = {
     "resolution_relevance": "pycx.estimators.relevance",
     "max_relevance_curve": "pycx.estimators.relevance",
     "entropy": "pycx.estimators.dispatch",
+    "nsb_entropy": "pycx.estimators.nsb",
+    # generation (Song, Marsili & Jo): deep belief networks' samples
+    "generation_ability": "pycx.estimators.generation",
+    "GenerationAbility": "pycx.estimators.generation",
+    "default_classifier": "pycx.estimators.generation",
+    "label_images": "pycx.estimators.generation",
+    "ImageClassifier": "pycx.estimators.generation",
     # capture from torch models
     "capture": "pycx.gates.recorder",
     "Capture": "pycx.gates.capture",
@@ -50,6 +57,9 @@ _LAZY = {
     "analyze": "pycx.analysis.analyze",
     "Report": "pycx.analysis.table",
     "Tracker": "pycx.analysis.tracker",
+    "analyze_checkpoints": "pycx.analysis.parallel",
+    # training with a complexity loss (transformation-complexity paper, section 4.3)
+    "ComplexityLoss": "pycx.train.complexity_loss",
     # layer algebra
     "layer_algebra": "pycx.analysis.layer_algebra",
     "register_layer_rule": "pycx.analysis.layer_algebra",
