@@ -169,7 +169,7 @@ class ComplexityLoss:
         self.adapt_step = bool(adapt_step)
         self.step_sizes = {}       # per-layer sampler step (adapted when adapt_step)
         self.ebms: "OrderedDict[str, GateEBM]" = OrderedDict()
-        self._optims = {}
+        self._optim = None
         self._layers = None        # chosen names, fixed by the first forward pass
         self._gating = None        # all ReLU-family gating layers, forward order
         self._x = OrderedDict()    # name -> pre-activation of the last forward (with graph)
@@ -281,8 +281,15 @@ class ComplexityLoss:
             ebm = GateEBM(x.shape[1:], hidden=self.hidden, prior_momentum=self.prior_momentum)
             ebm = ebm.to(device=x.device, dtype=x.dtype)
             self.ebms[name] = ebm
-            self._optims[name] = torch.optim.Adam(ebm.parameters(), lr=self.lr)
+            self._optim = None  # rebuilt over every EBM's parameters
         return ebm
+
+    def _optimizer(self):
+        if self._optim is None:
+            # One Adam over all layers' EBMs (foreach: a few fused ops per step, not per tensor).
+            params = [p for e in self.ebms.values() for p in e.parameters()]
+            self._optim = torch.optim.Adam(params, lr=self.lr, foreach=True)
+        return self._optim
 
     def _recorded(self):
         if not self._x:
@@ -294,13 +301,18 @@ class ComplexityLoss:
         """One EBM step per layer (eq. 37) on the binary gates of the last forward pass; the
         network's graph is not touched. Returns per-layer sampler acceptance rates."""
         stats = {}
-        for name, x in self._recorded().items():
-            ebm = self._ebm(name, x)
+        recorded = self._recorded()
+        for name, x in recorded.items():
+            self._ebm(name, x)
+        opt = self._optimizer()
+        opt.zero_grad(set_to_none=True)
+        for name, x in recorded.items():
+            ebm = self.ebms[name]
             bits = (x.detach() > 0).to(x.dtype)
             ebm.update_prior(bits)
             step = self.step_sizes.get(name, self.step_size)
-            with torch.enable_grad():
-                st = ebm.training_step(bits, self._optims[name], step_size=step,
+            with torch.enable_grad():  # each layer's loss only reaches its own EBM's parameters
+                st = ebm.training_step(bits, None, step_size=step,
                                        steps=self.steps, init=self.init, f_reg=self.f_reg)
             if self.adapt_step and self.steps:
                 # Flip proposals grow with the number of units: steer the step towards an
@@ -310,6 +322,7 @@ class ComplexityLoss:
             self.step_sizes[name] = step
             st["step_size"] = step
             stats[name] = st
+        opt.step()
         return stats
 
     def layer_penalties(self, update: bool = True) -> "OrderedDict[str, torch.Tensor]":
