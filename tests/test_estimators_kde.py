@@ -171,3 +171,10 @@ def test_default_bandwidth_is_d(rng):
                                ref.kde_entropy(z, ref.kde_bandwidth(z, 0.01, mode="d")), **TOL)
     assert pycx.kde_entropy(z, bandwidth="var").s2 == pytest.approx(
         ref.kde_bandwidth(z, 0.01, mode="var"), rel=1e-14)
+
+
+def test_one_state_entropy_is_plus_zero():
+    # A single state: H = 0 exactly, as +0.0 (a -0.0 printed as "-0" in reports).
+    r = pycx.kde_entropy(np.ones((20, 7), np.uint8), labels=np.arange(20) % 2)
+    assert r.entropy == 0.0 and np.copysign(1.0, r.entropy) == 1.0
+    assert np.copysign(1.0, r.conditional_entropy) == 1.0

@@ -19,6 +19,10 @@ def test_all_distinct_and_all_equal_states():
     assert ref.resolution(distinct, normalized=True) == pytest.approx(1.0, abs=1e-14)
     single = np.array([m])
     assert ref.resolution(single) == 0.0 and ref.relevance(single) == 0.0
+    # Exactly +0.0 (prints as 0, not -0): one state, and one frequency for H[k].
+    for h in (ref.resolution(single), ref.relevance(single), ref.relevance(distinct),
+              *ref.profile_entropies([m], [1])):
+        assert math.copysign(1.0, h) == 1.0
 
 
 def test_resolution_relevance_by_hand():

@@ -135,7 +135,7 @@ def _row_logsumexp(logits: np.ndarray) -> np.ndarray:
 
 def _weighted_entropy(log_sums: np.ndarray, weights: np.ndarray, log_norm: np.ndarray, n: int) -> float:
     """``-(1/n) sum_s w_s log2(sum_s / norm_s)`` given ``log sum_s`` and ``log norm_s``."""
-    return float(-(weights @ (log_sums - log_norm)) / (n * _LN2))
+    return float(-(weights @ (log_sums - log_norm)) / (n * _LN2)) + 0.0  # never -0.0
 
 
 def kde_entropy(gates, *, alpha: Optional[float] = None, bandwidth: str = DEFAULT_BANDWIDTH, labels=None,

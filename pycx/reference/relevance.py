@@ -35,7 +35,7 @@ def resolution(counts, *, normalized: bool = False) -> float:
     k = _counts(counts).astype(np.float64)
     n = k.sum()
     p = k / n
-    h = float(-(p * np.log2(p)).sum())
+    h = float(-(p * np.log2(p)).sum()) + 0.0  # + 0.0: one state gives 0, not -0.0
     return _normalize(h, int(n)) if normalized else h
 
 
@@ -46,7 +46,7 @@ def relevance(counts, *, normalized: bool = False) -> float:
     k, m_k = degeneracy(c)
     n = int(c.sum())
     q = (k * m_k).astype(np.float64) / n
-    h = float(-(q * np.log2(q)).sum())
+    h = float(-(q * np.log2(q)).sum()) + 0.0  # + 0.0: one frequency gives 0, not -0.0
     return _normalize(h, n) if normalized else h
 
 
@@ -262,7 +262,8 @@ def profile_entropies(k, m_k, n_samples=None) -> Tuple[float, float]:
     if n_samples is not None and m != n_samples:
         raise ValueError(f"the profile holds {m:g} samples, not n_samples={n_samples}")
     q = kk * mm / m
-    return float((mm * (kk / m) * np.log2(m / kk)).sum()), float(-(q * np.log2(q)).sum())
+    return (float((mm * (kk / m) * np.log2(m / kk)).sum()) + 0.0,
+            float(-(q * np.log2(q)).sum()) + 0.0)
 
 
 def frequency_profiles(n_samples: int):
