@@ -102,12 +102,16 @@ def demo_models(side: int, n_classes: int = 10) -> dict:
                    ("fc3", nn.Linear(64, 32)), ("relu3", nn.ReLU()),
                    ("out", nn.Linear(32, n_classes))),
         # Narrowing widths: the relevance analysis looks for the layer where H[s] + H[k] peaks.
-        "sigmoid_mlp": seq(("flat", nn.Flatten()), ("fc1", nn.Linear(d_in, 48)),
-                           ("sig1", nn.Sigmoid()), ("fc2", nn.Linear(48, 32)),
-                           ("sig2", nn.Sigmoid()), ("fc3", nn.Linear(32, 24)),
-                           ("sig3", nn.Sigmoid()), ("fc4", nn.Linear(24, 16)),
-                           ("sig4", nn.Sigmoid()), ("fc5", nn.Linear(16, 12)),
-                           ("sig5", nn.Sigmoid()), ("out", nn.Linear(12, n_classes))),
+        # Batch normalisation before each sigmoid: without it this 5-layer sigmoid stack sat at
+        # 29% test accuracy after 12 epochs (saturated units, vanishing gradients); with it,
+        # 99% (digits, seed 0). It is not a gate and changes no captured layer.
+        "sigmoid_mlp": seq(("flat", nn.Flatten()),
+                           *[pair for i, (a, b) in enumerate(zip((d_in, 48, 32, 24, 16),
+                                                                 (48, 32, 24, 16, 12)), start=1)
+                             for pair in ((f"fc{i}", nn.Linear(a, b)),
+                                          (f"bn{i}", nn.BatchNorm1d(b)),
+                                          (f"sig{i}", nn.Sigmoid()))],
+                           ("out", nn.Linear(12, n_classes))),
         "cnn": seq(("conv1", nn.Conv2d(1, 16, 3, padding=1)), ("relu1", nn.ReLU()),
                    ("pool1", nn.MaxPool2d(2)), ("conv2", nn.Conv2d(16, 32, 3, padding=1)),
                    ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)), ("flat", nn.Flatten()),

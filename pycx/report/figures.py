@@ -181,6 +181,14 @@ def _annotate_layers(ax, g, xcol, ycol, color="0.25", size=6):
                     color=color, xytext=(2, 3), textcoords="offset points", rotation=25)
 
 
+def _legend_below(fig, ax):
+    """The legend of `ax`'s lines centred under the whole figure, off the data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                   ncol=min(4, len(labels)), frameon=False)
+
+
 def _per_depth_panels(df, panels, name, title, caption_what, settings_cols, per_model_ticks=True):
     """Rows of panels: one panel per metric, one line per model (last epoch), x = layer depth.
     One model: layer names as tick labels; several: each point labelled with its layer."""
@@ -206,8 +214,8 @@ def _per_depth_panels(df, panels, name, title, caption_what, settings_cols, per_
             else:
                 ax.set_xlabel("layer depth (index among gating layers; points name the layer)")
                 ax.xaxis.get_major_locator().set_params(integer=True)
-        axes[0][0].legend(loc="best")
         fig.tight_layout()
+        _legend_below(fig, axes[0][0])
         png, svg = _render(fig)
     caption = f"{caption_what} Settings: {_settings_text(last, settings_cols) or 'see metrics.json'}."
     return Figure(name, title, caption, png, svg)
@@ -495,9 +503,11 @@ def _relevance(df, reports, training=None):
                 ax.plot(part["depth"].to_numpy()[ok], b[ok], "o-", ms=5, lw=1, label=label,
                         **style)
                 if (~ok).any():
+                    undefined_label = "β undefined (< 3 distinct frequencies)"
+                    seen = undefined_label in ax.get_legend_handles_labels()[1]
                     ax.plot(part["depth"].to_numpy()[~ok], np.zeros((~ok).sum()), "x",
                             color=style["color"], ms=7,
-                            label="β undefined (< 3 distinct frequencies)")
+                            label="_nolegend_" if seen else undefined_label)
             ax.axhline(1.0, color="k", ls="--", lw=0.8, label="β = 1 (Zipf)")
             _layer_ticks(ax, g)
             ax.set_xlabel(f"gating layer of {m} (forward order)")
@@ -649,8 +659,11 @@ def _kde(df, reports=()):
                 if j == len(cols) - 1 and layers:
                     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), title="layer",
                               fontsize=7)
-        axes[0][0].legend(loc="best")
         fig.tight_layout()
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        if handles:  # above the figure, off the data
+            fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                       ncol=min(4, len(labels)), frameon=False)
         png, svg = _render(fig)
     rows_text = "top: per layer at the last epoch, below: each model over epochs" if with_epochs \
         else "per layer"
