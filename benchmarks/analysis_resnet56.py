@@ -37,7 +37,8 @@ def main():
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--patch-rows", type=lambda v: None if v.lower() == "none" else int(v),
-                    default=100_000, help="per-patch rows per layer; 'none' = all")  # analyze's default
+                    default=100_000,  # pycx.analyze's default
+                    help="per-patch rows per layer; 'none' = all")
     ap.add_argument("--kde-rows", type=int, default=2_000)
     ap.add_argument("--stages", default="stem,layer1,layer2,layer3",
                     help="ReLU groups for the janik part (stem = the first ReLU)")
@@ -75,10 +76,12 @@ def main():
 
     def report(part, seconds, extra=None):
         peak = {"peak_rss_gb": _peak_gb(resource.RUSAGE_SELF),
-                "peak_rss_child_gb": _peak_gb(resource.RUSAGE_CHILDREN)}
+                "peak_rss_child_gb": _peak_gb(resource.RUSAGE_CHILDREN),
+                "cpu_s_so_far": sum(os.times()[:4])}  # this process and its children
         out["parts"][part] = {"seconds": seconds, **peak, **(extra or {})}
         print(f"[{time.strftime('%H:%M:%S')}] {part}: {seconds:.1f} s  load={os.getloadavg()[0]:.1f}"
               f"  peak={peak['peak_rss_gb']:.2f} GB (child {peak['peak_rss_child_gb']:.2f} GB)"
+              f"  cpu so far={peak['cpu_s_so_far']:.0f} s"
               + (f"  {extra}" if extra else ""), flush=True)
         if args.json:
             with open(args.json, "w") as f:
@@ -161,7 +164,8 @@ def _executor(args):
 
     if args.executor == "threads":
         return cf.ThreadPoolExecutor(args.threads)
-    return cf.ProcessPoolExecutor(args.threads, mp_context=multiprocessing.get_context("forkserver"))
+    ctx = multiprocessing.get_context("forkserver")
+    return cf.ProcessPoolExecutor(args.threads, mp_context=ctx)
 
 
 def sensitivity(model, loader, x, args):

@@ -221,7 +221,8 @@ def test_a_failing_unit_names_layer_and_checkpoint_and_keeps_the_rest(ckpt_files
             analyze_checkpoints(factory, ckpt_files, batches(), executor=pool, **KW)
     err = info.value
     assert len(err.failures) == 3  # the layer, once per checkpoint
-    assert "layer '3'" in str(err) and "epoch0.pt" in str(err) and "worker lost its mind" in str(err)
+    message = str(err)
+    assert "layer '3'" in message and "epoch0.pt" in message and "worker lost its mind" in message
     assert all("janik, layer '3'" in where for where, _ in err.failures)
     assert isinstance(err.__cause__, RuntimeError)
     got, want = err.report.to_dict()["rows"], reference.to_dict()["rows"]

@@ -29,7 +29,7 @@ import numpy as np
 
 from .._validate import check_int
 from ..estimators._pool import (InlineExecutor, Unit, UnitFailure, check_executor,
-                                 open_executor, run_units)
+                                 open_executor, run_units, submit)
 from .kmeans import kmeans_curve
 from .table import (JANIK_COLUMNS, KDE_COLUMNS, METRIC_GROUPS, RELEVANCE_COLUMNS, _STRING_COLUMNS,
                     Report, _missing, _nan_row)
@@ -577,6 +577,9 @@ def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, set
     from ..reference.relevance import beta_across_layers
 
     k_min = est["relevance"].get("k_min", 1)
+    pending = None
+    if inputs is not None and executor is not None:  # often the largest unit: submitted first
+        pending = submit(executor, kmeans_curve, inputs, est["kmeans"], seed)
     degeneracy = {}
     for i, rec in enumerate(_bar(records, progress, "pycx relevance")):
         row = rows[i]
@@ -600,16 +603,14 @@ def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, set
                                        "h_k_norm": c.h_k_normalized.tolist(),
                                        "feasible": c.feasible.tolist(), "method": c.method}
     curves["degeneracy"] = degeneracy
-    if inputs is not None and executor is not None:
+    if pending is not None:
         with timer("relevance.kmeans"):
-            (_, out), = run_units([Unit("kmeans", 0.0, kmeans_curve, (inputs, est["kmeans"], seed))],
-                                  executor, errors="collect")
-        if isinstance(out, UnitFailure):
-            failures.append(("relevance, k-means baseline", out.error))
-            settings["kmeans"] = {"computed": False, "why": f"failed: {out.error!r}"}
-        else:
-            curves["kmeans"], settings["kmeans"] = out
-            curves["kmeans"].update(model=str(model_name), epoch=epoch)
+            try:
+                curves["kmeans"], settings["kmeans"] = pending.result()
+                curves["kmeans"].update(model=str(model_name), epoch=epoch)
+            except Exception as err:
+                failures.append(("relevance, k-means baseline", err))
+                settings["kmeans"] = {"computed": False, "why": f"failed: {err!r}"}
     elif inputs is not None:
         with timer("relevance.kmeans"):
             curves["kmeans"], settings["kmeans"] = kmeans_curve(inputs, est["kmeans"], seed)

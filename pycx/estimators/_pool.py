@@ -96,6 +96,11 @@ def _call(fn, args):
     return fn(*args)
 
 
+def submit(executor, fn, *args):
+    """``executor.submit`` of ``fn(*args)``, as every unit is submitted (see `_call`)."""
+    return executor.submit(_call, fn, args)
+
+
 def run_units(units, executor, *, errors="raise", progress=False, desc="units", unit="unit",
               total=None):
     """Runs `units` (iterable of `Unit`) and yields ``(unit, result)`` in input order.
@@ -126,7 +131,7 @@ def run_units(units, executor, *, errors="raise", progress=False, desc="units", 
     order = sorted(range(len(units)), key=lambda j: (-units[j].cost, j))
     futures = {}
     for j in order:
-        futures[executor.submit(_call, units[j].fn, units[j].args)] = j
+        futures[submit(executor, units[j].fn, *units[j].args)] = j
     results = [None] * len(units)
     bar = _bar(len(units), progress, desc, unit)
     try:
