@@ -513,3 +513,31 @@ def test_compiled_model_is_refused_clearly():
         pycx.Recorder(wrapper)
     # The eager module it wraps is captured as usual.
     assert pycx.capture(compiled._orig_mod, [torch.randn(5, 4)], progress=False).names == ["1"]
+
+
+# --- padded (token) rows ----------------------------------------------------------------------
+
+@given(n=st.integers(1, 12), channels=st.integers(1, 70), positions=st.integers(1, 9),
+       keep=st.integers(1, 40), seed=st.integers(0, 2 ** 16), chunk=st.sampled_from([1, 64, 1 << 24]))
+def test_per_patch_rows_of_padded_rows_skip_padding(n, channels, positions, keep, seed, chunk):
+    """Against numpy: rows n*P + p of the real positions only, numbered in order, also when
+    the transpose runs in chunks of a few samples and with a subsample of those rows."""
+    from pycx.gates import store
+    rng = np.random.default_rng(seed)
+    valid = rng.random((n, positions)) < 0.6
+    valid[np.arange(n), rng.integers(0, positions, n)] = True      # every sample has a token
+    bits = (rng.random((n, channels, positions)) < 0.5) & valid[:, None, :]
+    sample = store.PaddedRows(pycx.pack_bits(bits.reshape(n, -1)).words, channels * positions, valid)
+    ref = bits.transpose(0, 2, 1).reshape(-1, channels)[valid.reshape(-1)]
+    index = np.sort(rng.choice(len(ref), size=min(keep, len(ref)), replace=False))
+    old = store.CHUNK_BYTES
+    store.CHUNK_BYTES = chunk  # chunks of 1 sample and more: the row offsets across chunks
+    try:
+        np.testing.assert_array_equal(store.per_patch_rows(sample, channels, positions).unpack(), ref)
+        np.testing.assert_array_equal(
+            store.per_patch_rows(sample, channels, positions, index).unpack(), ref[index])
+    finally:
+        store.CHUNK_BYTES = old
+    picked = sample[index % n]
+    np.testing.assert_array_equal(picked.valid, valid[index % n])
+    np.testing.assert_array_equal(picked.unpack(), bits.reshape(n, -1)[index % n])

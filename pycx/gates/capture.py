@@ -14,7 +14,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..kernels.packed import PackedBits
-from .store import bit_counts, per_patch_rows, subsample_rows
+from .store import PaddedRows, bit_counts, per_patch_rows, subsample_rows
 
 __all__ = ["Capture", "LayerRecord"]
 
@@ -39,9 +39,11 @@ class LayerRecord:
     - ``name``, ``kind`` (``relu``, ``relu6``, ``leaky_relu``, ``prelu``, ``elu``, ``gelu``,
       ``silu``, ``sigmoid``, ``tanh``, ``maxpool``, ``dropout``), ``module`` (path of the module
       whose forward made the call);
-    - ``shape``: the per-sample shape of the gated units, ``(C, H, W)`` or ``(C,)`` (for max
-      pooling the shape of the pool's *input*); ``output_shape``: the per-sample shape of the
-      float output that the covariance describes (differs from ``shape`` for max pooling);
+    - ``shape``: the per-sample shape of the gated units, units first: ``(C, H, W)`` or
+      ``(C,)``, or ``(C, T)`` for a channels-last ``(N, T, C)`` activation (``channels_last``
+      True: token positions in place of spatial positions); for max pooling the shape of the
+      pool's *input*; ``output_shape``: the per-sample shape of the float output that the
+      covariance describes (differs from ``shape`` for max pooling);
     - ``bits_per_unit``: 1, or 2 for sigmoid/tanh (ternary gates: the lo bits of all units come
       first, as channels ``0..C-1``, then the hi bits as channels ``C..2C-1``; linear = both 0);
     - ``per_sample``: `PackedBits`, one row per sample of ``bits_per_unit * prod(shape)`` bits
@@ -49,6 +51,10 @@ class LayerRecord:
     - ``per_patch``: `PackedBits`, rows ``n*H*W + h*W + w`` of ``bits_per_unit * C`` bits, all
       rows or the seeded subsample of ``patch_rows`` rows (``patch_index`` holds their global
       row indices); derived on each access from ``per_sample`` (the same bits, transposed);
+    - ``valid``: None, or for a layer that saw padding the bool ``(n_samples, T)`` array of
+      real token positions (``attention_mask != 0``): ``per_sample`` is then a `PaddedRows`
+      whose padded gates are 0, and ``per_patch`` (and ``n_patch_rows_total``, ``patch_index``)
+      count the real positions only, in order;
     - ``binary``: sigmoid/tanh only, per-sample `PackedBits` of ``out > 0.5`` (sigmoid) or
       ``out > 0`` (tanh), the binarisation used for resolution/relevance (SPEC section 3);
     - ``covariance``: `pycx.Covariance` of the per-patch float outputs (dim C, over all
@@ -60,7 +66,11 @@ class LayerRecord:
     """
 
     def __init__(self, name, kind, module, shape, output_shape, bits_per_unit, per_sample,
-                 binary=None, covariance=None, pixel_covariance=None, patch_rows=None, seed=0):
+                 binary=None, covariance=None, pixel_covariance=None, patch_rows=None, seed=0,
+                 valid=None, channels_last=False):
+        if valid is not None and not isinstance(per_sample, PaddedRows):
+            per_sample = PaddedRows(per_sample.words, per_sample.n_bits, valid)
+        self.channels_last = bool(channels_last)
         self.name = name
         self.kind = kind
         self.module = module
@@ -90,12 +100,18 @@ class LayerRecord:
         return self.per_sample.n_rows
 
     @property
+    def valid(self):
+        return self.per_sample.valid if isinstance(self.per_sample, PaddedRows) else None
+
+    @property
     def n_patch_rows_total(self) -> int:
-        return self.n_samples * self.positions
+        """Per-patch rows before any subsample: ``n_samples * positions``, less the padding."""
+        valid = self.valid
+        return self.n_samples * self.positions if valid is None else int(valid.sum())
 
     @property
     def patch_index(self):
-        """Global indices (into all ``n_samples * H * W`` patch rows) of the rows in
+        """Global indices (into all ``n_patch_rows_total`` patch rows) of the rows in
         ``per_patch``; None when all rows are kept."""
         if self._patch_index is None and self.patch_rows is not None \
                 and self.patch_rows < self.n_patch_rows_total:
@@ -107,7 +123,7 @@ class LayerRecord:
         """Derived from ``per_sample`` on each access and not kept (memory stays at one copy
         of the bits): hold on to the result when it is needed repeatedly."""
         index = self.patch_index
-        if self.positions == 1 and self.bits_per_unit == 1:
+        if self.positions == 1 and self.bits_per_unit == 1 and self.valid is None:
             return self.per_sample if index is None else self.per_sample[index]
         return per_patch_rows(self.per_sample, self.channels, self.positions, index)
 
@@ -192,10 +208,17 @@ class Capture:
 
         arrays = {}
         layers_meta = []
+        masks = {}  # one array per distinct padding mask (layers usually share one)
         for i, rec in enumerate(self.layers.values()):
             meta = {"name": rec.name, "kind": rec.kind, "module": rec.module,
                     "shape": list(rec.shape), "output_shape": list(rec.output_shape),
                     "bits_per_unit": rec.bits_per_unit, "n_bits": rec.per_sample.n_bits}
+            if rec.channels_last:
+                meta["channels_last"] = True
+            if rec.valid is not None:
+                j = masks.setdefault(id(rec.valid), len(masks))
+                arrays[f"valid{j}"] = rec.valid
+                meta["valid"] = j
             arrays[f"l{i}.sample"] = rec.per_sample.words
             if rec.binary is not None:
                 arrays[f"l{i}.binary"] = rec.binary.words
@@ -346,6 +369,7 @@ def _load_arrays(cls, z) -> Capture:
     n_samples = 0 if n_samples is None else n_samples
 
     layers = OrderedDict()
+    masks = {}  # valid-token arrays by index (shared by the layers that name them)
     for i, meta in enumerate(layers_meta):
         where = f"layer {i}"
         if not isinstance(meta, dict):
@@ -367,6 +391,21 @@ def _load_arrays(cls, z) -> Capture:
             raise _Damaged(f"{where}: n_bits is {meta.get('n_bits')!r}, but shape {list(shape)} "
                            f"with {bits_per_unit} bit(s) per unit has {n_bits}")
         per_sample = _load_bits(z, f"l{i}.sample", used, n_bits, n_samples)
+        valid = None
+        if "valid" in meta:
+            j = _int(meta["valid"], f"{where}: valid", 0)
+            valid = masks.get(j)
+            if valid is None:
+                valid = masks[j] = _member(z, f"valid{j}", used, ndim=2)
+            want = (n_samples, int(np.prod(shape[1:], dtype=np.int64)))
+            if valid.dtype != np.bool_ or valid.shape != want or len(shape) != 2:
+                raise _Damaged(f"{where}: array 'valid{j}' is {valid.dtype} of shape "
+                               f"{valid.shape}, expected bool of shape {want} for a (C, T) layer")
+            if n_samples and not valid.any(axis=1).all():
+                raise _Damaged(f"{where}: array 'valid{j}' has a sample without any token")
+        channels_last = meta.get("channels_last", False)
+        if not isinstance(channels_last, bool):
+            raise _Damaged(f"{where}: channels_last must be true or false, got {channels_last!r}")
         binary = None
         if "binary_bits" in meta:
             units = int(np.prod(shape, dtype=np.int64))
@@ -382,13 +421,15 @@ def _load_arrays(cls, z) -> Capture:
             if meta.get(tag):
                 covs[tag] = _load_covariance(z, f"l{i}.{tag}.", used, output_shape[0],
                                              batch_shape, count)
-        if covs.get("cov") is not None and covs["cov"].count > n_samples * positions:
+        out_rows = n_samples * positions if valid is None else int(valid.sum())
+        if covs.get("cov") is not None and covs["cov"].count > out_rows:
             raise _Damaged(f"{where}: covariance count {covs['cov'].count} exceeds the "
-                           f"{n_samples * positions} output rows")
+                           f"{out_rows} output rows")
         layers[name] = LayerRecord(name, meta["kind"], meta["module"], shape, output_shape,
                                    bits_per_unit, per_sample, binary=binary,
                                    covariance=covs.get("cov"), pixel_covariance=covs.get("pcov"),
-                                   patch_rows=patch_rows, seed=seed)
+                                   patch_rows=patch_rows, seed=seed, valid=valid,
+                                   channels_last=channels_last)
     stray = sorted(set(z.files) - used)
     if stray:
         raise _Damaged(f"arrays not described by the header: {stray}")

@@ -7,6 +7,19 @@ mode the same way. `run_gate` runs the op itself and returns its output together
 tensor, read at the right moment: the input of a ReLU-family op is read before an in-place op
 overwrites it.
 
+**Activation modules of `transformers`** (``GELUActivation``, ``NewGELUActivation``,
+``QuickGELUActivation``, ``SiLUActivation``...) are gates as whole modules
+(`TRANSFORMERS_ACTIVATIONS`): several compute their GELU from a formula (``0.5 * x * (1 +
+tanh(...))``, ``x * sigmoid(1.702 x)``) whose inner ``tanh``/``sigmoid`` is not the unit's gate.
+The gate is read from the module's input (``1[input > 0]``, like every ReLU-family gate) and
+the ops inside it are not seen; the library's other activation modules (mish, laplace,
+linear, ...) are not gates and are opaque the same way. Recognised by class name and module
+without importing transformers.
+
+**Unit axis.** Gates are stored units first: ``(N, C, *positions)``. `units_first` moves the
+last axis of a channels-last activation (a transformer's ``(N, T, C)``) to axis 1, so that
+token positions take the place of spatial positions. Max pooling keeps torch's own axes.
+
 This module imports torch; it is only loaded through `pycx.capture`.
 """
 from __future__ import annotations
@@ -59,6 +72,44 @@ OPS = _ops()
 ACTIVATION_MODULES = (torch.nn.ReLU, torch.nn.ReLU6, torch.nn.LeakyReLU, torch.nn.PReLU,
                       torch.nn.ELU, torch.nn.GELU, torch.nn.SiLU, torch.nn.Sigmoid, torch.nn.Tanh,
                       torch.nn.MaxPool1d, torch.nn.MaxPool2d, torch.nn.MaxPool3d, torch.nn.Dropout)
+
+# transformers.activations classes -> gate kind ("" = not a gate: the module is opaque).
+TRANSFORMERS_ACTIVATIONS = {
+    "GELUActivation": "gelu", "NewGELUActivation": "gelu", "FastGELUActivation": "gelu",
+    "QuickGELUActivation": "gelu", "GELUTanh": "gelu", "PytorchGELUTanh": "gelu",
+    "AccurateGELUActivation": "gelu", "ClippedGELUActivation": "gelu",
+    "SiLUActivation": "silu", "ReLUSquaredActivation": "relu",
+}
+_TRANSFORMERS_ACTIVATIONS_MODULE = "transformers.activations"
+
+
+def module_gate_kind(module):
+    """For a module of ``transformers.activations``: its gate kind (`TRANSFORMERS_ACTIVATIONS`),
+    or ``""`` when it is not a gate; None for any other module (its ops are seen one by one)."""
+    for cls in type(module).__mro__:
+        if cls.__module__ == _TRANSFORMERS_ACTIVATIONS_MODULE:
+            return TRANSFORMERS_ACTIVATIONS.get(cls.__name__, "")
+    return None
+
+
+def is_transformers_model(model) -> bool:
+    """True when `model` or one of its submodules is a ``transformers.PreTrainedModel``
+    (found by the class hierarchy, without importing transformers)."""
+    for module in model.modules():
+        for cls in type(module).__mro__:
+            if cls.__name__ == "PreTrainedModel" and cls.__module__.startswith("transformers."):
+                return True
+    return False
+
+
+def units_first(t):
+    """``(N, *positions, C) -> (N, C, *positions)`` (a view)."""
+    return t.movedim(-1, 1)
+
+
+def _same(t):
+    return t
+
 
 _POOL_WITH_INDICES = {
     F.max_pool1d: F.max_pool1d_with_indices, F.max_pool2d: F.max_pool2d_with_indices,
@@ -113,26 +164,33 @@ def resolve_kind(func, args, kwargs):
     return kind
 
 
-def run_gate(kind, func, args, kwargs, pack_input):
+def run_gate(kind, func, args, kwargs, pack_input, order=None):
     """Runs the op; returns ``(output, Gate)``. `pack_input(tensor, threshold)` packs a float
-    tensor per sample (called on a ReLU-family input before the op, in case it is in place)."""
+    tensor per sample (called on a ReLU-family input before the op, in case it is in place).
+    `order`: puts a tensor shaped like the op's input units first (`units_first` for a
+    channels-last activation; default: as it is); the gate and its values are stored that way
+    (max pooling ignores it: its channel axis is torch's axis 1)."""
     x = first_input(args, kwargs)
     if not isinstance(x, torch.Tensor) or x.dim() < 2:
         return None  # unbatched use: not a layer of a batched forward pass
+    if order is None or kind == "maxpool":
+        order = _same
     if kind in RELU_FAMILY:
-        gate = Gate(kind, x.shape[1:])
-        gate.words = pack_input(x, 0.0)
+        u = order(x)
+        gate = Gate(kind, u.shape[1:])
+        gate.words = pack_input(u, 0.0)
         out = func(*args, **kwargs)
-        gate.values = out
+        gate.values = order(out)
         return out, gate
     if kind in TERNARY:
         out = func(*args, **kwargs)
+        u = order(out)
         lo, hi = (SIGMOID_LO, SIGMOID_HI) if kind == "sigmoid" else (TANH_LO, TANH_HI)
-        gate = Gate(kind, out.shape[1:], bits_per_unit=2)
+        gate = Gate(kind, u.shape[1:], bits_per_unit=2)
         # Layout: the lo bits of all units as channels [0, C), then the hi bits as [C, 2C).
-        gate.bits = torch.cat([out < lo, out > hi], dim=1)
-        gate.binary_words = pack_input(out, 0.5 if kind == "sigmoid" else 0.0)
-        gate.values = out
+        gate.bits = torch.cat([u < lo, u > hi], dim=1)
+        gate.binary_words = pack_input(u, 0.5 if kind == "sigmoid" else 0.0)
+        gate.values = u
         return out, gate
     if kind == "maxpool":
         p = _bind(_POOL_PARAMS, _POOL_DEFAULTS, args, kwargs)
@@ -160,11 +218,23 @@ def run_gate(kind, func, args, kwargs, pack_input):
         out, keep = torch.native_dropout(p["input"], float(p["p"]), True)
         if p["inplace"]:
             out = p["input"].copy_(out)
-        gate = Gate(kind, out.shape[1:])
-        gate.bits = keep
-        gate.values = out
+        gate = Gate(kind, order(out).shape[1:])
+        gate.bits = order(keep)
+        gate.values = order(out)
         return out, gate
     raise ValueError(f"unknown gate kind {kind!r}")
+
+
+def module_gate(kind, x, pack_input, order):
+    """The gate of a whole activation module (`module_gate_kind`) from its input, read before
+    its forward runs; the caller sets ``values`` from the output. None for an input that is
+    not a batched float tensor. `order`: as in `run_gate`."""
+    if not isinstance(x, torch.Tensor) or x.dim() < 2 or not x.is_floating_point():
+        return None
+    u = order(x)
+    gate = Gate(kind, u.shape[1:])
+    gate.words = pack_input(u, 0.0)
+    return gate
 
 
 _BYTE_WEIGHTS = {}

@@ -19,24 +19,48 @@ C x C moments.
 - the k-th repeated call (k >= 1) of the same name in one forward pass gets ``:k``
   (torchvision's shared ``self.relu``: ``layer1.0.relu``, ``layer1.0.relu:1``).
 
-What is not seen: ops run inside C++ modules (``nn.LSTM``'s gates), TorchScript modules and
-compiled graphs (pass the eager model); adaptive max pooling is not treated as a gate.
+  An activation module of ``transformers`` (``GELUActivation``...) is one gate named after
+  its path (``encoder.layer.0.intermediate.intermediate_act_fn``), see `pycx.gates.ops`.
+
+**Channel axis** (``channel_axis``): gates are stored units first, ``(C, *positions)``.
+``channel_axis=1`` reads activations as ``(N, C, ...)``; ``-1`` as ``(N, ..., C)`` (hidden
+units last): a transformer's ``(N, T, C)`` becomes ``(C, T)``, token positions taking the
+place of spatial positions, so per-sample rows hold ``T*C`` gates and per-patch rows are the
+``N*T`` token rows of ``C`` gates. ``"auto"`` (default): ``-1`` for the 3-D activations of a
+model that holds a ``transformers.PreTrainedModel``, ``1`` for everything else (a
+channels-last CNN such as ConvNeXt needs ``-1`` explicitly). Max pooling keeps torch's axes.
+
+**Padding** (``mask_padding=True``): when the root model is called with an
+``attention_mask`` (keyword, or positional where its ``forward`` names it) of shape
+``(N, T)``, positions with mask 0 are padding in every channels-last gate of shape
+``(N, T, C)``: their gates are set to 0 in the per-sample rows (so a sentence gives the same
+per-sample state whatever padding follows it, given the same T), they are left out of the
+per-patch rows and of the covariance. The per-position covariance (``pixel_covariance``) is
+refused for padded batches. Every batch must have the same T (pad to a fixed length).
+
+What is not seen: ops run inside C++ modules (``nn.LSTM``'s gates, the dropout inside
+``F.scaled_dot_product_attention``), TorchScript modules and compiled graphs (pass the eager
+model); adaptive max pooling is not treated as a gate.
 """
 from __future__ import annotations
 
+import inspect
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
-from .ops import ACTIVATION_MODULES, KINDS, OPS, pack_sample_rows, resolve_kind, run_gate
+from .ops import (ACTIVATION_MODULES, KINDS, OPS, first_input, is_transformers_model,
+                  module_gate, module_gate_kind, pack_sample_rows, resolve_kind, run_gate,
+                  units_first)
 from .store import (Moments, batch_moments, covariance_rows)
 from .._validate import check_int, describe
 from ..kernels.packed import PackedBits
 from .capture import Capture, LayerRecord, _covariance_from_moments
 
-__all__ = ["capture", "Recorder"]
+__all__ = ["capture", "Recorder", "split_batch", "batch_input"]
 
 # --- recording ---------------------------------------------------------------------------
 
@@ -79,7 +103,32 @@ class _GateMode(TorchFunctionMode):
 
 class _Staged:
     __slots__ = ("kind", "module", "shape", "output_shape", "bits_per_unit", "rows", "words",
-                 "binary", "moments", "pixel_moments")
+                 "binary", "moments", "pixel_moments", "valid", "channels_last")
+
+
+def _check_channel_axis(value):
+    if isinstance(value, str) and value == "auto":
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) \
+            and int(value) in (1, -1):
+        return int(value)
+    raise ValueError(f"argument 'channel_axis' must be 'auto', 1 (activations (N, C, ...)) or "
+                     f"-1 (activations (N, ..., C)), got {value!r}")
+
+
+def _mask_argument_index(model):
+    """Position of ``attention_mask`` among the positional parameters of ``model.forward``,
+    or None."""
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    for i, p in enumerate(params):
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            return None
+        if p.name == "attention_mask":
+            return i
+    return None
 
 
 class Recorder:
@@ -93,11 +142,20 @@ class Recorder:
 
     Every completed call of ``model`` (the root module) is one batch; a call that raises
     records nothing. The recorder neither changes the model's mode nor turns off autograd
-    (`capture` does both). Options as in `capture`.
+    (`capture` does both). Options as in `capture`. A `transformers` model is called as the
+    user calls it (``model(**batch)``): its ``attention_mask`` is read from the call.
+
+    >>> import torch, pycx
+    >>> model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU())
+    >>> with pycx.Recorder(model) as rec:
+    ...     _ = model(torch.randn(5, 3))
+    >>> rec
+    Recorder(Sequential, 1 layers, 5 samples in 1 batches)
     """
 
     def __init__(self, model, layers=None, *, covariance=True, pixel_covariance=False,
-                 patch_rows=None, covariance_positions=16, seed=0):
+                 patch_rows=None, covariance_positions=16, seed=0, channel_axis="auto",
+                 mask_padding=True):
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"argument 'model' must be a torch.nn.Module, got {type(model).__name__}")
         if isinstance(model, torch.jit.ScriptModule):
@@ -135,6 +193,26 @@ class Recorder:
         self._labels = []
         self._n_samples = 0
         self._result = None
+        self._channel_axis = _check_channel_axis(channel_axis)
+        self._auto_last = self._channel_axis == "auto" and is_transformers_model(model)
+        self._mask_padding = bool(mask_padding)
+        self._mask_index = _mask_argument_index(model)
+        self._gate_modules = {}  # transformers activation modules -> kind ("" = opaque)
+        for m in model.modules():
+            kind = module_gate_kind(m)
+            if kind is not None:
+                self._gate_modules[m] = kind
+        self._valid = {}
+        self._mask = self._mask_host = None
+        self._mask_words = {}
+        self._opaque = 0
+        self._pending = {}
+
+    def __repr__(self) -> str:
+        layers = "no layers yet" if self._order is None else f"{len(self._order)} layers"
+        recording = ", recording" if self._mode is not None else ""
+        return (f"Recorder({type(self.model).__name__}, {layers}, {self._n_samples} samples in "
+                f"{self._committed_batches} batches{recording})")
 
     # --- context manager ---------------------------------------------------------------
     def __enter__(self):
@@ -145,7 +223,11 @@ class Recorder:
             for path, module in self.model.named_modules():
                 names.setdefault(module, path)
             for module, path in names.items():
-                self._handles.append(module.register_forward_pre_hook(self._pre_hook(module, path)))
+                self._handles.append(module.register_forward_pre_hook(self._pre_hook(module, path),
+                                                                      with_kwargs=True))
+                if module in self._gate_modules:
+                    # before the commit hook: a root that is itself an activation module
+                    self._handles.append(module.register_forward_hook(self._gate_hook(module)))
                 if module is self.model:
                     self._handles.append(module.register_forward_hook(self._commit_hook))
                 self._handles.append(module.register_forward_hook(self._post_hook(module),
@@ -170,27 +252,112 @@ class Recorder:
         self._handles = []
         self._stack = []
         self._active = False
+        self._opaque = 0
+        self._pending = {}
 
     # --- hooks ---------------------------------------------------------------------------
     def _pre_hook(self, module, path):
-        def hook(mod, args):
+        gate_kind = self._gate_modules.get(module)
+
+        def hook(mod, args, kwargs):
             if mod is self.model and not self._stack:
+                self._read_mask(args, kwargs)  # may raise: then nothing starts
                 self._active = True
                 self._calls = {}
                 self._staged = OrderedDict()
                 self._seen = OrderedDict()
                 self._cov_rows_cache = {}
+                self._opaque = 0
+                self._pending = {}
             self._stack.append((module, path))
+            if gate_kind is not None:
+                if gate_kind and self._active and not self._opaque:
+                    x = args[0] if args else next(iter(kwargs.values()), None)
+                    self._on_module_gate(module, gate_kind, x)
+                self._opaque += 1  # the ops inside are not gates of their own
+            return None
+        return hook
+
+    def _gate_hook(self, module):
+        def hook(mod, args, output):
+            pending = self._pending.pop(module, None)
+            if pending is None or not isinstance(output, torch.Tensor) or self._staged is None:
+                return
+            name, path, gate, order, mask = pending
+            gate.values = order(output)
+            self._stage(name, path, gate, mask, order is units_first)
         return hook
 
     def _post_hook(self, module):
+        is_gate = module in self._gate_modules
+
         def hook(mod, args, output):
             if self._stack and self._stack[-1][0] is module:
                 self._stack.pop()
+                if is_gate and self._opaque:
+                    self._opaque -= 1
             if mod is self.model and not self._stack:
                 self._active = False
                 self._staged = None  # committed already, or the forward raised: drop it
+                self._pending = {}
         return hook
+
+    # --- padding ---------------------------------------------------------------------------
+    def _read_mask(self, args, kwargs):
+        """The root call's ``attention_mask`` -> ``self._mask`` (bool (N, T) on its device,
+        True = a token) and its host copy; None when absent or without padding."""
+        self._mask = self._mask_host = None
+        self._mask_words = {}
+        if not self._mask_padding:
+            return
+        mask = kwargs.get("attention_mask")
+        if mask is None and self._mask_index is not None and len(args) > self._mask_index:
+            mask = args[self._mask_index]
+        if mask is None:
+            return
+        if not isinstance(mask, torch.Tensor):
+            raise TypeError(f"argument 'attention_mask' of the model call must be a tensor, got "
+                            f"{type(mask).__name__}")
+        if mask.dim() != 2:
+            raise ValueError(f"argument 'attention_mask' of the model call has shape "
+                             f"{tuple(mask.shape)}; padding is read from an (N, T) mask only: "
+                             "pass mask_padding=False to capture without excluding padding")
+        valid = mask.detach() != 0
+        tokens = valid.sum(1)
+        if mask.shape[0] and int(tokens.min()) == 0:
+            empty = torch.nonzero(tokens == 0).flatten()[:5].tolist()
+            raise ValueError(f"argument 'attention_mask' of the model call has samples without "
+                             f"any token (rows {empty} are all 0); every sample needs one")
+        if bool(valid.all()):
+            return  # no padding in this batch
+        self._mask = valid
+        self._mask_host = valid.cpu().numpy()
+
+    def _layout(self, x):
+        """(order, mask) for a gate whose input is `x`: `units_first` for a channels-last
+        activation (else None), and the batch's padding mask where it applies (else None)."""
+        if x.dim() < 3 or self._channel_axis == 1 or (self._channel_axis == "auto"
+                                                       and not (self._auto_last and x.dim() == 3)):
+            return None, None
+        mask = self._mask
+        if mask is None or x.dim() != 3 or mask.shape[1] != x.shape[1]:
+            return units_first, None
+        if mask.shape[0] != x.shape[0]:
+            raise ValueError(f"argument 'attention_mask' of the model call has {mask.shape[0]} "
+                             f"rows but a gating op saw a batch of {x.shape[0]}")
+        return units_first, mask
+
+    def _masked_words(self, words, n_bits):
+        """Per-sample words with the bits of padded positions cleared (unit-major layout:
+        bit ``c * T + t``)."""
+        t = self._mask.shape[1]
+        key = n_bits
+        mw = self._mask_words.get(key)
+        if mw is None:
+            channels = n_bits // t
+            bits = self._mask[:, None, :].expand(self._mask.shape[0], channels, t)
+            mw = self._mask_words[key] = pack_sample_rows(bits)
+        return words & mw
 
     def _commit_hook(self, mod, args, output):
         if self._stack and len(self._stack) == 1 and self._staged is not None:
@@ -199,7 +366,7 @@ class Recorder:
     # --- ops -----------------------------------------------------------------------------
     def _name(self, kind):
         module, path = self._stack[-1]
-        if isinstance(module, ACTIVATION_MODULES) and path:
+        if (isinstance(module, ACTIVATION_MODULES) or module in self._gate_modules) and path:
             base = path
         else:
             base = f"{path}.{kind}" if path else kind
@@ -209,48 +376,89 @@ class Recorder:
 
     def _on_gate(self, func, args, kwargs):
         kind = resolve_kind(func, args, kwargs)
-        if kind is None or not self._stack:
+        if kind is None or not self._stack or self._opaque:
             return func(*args, **kwargs)
         name, path = self._name(kind)
         self._seen[name] = kind
         if not self._select(name, kind):
             return func(*args, **kwargs)
-        result = run_gate(kind, func, args, kwargs, pack_sample_rows)
+        x = first_input(args, kwargs)
+        order, mask = self._layout(x) if isinstance(x, torch.Tensor) else (None, None)
+        if kind == "maxpool":
+            order = mask = None  # torch's own axes
+        result = run_gate(kind, func, args, kwargs, pack_sample_rows, order)
         if result is None:
             return func(*args, **kwargs)
         out, gate = result
-        self._stage(name, path, gate)
+        self._stage(name, path, gate, mask, order is units_first)
         return out
 
-    def _stage(self, name, path, gate):
+    def _on_module_gate(self, module, kind, x):
+        """Pre-hook side of an activation module of transformers: the gate from its input."""
+        name, path = self._name(kind)
+        self._seen[name] = kind
+        if not self._select(name, kind) or not isinstance(x, torch.Tensor):
+            return
+        order, mask = self._layout(x)
+        order = order or (lambda t: t)
+        gate = module_gate(kind, x, pack_sample_rows, order)
+        if gate is not None:
+            self._pending[module] = (name, path, gate, order, mask)
+
+    def _stage(self, name, path, gate, mask=None, channels_last=False):
         s = _Staged()
         s.kind, s.module, s.bits_per_unit = gate.kind, path, gate.bits_per_unit
         s.shape = tuple(int(d) for d in gate.unit_shape)
         s.output_shape = tuple(int(d) for d in gate.values.shape[1:])
+        s.channels_last = bool(channels_last)
         known = self._meta.get(name)
         if known is not None and (known.shape, known.output_shape) != (s.shape, s.output_shape):
+            hint = (" (token inputs: pad every batch to the same length, e.g. a tokenizer's "
+                    "padding='max_length')" if known.channels_last else "")
             raise ValueError(
                 f"layer {name!r}: per-sample shape changed from {known.shape} to {s.shape} "
                 f"(output {known.output_shape} -> {s.output_shape}) in batch "
                 f"{self._committed_batches}; every batch must give a layer the same shape "
-                "(only the batch size may change)")
+                f"(only the batch size may change){hint}")
         s.rows = int(gate.values.shape[0])
         s.words = gate.words if gate.words is not None else pack_sample_rows(gate.bits)
         s.binary = gate.binary_words
+        s.valid = None
+        if mask is not None:
+            n_bits = gate.bits_per_unit * int(np.prod(s.shape, dtype=np.int64))
+            s.words = self._masked_words(s.words, n_bits)
+            if s.binary is not None:
+                s.binary = self._masked_words(s.binary, n_bits // gate.bits_per_unit)
+            s.valid = self._mask_host
         s.moments = s.pixel_moments = None
         if self._covariance:
             s.moments = batch_moments(gate.values, per_position=False,
-                                      rows=self._covariance_rows(gate.values))
+                                      rows=self._covariance_rows(gate.values, mask))
         if self._pixel_covariance and gate.values.dim() > 2 and s.rows:  # (empty batch: no moments)
+            if mask is not None:
+                raise ValueError(
+                    f"layer {name!r}: pixel_covariance (the covariance per token position) "
+                    f"needs every sample at every position, but batch {self._committed_batches} "
+                    "has padding (attention_mask 0); pad-free batches or pixel_covariance=False")
             s.pixel_moments = batch_moments(gate.values, per_position=True)
         self._staged[name] = s
 
-    def _covariance_rows(self, values):
+    def _covariance_rows(self, values, mask=None):
         """Rows of this batch that enter the covariance (None = all): on average
-        ``covariance_positions`` positions per sample, chosen by `covariance_rows`."""
+        ``covariance_positions`` positions per sample, chosen by `covariance_rows`, less the
+        padded positions (`mask`, (N, T) bool, for (N, C, T) values)."""
         if values.shape[0] == 0:  # an empty batch: nothing to choose from (and no sample 0)
             return None
         positions = values[0, 0].numel() if values.dim() > 2 else 1
+        if mask is not None:  # the keyed subsample among the tokens only
+            valid = self._mask_host.reshape(-1)
+            if self._cov_positions is None or positions <= self._cov_positions:
+                picked = np.flatnonzero(valid)
+            else:
+                picked = covariance_rows(self._seed, self._n_samples, int(values.shape[0]),
+                                         positions, self._cov_positions / positions)
+                picked = picked[valid[picked]]
+            return torch.from_numpy(picked).to(values.device)
         if self._cov_positions is None or positions <= self._cov_positions:
             return None
         key = (int(values.shape[0]), positions, values.device)
@@ -281,6 +489,7 @@ class Recorder:
             for name, s in staged.items():
                 self._meta[name] = s
                 self._words[name] = []
+                self._valid[name] = []
                 self._binary[name] = [] if s.binary is not None else None
                 self._moments[name] = Moments() if self._covariance else None
                 self._pixel_moments[name] = (Moments() if self._pixel_covariance and len(s.output_shape) > 1
@@ -298,6 +507,7 @@ class Recorder:
                              "gating op's input must be the batch")
         for name, s in staged.items():
             self._words[name].append(s.words)
+            self._valid[name].append((s.rows, s.valid))
             if s.binary is not None:
                 self._binary[name].append(s.binary)
             if self._moments[name] is not None:
@@ -335,11 +545,21 @@ class Recorder:
                 raise ValueError(f"got {len(labels)} labels for {self._n_samples} samples; give one "
                                  "label per sample")
         layers = OrderedDict()
+        joined = {}  # one valid-token array shared by the layers that the same masks cover
         for name in self._order:
             meta = self._meta[name]
             n_bits = meta.bits_per_unit * int(np.prod(meta.shape, dtype=np.int64))
             words = _join(self._words[name])
             self._words[name] = [words]  # keep one array, not the pieces and a copy
+            valid = None
+            parts = self._valid[name]
+            if any(v is not None for _, v in parts):
+                key = tuple(id(v) if v is not None else -n for n, v in parts)
+                valid = joined.get(key)
+                if valid is None:
+                    t = meta.shape[1]
+                    valid = joined[key] = np.concatenate(
+                        [v if v is not None else np.ones((n, t), bool) for n, v in parts])
             binary = None
             if self._binary[name] is not None:
                 bwords = _join(self._binary[name])
@@ -354,7 +574,8 @@ class Recorder:
             layers[name] = LayerRecord(name, meta.kind, meta.module, meta.shape, meta.output_shape,
                                        meta.bits_per_unit, PackedBits(words, n_bits, _trusted=True),
                                        binary=binary, covariance=cov, pixel_covariance=pcov,
-                                       patch_rows=self._patch_rows, seed=self._seed)
+                                       patch_rows=self._patch_rows, seed=self._seed, valid=valid,
+                                       channels_last=meta.channels_last)
         self._result = Capture(layers, labels, self._patch_rows, self._seed)
         return self._result
 
@@ -378,20 +599,83 @@ def _labels_array(name, y) -> np.ndarray:
 
 # --- the one-call form -----------------------------------------------------------------------
 
-def _split_batch(item):
+# Keys of a keyword batch that tell its number of samples, in order of preference.
+_SIZE_KEYS = ("input_ids", "inputs_embeds", "pixel_values", "input_values", "input_features")
+
+
+def split_batch(item):
+    """``(x, y)`` of one item of `capture`'s data: ``x`` a tensor or a mapping of keyword
+    arguments (a dict or a ``transformers.BatchEncoding``, called as ``model(**x)``); ``y`` the
+    labels or None. A mapping's ``"labels"`` are taken as the labels and not passed to the
+    model. Public for code that iterates the same data (e.g. to collect the inputs).
+
+    >>> import torch
+    >>> x, y = split_batch({"input_ids": torch.ones(2, 3, dtype=torch.long), "labels": [0, 1]})
+    >>> sorted(x), y
+    (['input_ids'], [0, 1])
+    """
     if isinstance(item, (tuple, list)):
         if not item:
             raise ValueError("argument 'data' yielded an empty tuple; expected x or (x, y)")
-        return item[0], (item[1] if len(item) > 1 else None)
-    return item, None
+        x, y = item[0], (item[1] if len(item) > 1 else None)
+    else:
+        x, y = item, None
+    if isinstance(x, Mapping):
+        if "labels" in x:
+            if y is not None:
+                raise ValueError("labels were given twice: by a batch's 'labels' key and as the "
+                                 "second item of an (x, y) batch of 'data'")
+            y = x["labels"]
+        x = {k: v for k, v in x.items() if k != "labels"}
+    return x, y
+
+
+def batch_input(item):
+    """The input tensor of one item of `capture`'s data (e.g. for a baseline on the raw
+    inputs): the tensor (or array) itself, the first item of an ``(x, y)`` tuple, or a keyword
+    batch's first of ``input_ids``, ``inputs_embeds``, ``pixel_values``, ``input_values``,
+    ``input_features``; None for a mapping without any of them.
+
+    >>> import torch
+    >>> batch_input({"input_ids": torch.ones(2, 3, dtype=torch.long), "attention_mask": 0}).shape
+    torch.Size([2, 3])
+    """
+    x = item[0] if isinstance(item, (tuple, list)) and item else item
+    if isinstance(x, Mapping):
+        return next((x[k] for k in _SIZE_KEYS if x.get(k) is not None), None)
+    return x
 
 
 def _as_input(x, device):
+    if isinstance(x, Mapping):
+        return {k: (_as_input(v, device) if isinstance(v, (torch.Tensor, np.ndarray)) else v)
+                for k, v in x.items()}
     if isinstance(x, np.ndarray):
         x = torch.from_numpy(x)
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"argument 'data' must yield tensors or (x, y) tuples, got {type(x).__name__}")
+        raise TypeError(f"argument 'data' must yield tensors, mappings of keyword arguments "
+                        f"(dict, BatchEncoding) or (x, y) tuples, got {type(x).__name__}")
     return x.to(device, non_blocking=True) if x.device != device else x
+
+
+def _batch_size(x):
+    """Samples in a batch: the first axis of the tensor, or of a mapping's input tensor."""
+    if isinstance(x, torch.Tensor):
+        return int(x.shape[0]) if x.dim() else 1
+    for key in _SIZE_KEYS + tuple(x):
+        v = x.get(key)
+        if isinstance(v, torch.Tensor) and v.dim():
+            return int(v.shape[0])
+    raise ValueError(f"argument 'data' yielded a mapping with no batched tensor (keys "
+                     f"{list(x)}); expected e.g. 'input_ids' of shape (N, T)")
+
+
+def _head(x, keep, n):
+    """The first `keep` samples of a batch of `n` (a mapping: every tensor with n rows)."""
+    if isinstance(x, torch.Tensor):
+        return x[:keep]
+    return {k: (v[:keep] if isinstance(v, torch.Tensor) and v.dim() and v.shape[0] == n else v)
+            for k, v in x.items()}
 
 
 def _model_device(model):
@@ -414,10 +698,14 @@ def _compiled_submodule(model):
 
 def capture(model, data, *, layers=None, labels=None, max_samples=None, patch_rows=None,
             covariance=True, pixel_covariance=False, covariance_positions=16, device=None,
-            train_mode=False, progress=True, seed=0) -> Capture:
+            train_mode=False, progress=True, seed=0, channel_axis="auto",
+            mask_padding=True) -> Capture:
     """Runs `model` over `data` and captures the gate states of its gating layers.
 
-    - `data`: a DataLoader or any iterable of input tensors (numpy arrays are accepted) or of
+    - `data`: a DataLoader or any iterable of input tensors (numpy arrays are accepted; integer
+      token ids too), of mappings of keyword arguments (a dict or a ``transformers``
+      ``BatchEncoding``: ``{"input_ids", "attention_mask", ...}``, called as ``model(**batch)``;
+      its ``"labels"``, if any, are the labels and are not passed to the model) or of
       ``(x, y, ...)`` tuples whose second item is the batch's integer labels.
     - `layers`: None (every gating layer), a layer name or kind (``"relu"``, ``"maxpool"``,
       ``"sigmoid"``, ...), a list of them, or a predicate ``f(name, kind) -> bool``.
@@ -438,6 +726,18 @@ def capture(model, data, *, layers=None, labels=None, max_samples=None, patch_ro
       model itself is never moved).
     - `train_mode`: run in train mode (dropout masks are gates only then); default eval. The
       model's own mode flags are restored afterwards. Runs under ``torch.no_grad()``.
+    - `channel_axis`: ``"auto"`` (default), ``1`` (activations ``(N, C, ...)``) or ``-1``
+      (``(N, ..., C)``, hidden units last); ``"auto"`` is -1 for the 3-D activations of a
+      ``transformers`` model (token positions become the per-patch positions) and 1 otherwise.
+    - `mask_padding`: exclude padding (``attention_mask == 0`` of the model call) from the
+      per-patch rows and the covariance, and clear its gates in the per-sample rows (see the
+      module's notes). Every batch must then have the same sequence length.
+
+    >>> import torch, pycx
+    >>> model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU())
+    >>> cap = pycx.capture(model, [torch.randn(4, 1, 5, 5)], progress=False)
+    >>> cap["1"].shape, cap["1"].per_patch.shape
+    ((2, 3, 3), (36, 2))
     """
     if max_samples is not None:
         max_samples = check_int("max_samples", max_samples, minimum=1)
@@ -454,7 +754,7 @@ def capture(model, data, *, layers=None, labels=None, max_samples=None, patch_ro
             label_iter = iter(labels)
     recorder = Recorder(model, layers, covariance=covariance, pixel_covariance=pixel_covariance,
                         patch_rows=patch_rows, covariance_positions=covariance_positions,
-                        seed=seed)
+                        seed=seed, channel_axis=channel_axis, mask_padding=mask_padding)
     modes = [(m, m.training) for m in model.modules()]
     bar = _progress(data, progress)
     n_batches = 0
@@ -463,7 +763,7 @@ def capture(model, data, *, layers=None, labels=None, max_samples=None, patch_ro
         model.train(bool(train_mode))
         with torch.no_grad(), recorder:
             for item in bar:
-                x, y = _split_batch(item)
+                x, y = split_batch(item)
                 x = _as_input(x, device)
                 if label_iter is not None:
                     if y is not None:
@@ -476,13 +776,16 @@ def capture(model, data, *, layers=None, labels=None, max_samples=None, patch_ro
                 if y is not None and whole_labels is not None:
                     raise ValueError("labels were given twice: by argument 'labels' and by "
                                      "(x, y) batches of 'data'")
-                n = int(x.shape[0]) if x.dim() else 1
+                n = _batch_size(x)
                 if max_samples is not None and recorder.n_samples + n > max_samples:
                     keep = max_samples - recorder.n_samples
-                    x = x[:keep]
+                    x = _head(x, keep, n)
                     y = None if y is None else _labels_array("y", y)[:keep]
                     truncated = True
-                model(x)
+                if isinstance(x, dict):
+                    model(**x)
+                else:
+                    model(x)
                 if y is not None:
                     recorder.add_labels(y)
                 n_batches += 1

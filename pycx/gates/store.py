@@ -50,18 +50,56 @@ def unpacked_chunks(words: np.ndarray, n_bits: int):
         yield start, np.unpackbits(block, axis=1, bitorder="little")[:, :n_bits]
 
 
+class PaddedRows(PackedBits):
+    """Per-sample rows of a layer whose positions may be padding (token positions with
+    ``attention_mask == 0``): ``valid`` is the read-only bool ``(n_rows, positions)`` array,
+    True at a real position. The bits of padded positions are 0. `per_patch_rows` of these
+    rows leaves the padded positions out, so every consumer of the per-patch layout (the
+    analysis included) sees the tokens only. Row selection keeps the matching mask rows."""
+
+    __slots__ = ("valid",)
+
+    def __init__(self, words, n_bits, valid):
+        super().__init__(words, n_bits, _trusted=True)
+        valid = np.asarray(valid, dtype=bool)
+        if valid.flags.writeable:
+            valid = valid.view()
+            valid.flags.writeable = False
+        object.__setattr__(self, "valid", valid)
+
+    def __getitem__(self, rows) -> "PaddedRows":
+        picked = PackedBits.__getitem__(self, rows)
+        valid = self.valid[rows]
+        return PaddedRows(picked.words, picked.n_bits, valid[None, :] if valid.ndim == 1 else valid)
+
+    def __reduce__(self):
+        return (PaddedRows, (np.array(self.words), self.n_bits, np.array(self.valid)))
+
+    def __repr__(self) -> str:
+        return (f"PaddedRows(n_rows={self.n_rows}, n_bits={self.n_bits}, "
+                f"tokens={int(self.valid.sum())} of {self.valid.size})")
+
+
 def per_patch_rows(sample: PackedBits, channels: int, positions: int,
                    rows: np.ndarray | None = None) -> PackedBits:
     """Per-patch rows (row ``n * positions + p`` holds the ``channels`` bits of sample n at
     position p) from per-sample rows (bit ``c * positions + p``): the same bits, transposed
-    chunk by chunk. `rows`: sorted global row indices to keep (None = all)."""
+    chunk by chunk. `rows`: sorted global row indices to keep (None = all). For `PaddedRows`
+    the padded positions are left out first: rows are then numbered over the real positions
+    only (in the same order)."""
+    valid = sample.valid if isinstance(sample, PaddedRows) else None
     parts = []
+    offset = 0  # per-patch rows (real positions) before this chunk
     for start, bits in unpacked_chunks(sample.words, sample.n_bits):
         n = bits.shape[0]
         packed = pack_per_patch(bits.reshape(n, channels, positions, 1)).words
+        if valid is not None:
+            packed = packed[valid[start:start + n].reshape(-1)]
+        count = packed.shape[0]
         if rows is not None:
-            lo, hi = np.searchsorted(rows, [start * positions, (start + n) * positions])
-            packed = packed[rows[lo:hi] - start * positions]
+            lo, hi = np.searchsorted(rows, [offset, offset + count])
+            packed = packed[rows[lo:hi] - offset]
+        offset += count
         parts.append(packed)
     words = np.concatenate(parts) if parts else np.zeros((0, (channels + 63) // 64), np.uint64)
     return PackedBits(np.ascontiguousarray(words), channels, _trusted=True)
@@ -144,11 +182,16 @@ def batch_moments(values, per_position: bool, rows=None):
     if count == 0:
         return None
     # The batch mean in the values' own dtype (torch's float64-accumulating reductions are
-    # far slower on CPU); centring on it keeps the float32 GEMM free of cancellation.
+    # far slower on CPU); centring on it keeps the product free of cancellation. The product
+    # itself is float64: a float32 Gram matrix is positive semi-definite only to ~1e-7 of its
+    # largest eigenvalue, and a rank-deficient layer (fewer rows than units, dependent units)
+    # then shows negative eigenvalues that the float64 moments cannot be told apart from a
+    # broken matrix (the effective dimension refuses them).
     mean = x.mean(0)
     if x.data_ptr() != v.data_ptr():
         centred = x.sub_(mean)  # x is already a copy: centre it in place
     else:
         centred = x - mean
-    m2 = (centred.T @ centred).double()
+    centred = centred.double()
+    m2 = centred.T @ centred
     return count, mean.double(), m2
