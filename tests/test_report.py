@@ -118,7 +118,7 @@ def test_figures_come_as_svg_and_name_their_layers():
     for f in figures(reports):
         assert f.svg.lstrip().startswith(b"<?xml") and b"<svg" in f.svg[:2000], f.name
         if f.name in ("holographic", "linearity_ntc", "kde", "relevance"):
-            # matplotlib writes text into the SVG as glyph paths with a comment per string.
+            # The SVG keeps its text as text (svg.fonttype "none").
             assert b"layers.3" in f.svg, f.name
 
 
