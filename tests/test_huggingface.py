@@ -192,9 +192,9 @@ def test_analyze_bert_for_sequence_classification_end_to_end():
         ids, mask = token_batch(seed, n=16)
         data.append({"input_ids": ids, "attention_mask": mask, "labels": torch.arange(16) % 2})
     tokens = int(sum(b["attention_mask"].sum() for b in data))
-    # kmeans=False: the k-means baseline clusters raw inputs, which keyword batches do not
-    # provide as one array
-    report = pycx.analyze(model, data, progress=False, kmeans=False, estimators="plugin")
+    # The k-means baseline clusters the batches' input_ids (as floats, like integer tensors).
+    report = pycx.analyze(model, data, progress=False, estimators="plugin")
+    assert report.settings["kmeans"]["computed"]
     frame = report.to_pandas().set_index("layer")
     assert list(frame.index) == ["bert." + n for n in ACT] + ["bert.pooler.activation"]
     for name in ACT:

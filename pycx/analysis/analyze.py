@@ -170,9 +170,11 @@ class _InputTap:
         self.kept = 0
 
     def __iter__(self):
+        from ..gates.recorder import batch_input  # torch is loaded: a model is being run
+
         for item in self.data:
-            x = item[0] if isinstance(item, (tuple, list)) and item else item
-            if self.kept < self.limit:
+            x = batch_input(item)  # a keyword batch's input_ids (or inputs_embeds, pixel_values...)
+            if x is not None and self.kept < self.limit:
                 arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
                 arr = arr.reshape(arr.shape[0], -1)[: self.limit - self.kept]
                 self.parts.append(arr.astype(np.float32, copy=False))
