@@ -58,6 +58,7 @@ _LAZY = {
     "Report": "pycx.analysis.table",
     "Tracker": "pycx.analysis.tracker",
     "analyze_checkpoints": "pycx.analysis.parallel",
+    "AnalysisError": "pycx.analysis.analyze",
     # training with a complexity loss (transformation-complexity paper, section 4.3)
     "ComplexityLoss": "pycx.train.complexity_loss",
     # layer algebra

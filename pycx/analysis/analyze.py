@@ -51,7 +51,12 @@ _LABEL_VALUES = {"relevance": ["classification_error"], "kde": ["kde_h_given_y",
 class AnalysisError(RuntimeError):
     """Some work units failed (with ``executor=``): ``failures`` lists ``(where, error)``
     (``where`` names the model, epoch or checkpoint, metric group and layer); ``report`` holds
-    every value that was computed (NaN where a unit failed) and can be saved."""
+    every value that was computed (NaN where a unit failed) and can be saved.
+
+    >>> err = AnalysisError("1 unit failed", [("epoch 3, janik, relu", ValueError("bad"))], Report())
+    >>> err.failures[0][0], len(err.report)
+    ('epoch 3, janik, relu', 0)
+    """
 
     def __init__(self, message, failures, report):
         super().__init__(message)
