@@ -206,7 +206,10 @@ void kde_sums(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, bool s
     double* acc = accs.data() + slot * omp_get_thread_num();
     double* acc_same = labels ? acc + acc_len : nullptr;
     int64_t* partial = scratch.data() + simd_impl::kChunkScratch * omp_get_thread_num();
-#pragma omp for schedule(dynamic, 1)
+    // Static round-robin: tile t always goes to thread t % n_threads, in increasing t, so the
+    // floating-point sums are grouped the same way on every call (reproducible for a given
+    // thread count; dynamic scheduling made the last bits vary from call to call).
+#pragma omp for schedule(static, 1)
     for (int64_t t = 0; t < n_tiles; ++t) tile_fn(p, prep.tiles[t], acc, acc_same, partial);
   }
   for (int th = 0; th < n_threads; ++th) {
