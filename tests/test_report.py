@@ -150,7 +150,8 @@ def test_single_snapshot_wording():
 
 def test_relevance_leaves_out_a_model_that_did_not_learn():
     reports = [report_like("mlp"), report_like("sigmoid", seed=2)]
-    training = {"mlp": {"epoch": [0, 1, 2], "train_loss": [2, 1, 0.5], "test_accuracy": [.1, .8, .9]},
+    training = {"mlp": {"epoch": [0, 1, 2], "train_loss": [2, 1, 0.5],
+                        "test_accuracy": [.1, .8, .9]},
                 "sigmoid": {"epoch": [0, 1, 2], "train_loss": [2, 2, 2],
                             "test_accuracy": [.1, .2, .29]}}
     fig = next(f for f in figures(reports, training=training) if f.name == "relevance")
@@ -174,7 +175,8 @@ def test_report_settings_table_columns_guide_and_svg_files(tmp_path):
     text = path.read_text()
     assert (out / "columns.md").read_text() == columns_markdown() + "\n"
     assert "href='columns.md'" in text and "href='settings.json'" in text
-    assert sorted(p.stem for p in out.glob("fig_*.svg")) == sorted(p.stem for p in out.glob("fig_*.png"))
+    svgs, pngs = (sorted(p.stem for p in out.glob(f"fig_*.{ext}")) for ext in ("svg", "png"))
+    assert svgs == pngs
     # Shared values once; the changed one (kde_rows) per run; the k-means baseline computed
     # once is not reported as a change.
     settings = text.split("<h2>Settings</h2>")[1]

@@ -138,7 +138,8 @@ def _weighted_entropy(log_sums: np.ndarray, weights: np.ndarray, log_norm: np.nd
     return float(-(weights @ (log_sums - log_norm)) / (n * _LN2)) + 0.0  # never -0.0
 
 
-def kde_entropy(gates, *, alpha: Optional[float] = None, bandwidth: str = DEFAULT_BANDWIDTH, labels=None,
+def kde_entropy(gates, *, alpha: Optional[float] = None, bandwidth: str = DEFAULT_BANDWIDTH,
+                labels=None,
                 layer: Optional[str] = None, threads: Optional[int] = None) -> KdeEntropy:
     """``H(Sigma) = -(1/n) sum_j log2( (1/n) sum_k K_jk )`` (SPEC §4, paper 004 eq. 2; self
     term included, so ``0 <= H <= log2 n``), and with ``labels`` ``H(Sigma|Y) = sum_m (n_m/n)
@@ -235,7 +236,8 @@ def _synthetic_rows(p: np.ndarray, n: int, seed: int) -> PackedBits:
     return PackedBits(np.ascontiguousarray(np.concatenate(parts)), d, _trusted=True)
 
 
-def kde_total_correlation(gates, *, alpha: Optional[float] = None, bandwidth: str = DEFAULT_BANDWIDTH,
+def kde_total_correlation(gates, *, alpha: Optional[float] = None,
+                          bandwidth: str = DEFAULT_BANDWIDTH,
                           seed: int = 0, layer: Optional[str] = None,
                           threads: Optional[int] = None,
                           leave_one_out: bool = True) -> KdeTotalCorrelation:

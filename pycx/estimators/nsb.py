@@ -85,7 +85,8 @@ def nsb_entropy(gates_or_counts, *, alphabet_size: Optional[float] = None, base=
         to 1000 units); required for counts.
     grid: points of each of the two integration grids over ``log kappa`` (a coarse one over
         ``[1e-6, 1e10 max(K, N)]``: above it the prior weight per unit of log kappa falls as
-        ``max(K, N) / kappa``, so the cut-off tail is ~1e-10 of the total, then a fine one over the posterior's support).
+        ``max(K, N) / kappa``, so the cut-off tail is ~1e-10 of the total, then a fine one
+        over the posterior's support).
 
     In the undersampled regime (N << K) the plug-in estimate is biased low; NSB recovers the
     entropy when the distribution is close to a typical draw of a symmetric Dirichlet. With

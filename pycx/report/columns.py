@@ -63,7 +63,8 @@ _KDE = {
     "kde_i_xy": ("bits", "I(X;Σ;Y) = H(Σ) - H(Σ|Y)", "ceiling H(Y) = `kde_h_y`, see "
                  "`kde_i_xy_saturated`"),
     "kde_tc": ("bits", "total correlation against n synthetic independent rows, leave-one-out "
-               "numerator (eq. 28, SPEC decision); for comparisons, not an absolute", "`kde_rows`"),
+               "numerator (eq. 28; see docs/decisions.md); for comparisons, not an absolute",
+               "`kde_rows`"),
     "kde_s2": ("bits²", "kernel variance s2 = alpha * V, V = d (gate bits, default) or "
                "sum p(1-p) (`bandwidth=\"var\"`)", ""),
     "kde_alpha": ("factor", "alpha: 0.04 for convolutional outputs, 0.01 for linear ones", ""),

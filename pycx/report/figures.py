@@ -369,7 +369,8 @@ def _ed_vs_complexity(df):
         "ed_vs_complexity", "Effective dimension vs complexity",
         f"Left: {left} (Janik & Witaszczyk, figs. 4-5). Right: the same plane per layer "
         f"{_when(df)}, the line following depth, each point named by its layer. Settings: "
-        f"{_settings_text(df, [('complexity_estimator', 'H(Z) estimator'), ('rows_patch', 'per-patch rows')])}.",
+        + _settings_text(df, [("complexity_estimator", "H(Z) estimator"),
+                              ("rows_patch", "per-patch rows")]) + ".",
         png, svg)
 
 
@@ -426,7 +427,8 @@ def _relevance(df, reports, training=None):
                 what = ("exact" if kind == "enumeration" else
                         "upper bound" if kind in ("lagrange", "dual") else "")
                 ax.plot(mr["h_s_norm"], mr["h_k_norm"], ":", color="k", lw=1.3,
-                        label=f"maximal relevance, M={mr.get('M')}" + (f" ({what})" if what else ""))
+                        label=f"maximal relevance, M={mr.get('M')}"
+                        + (f" ({what})" if what else ""))
                 top = max(top, float(np.max(mr["h_k_norm"])))
             km = _curve(curves, "kmeans")
             if km is not None and len(km.get("h_s_norm", [])):
@@ -701,7 +703,8 @@ def algebra_layer_names(la, layer_names) -> dict:
     return dict(zip(nodes, names)) if names and len(nodes) == len(names) else {}
 
 
-def algebra_figure(algebras: dict, name: str = "algebra", layer_names: Optional[dict] = None) -> Figure:
+def algebra_figure(algebras: dict, name: str = "algebra",
+                   layer_names: Optional[dict] = None) -> Figure:
     """Cumulative log10 intrinsic power and complexity along each model's nodes (Badias &
     Banerjee, figs. 7-8). ``algebras``: {model name: `pycx.layer_algebra` result};
     ``layer_names``: optional {model name: captured layer names in depth order}, to mark the

@@ -140,7 +140,8 @@ def _runs(reports):
     first_kmeans = {}
     for model, _, flat, _ in out:
         if flat.get("kmeans.computed") is True:
-            first_kmeans.setdefault(model, {k: v for k, v in flat.items() if k.startswith("kmeans.")})
+            first_kmeans.setdefault(model, {k: v for k, v in flat.items()
+                                            if k.startswith("kmeans.")})
     for model, _, flat, _ in out:
         if flat.get("kmeans.computed") is False and model in first_kmeans:
             for k in [k for k in flat if k.startswith("kmeans.")]:
