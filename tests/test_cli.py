@@ -354,9 +354,13 @@ def test_analyze_full_disk_while_writing_is_one_line_and_keeps_no_half_report(tm
     out = tmp_path / "rep"
     # RLIMIT_FSIZE: each file may hold 20 kB, less than a figure (Python ignores SIGXFSZ, so
     # the write fails with EFBIG as on a full disk).
+    # Libraries are imported (and their caches, e.g. matplotlib's font list, written) before the
+    # limit, so that only the report's own writes meet it.
     code = ("import resource, sys\n"
-            "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))\n"
+            "import torch, matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot\n"
+            "import pycx.report.html, pycx.analysis.analyze\n"
             "from pycx.cli import main\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))\n"
             f"sys.exit(main({argv + ['--metrics', 'relevance', '--labels', 'y', '--out', str(out)]!r}))\n")
     proc = run_python(["-c", code], timeout=300)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
