@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the documentation site (mkdocs + mkdocstrings) into ./site with warnings as errors.
-# docs/index.md is the README (copied, with links into docs/ rewritten), so the two never drift.
+# docs/index.md is the README (copied, with links into docs/ rewritten), and CONTRIBUTING.md and
+# CHANGELOG.md are copied beside it, so the pages never drift from the files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python - <<'PY'
@@ -9,6 +10,8 @@ from pathlib import Path
 text = Path("README.md").read_text()
 text = re.sub(r"\]\(docs/", "](", text)  # README links into docs/ become site-relative
 Path("docs/index.md").write_text(text)
+for name in ("CONTRIBUTING.md", "CHANGELOG.md"):  # pages of the site, linked from the README
+    Path("docs", name).write_text(Path(name).read_text())
 PY
 mkdocs build --strict --quiet "$@"
 echo "docs: $(find site -name '*.html' | wc -l) pages in site/"
