@@ -32,8 +32,9 @@ def run_algebra(args) -> None:
     for w in caught:
         print(f"pycx algebra: warning: {str(w.message).splitlines()[0]}", file=sys.stderr)
 
+    captured = _captured_names(model, shape)
     if not args.quiet:
-        print(_table(result, args.all_nodes))
+        print(_table(result, args.all_nodes, captured))
     print(_summary(spec, shape, result))
     if args.out is not None:
         from ..report.figures import algebra_figure
@@ -42,7 +43,7 @@ def run_algebra(args) -> None:
         result.to_csv(out / "algebra.csv", all_nodes=args.all_nodes)
         result.to_json(out / "algebra.json", all_nodes=args.all_nodes)
         name = spec.rpartition(":")[2] + (f"({args.kwargs})" if args.kwargs else "")
-        fig = algebra_figure({name: result})
+        fig = algebra_figure({name: result}, layer_names={name: captured} if captured else None)
         (out / "algebra.png").write_bytes(fig.png)
         _say(args, f"wrote {out / 'algebra.csv'}, {out / 'algebra.json'}, {out / 'algebra.png'}")
 
@@ -55,17 +56,39 @@ def _num(v, digits=4) -> str:
     return str(v)
 
 
-def _table(result, all_nodes: bool) -> str:
+def _captured_names(model, shape) -> list:
+    """The gating layers' names as `pycx.capture` / `pycx.analyze` give them, in forward order,
+    from one forward pass of zeros (architecture only); [] when the capture cannot run."""
+    import torch
+
+    from ..gates.recorder import capture
+    try:
+        was_training = model.training
+        model.eval()
+        try:
+            cap = capture(model, [torch.zeros((2,) + tuple(shape))], covariance=False,
+                          progress=False)
+        finally:
+            model.train(was_training)
+    except Exception:  # a model the capture cannot run: the table keeps the node names only
+        return []
+    return list(cap.names)
+
+
+def _table(result, all_nodes: bool, captured=None) -> str:
+    from ..report.figures import algebra_layer_names
+    names = algebra_layer_names(result, captured or [])  # {} when the counts differ
     rows = result.nodes if all_nodes else result.layers
-    cols = [("name", "node"), ("op", "op"), ("kind", "kind"), ("p", "p"), ("c", "c"),
-            ("power_log10", "log10 power"), ("complexity_log10", "log10 complexity"),
-            ("output_shape", "output shape")]
+    cols = [("name", "node"), ("layer", "captured as"), ("op", "op"), ("kind", "kind"),
+            ("p", "p"), ("c", "c"), ("power_log10", "log10 power"),
+            ("complexity_log10", "log10 complexity"), ("output_shape", "output shape")]
     cells = [[h for _, h in cols]]
     for r in rows:
+        r = dict(r, layer=names.get(r["name"], ""))
         cells.append([_num(r[k]) if k != "output_shape" else "x".join(map(str, r[k]))
                       if isinstance(r[k], tuple) else str(r[k]) for k, _ in cols])
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
-    numeric = {3, 4, 5, 6}
+    numeric = {4, 5, 6, 7}
     lines = []
     for j, row in enumerate(cells):
         lines.append("  ".join(c.rjust(w) if i in numeric else c.ljust(w)
