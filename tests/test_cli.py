@@ -367,3 +367,18 @@ def test_analyze_full_disk_while_writing_is_one_line_and_keeps_no_half_report(tm
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 1 and "--out" in lines[0] and "Traceback" not in proc.stderr, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npz", "mynet.py"]
+
+
+def test_algebra_table_names_gating_nodes_as_analyze_does(capsys):
+    pytest.importorskip("torch")
+    import torch
+
+    from pycx.models import cifar_resnet
+    assert main(["algebra", "--model", "cifar_resnet", "--kwargs", "depth=8",
+                 "--input-shape", "3,16,16"]) == 0
+    table = capsys.readouterr().out
+    cap = pycx.capture(cifar_resnet(8).eval(), [torch.zeros(2, 3, 16, 16)], covariance=False,
+                       progress=False)
+    # every captured layer name appears in the table's "captured as" column, in forward order
+    positions = [table.index(f" {name} ") for name in cap.names]
+    assert positions == sorted(positions)
