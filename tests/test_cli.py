@@ -373,6 +373,7 @@ def test_algebra_table_names_gating_nodes_as_analyze_does(capsys):
     pytest.importorskip("torch")
     import torch
 
+    import pycx
     from pycx.models import cifar_resnet
     assert main(["algebra", "--model", "cifar_resnet", "--kwargs", "depth=8",
                  "--input-shape", "3,16,16"]) == 0
