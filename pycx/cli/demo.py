@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._util import UserError, missing_dependency, require
+from ._util import UserError, check_out_dir, missing_dependency, require
 
 __all__ = ["load_dataset", "demo_models", "run_demo"]
 
@@ -158,9 +158,7 @@ def run_demo(out="pycx-demo", epochs=None, quick=False, dataset="digits", seed=0
     conf = dict(QUICK if quick else DEFAULT)
     if epochs is not None:
         conf["epochs"] = epochs
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out: {out} exists and is not a folder")
+    out = Path(check_out_dir(str(out)))  # new, empty or a previous report: refused before training
     x_tr, y_tr, x_te, y_te, side = load_dataset(dataset, seed)
     log = (lambda *a: None) if quiet else (lambda text: print(text, file=sys.stderr, flush=True))
     log(f"pycx demo: {dataset} ({len(x_tr)} training / {len(x_te)} test images, {side}x{side}), "
