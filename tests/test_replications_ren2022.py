@@ -26,7 +26,7 @@ def test_ren2022_fig7_quick(tmp_path):
         assert (tmp_path / fig).stat().st_size > 1000
     # one claim per (model, quantity)
     assert {(c["model"], c["quantity"]) for c in f["claims"]} == {
-        (m, q) for m in ("resmlp", "cnn") for q in ("H_kde", "I_kde", "gap", "H_plugin")}
+        (m, q) for m in ("resmlp", "cnn") for q in ("H_kde", "I_kde", "gap", "H_plugin", "test_loss")}
     for c in f["claims"]:
         assert c["reproduces"] in REPRODUCES and c["claim"] and c["expected"]
         assert c["measured"]["lambda"][0] == 0.0  # the baseline is in every grid
