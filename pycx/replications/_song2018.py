@@ -168,18 +168,7 @@ def plt():
     return plt_
 
 
-def save_figure(fig, out: Path, stem: str) -> list:
-    """Writes `fig` as PNG and SVG atomically; returns the file names."""
-    from pycx._io import atomic_path
-
-    names = []
-    for ext in ("png", "svg"):
-        name = f"{stem}.{ext}"
-        with atomic_path(Path(out) / name) as tmp:
-            fig.savefig(tmp, format=ext, dpi=110, bbox_inches="tight")
-        names.append(name)
-    plt().close(fig)
-    return names
+from .findings import save_figure  # noqa: E402,F401  (one writer of figures for every replication)
 
 
 def mean_std(rows_per_seed, key):

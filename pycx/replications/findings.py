@@ -83,3 +83,21 @@ def write_findings(out_dir, findings: dict, name: str = "findings.json") -> str:
     path = Path(out_dir) / name
     atomic_write_text(path, json.dumps(_jsonable(findings), indent=2, sort_keys=False) + "\n")
     return str(path)
+
+
+def save_figure(fig, out_dir, stem: str) -> list:
+    """Writes a matplotlib figure as ``<stem>.png`` and ``<stem>.svg`` into `out_dir`
+    atomically, closes it, and returns the file names."""
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    from .._io import atomic_path
+    names = []
+    for ext in ("png", "svg"):
+        name = f"{stem}.{ext}"
+        with atomic_path(Path(out_dir) / name) as tmp:
+            fig.savefig(tmp, format=ext, dpi=110, bbox_inches="tight")
+        names.append(name)
+    plt.close(fig)
+    return names
