@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 from contextlib import contextmanager
+from typing import Iterator
 
 from . import _cpu
 from ._build import build_info
@@ -114,7 +115,7 @@ def supported_simd_levels() -> list:
 
 
 @contextmanager
-def use_simd(name: str):
+def use_simd(name: str) -> Iterator[None]:
     """Context manager: run the enclosed kernels at SIMD level `name`.
 
     >>> before = simd_level()

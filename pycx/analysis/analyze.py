@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -33,6 +34,15 @@ from ..estimators._pool import (InlineExecutor, Unit, UnitFailure, check_executo
 from .kmeans import kmeans_curve
 from .table import (JANIK_COLUMNS, KDE_COLUMNS, METRIC_GROUPS, RELEVANCE_COLUMNS, _STRING_COLUMNS,
                     Report, _missing, _nan_row)
+
+if TYPE_CHECKING:
+    import concurrent.futures
+
+    import numpy.typing as npt
+    import torch
+
+    from ..gates.capture import Capture
+    from ..gates.recorder import LayerSelection
 
 __all__ = ["analyze", "AnalysisError"]
 
@@ -58,7 +68,8 @@ class AnalysisError(RuntimeError):
     ('epoch 3, janik, relu', 0)
     """
 
-    def __init__(self, message, failures, report):
+    def __init__(self, message: str, failures: Iterable[tuple[str, BaseException]],
+                 report: Report) -> None:
         super().__init__(message)
         self.failures = list(failures)
         self.report = report
@@ -263,11 +274,16 @@ def _relevance_states(rec):
 _UNSET = object()
 
 
-def analyze(model_or_capture, data=None, *, metrics="all", layers=None, labels=None,
-            estimators=None, seed=0, progress=True, max_samples=_UNSET,
-            patch_rows=DEFAULT_PATCH_ROWS, kde_rows=DEFAULT_KDE_ROWS, blocks=None,
-            model_name="model", epoch=None, pixel_map=False, kmeans=True,
-            capture_kwargs=None, executor=None) -> Report:
+def analyze(model_or_capture: "torch.nn.Module | Capture", data: Optional[Any] = None, *,
+            metrics: "str | Sequence[str]" = "all", layers: LayerSelection = None,
+            labels: Optional[npt.ArrayLike] = None, estimators: "str | dict | None" = None,
+            seed: int = 0, progress: bool = True, max_samples: Optional[int] = _UNSET,
+            patch_rows: Optional[int] = DEFAULT_PATCH_ROWS,
+            kde_rows: Optional[int] = DEFAULT_KDE_ROWS,
+            blocks: "dict[str, Sequence[str]] | Callable[[str], str] | None" = None,
+            model_name: str = "model", epoch: Optional[int] = None, pixel_map: bool = False,
+            kmeans: bool = True, capture_kwargs: Optional[dict] = None,
+            executor: "str | concurrent.futures.Executor | None" = None) -> Report:
     """Complexity metrics of every gating layer of a model (or of a `pycx.Capture`).
 
     model_or_capture: a ``torch.nn.Module`` (then `data` is required: a DataLoader or any

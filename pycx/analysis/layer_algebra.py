@@ -16,11 +16,14 @@ import math
 import numbers
 import operator
 import warnings
-from typing import Callable, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from ..reference.layer_algebra import ACTIVATIONS
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["LayerAlgebra", "UnknownLayerWarning", "activation_power", "layer_algebra",
            "register_layer_rule"]
@@ -44,7 +47,8 @@ class _Local(NamedTuple):
 _USER_RULES: dict = {}
 
 
-def register_layer_rule(type_or_function, fn: Optional[Callable]) -> None:
+def register_layer_rule(type_or_function: "type | Callable | str",
+                        fn: Optional[Callable]) -> None:
     """Adds (or, with ``fn=None``, removes) a local rule.
 
     ``type_or_function``: an ``nn.Module`` subclass (matched with isinstance; its instances are
@@ -77,7 +81,8 @@ def register_layer_rule(type_or_function, fn: Optional[Callable]) -> None:
     _USER_RULES[type_or_function] = fn
 
 
-def activation_power(fn, distribution: str = "normal", n: int = 1_000_000, seed: int = 0,
+def activation_power(fn: Callable[[Any], Any], distribution: str = "normal", n: int = 1_000_000,
+                     seed: int = 0,
                      scale: float = 1.0) -> float:
     """Data-driven intrinsic power of an activation (paper 002, appendix A):
     ``var(fn(x)) / var(x)`` for ``n`` samples x of a standard normal (``distribution="normal"``,
@@ -684,7 +689,11 @@ def _input_dtype(model):
     return torch.float32, torch.device("cpu")
 
 
-def layer_algebra(model, input_shape, *, leaf_modules=(), concrete_args=None, input_dtype=None,
+def layer_algebra(model: "torch.nn.Module | Callable",
+                  input_shape: "Sequence[int] | Sequence[Sequence[int]]", *,
+                  leaf_modules: "Iterable[type | str]" = (),
+                  concrete_args: Optional[dict[str, Any]] = None,
+                  input_dtype: "torch.dtype | None" = None,
                   resample_power: bool = True) -> LayerAlgebra:
     """Intrinsic power and complexity of a model's layers and of the whole model (SPEC section 6).
 

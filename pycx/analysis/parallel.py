@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -25,6 +26,11 @@ from ..estimators._pool import InlineExecutor, check_executor, open_executor
 from .analyze import (AnalysisError, _failure_message, _parse_estimators, _parse_metrics,
                       analyze)
 from .table import Report
+
+if TYPE_CHECKING:
+    import concurrent.futures
+
+    import torch
 
 __all__ = ["analyze_checkpoints"]
 
@@ -90,8 +96,10 @@ def _load_model(model_factory, epoch, ckpt):
     return model
 
 
-def analyze_checkpoints(model_factory, checkpoints, data, *, executor=None, progress=True,
-                        **analyze_kwargs) -> Report:
+def analyze_checkpoints(model_factory: "Callable[[], torch.nn.Module]",
+                        checkpoints: "Sequence[Any] | Mapping[int, Any]", data: Iterable[Any], *,
+                        executor: "str | concurrent.futures.Executor | None" = None,
+                        progress: bool = True, **analyze_kwargs: Any) -> Report:
     """`pycx.analyze` of the model at every checkpoint, as one `Report` (rows in checkpoint
     order, column ``epoch`` = the checkpoint's epoch).
 

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+from typing import Any, Iterable, Mapping, Optional
 
 
 from .._json import from_json_value, to_json_value
@@ -62,7 +63,10 @@ class Report:
     (Report(1 rows, models=['m'], epochs=[0], layers=1), 0.5)
     """
 
-    def __init__(self, rows=None, network=None, curves=None, settings=None):
+    def __init__(self, rows: Optional[Iterable[Mapping[str, Any]]] = None,
+                 network: Optional[Iterable[Mapping[str, Any]]] = None,
+                 curves: Optional[Mapping[str, Any]] = None,
+                 settings: Optional[Mapping[str, Any]] = None) -> None:
         self.rows = [dict(r) for r in (rows or [])]
         self.network = [dict(n) for n in (network or [])]
         self.curves = dict(curves or {})

@@ -5,12 +5,20 @@ layer.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
+
 import numpy as np
 
 from .._validate import check_int, describe
 from ..estimators._pool import check_executor
 from .analyze import _parse_metrics, analyze
 from .table import Report
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import torch
+
+    StepCallback = Callable[[Report, int], Any]   # f(report, epoch)
 
 
 class Tracker:
@@ -43,8 +51,11 @@ class Tracker:
     (1, 3)
     """
 
-    def __init__(self, model, data, *, every=1, metrics="all", labels=None, progress=False,
-                 writer=None, on_step=(), **analyze_kwargs):
+    def __init__(self, model: "torch.nn.Module", data: Iterable[Any], *, every: int = 1,
+                 metrics: "str | Sequence[str]" = "all", labels: Optional[npt.ArrayLike] = None,
+                 progress: bool = False, writer: Optional[Any] = None,
+                 on_step: "StepCallback | Iterable[StepCallback]" = (),
+                 **analyze_kwargs: Any) -> None:
         if writer is not None and not callable(getattr(writer, "add_scalar", None)):
             raise TypeError(f"argument 'writer' must have an add_scalar(tag, value, step) method "
                             f"(a torch.utils.tensorboard SummaryWriter), got {describe(writer)}")

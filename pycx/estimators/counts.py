@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._validate import as_host_array, check_ndim, check_positive, describe
 from ..kernels.packed import PackedBits
 from ._common import Result, as_packed_rows, check_rows
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,8 @@ def _plugin(counts: np.ndarray, total: int, ln_base: float) -> float:
     return float(-(p * np.log(p)).sum() / ln_base)
 
 
-def plugin_entropy(gates_or_counts, *, base=2) -> CountsEntropy:
+def plugin_entropy(gates_or_counts: "npt.ArrayLike | PackedBits", *,
+                   base: float = 2) -> CountsEntropy:
     """Plug-in entropy ``-sum_s (k_s/M) log(k_s/M)`` (bits by default). Integer counts of
     any size (uint64 up to 2**64 - 1, totals past 2**63) are summed exactly; ``n_rows`` is
     the exact total.
@@ -95,7 +100,8 @@ def plugin_entropy(gates_or_counts, *, base=2) -> CountsEntropy:
     return CountsEntropy(_plugin(k, total, ln_base), "plugin", total, int(k.size), float(base))
 
 
-def miller_madow_entropy(gates_or_counts, *, base=2) -> CountsEntropy:
+def miller_madow_entropy(gates_or_counts: "npt.ArrayLike | PackedBits", *,
+                         base: float = 2) -> CountsEntropy:
     """Miller–Madow: plug-in ``+ (S - 1) / (2 M ln base)`` (in bits ``(S-1)/(2 M ln 2)``).
 
     >>> round(miller_madow_entropy(np.array([1, 1, 2])).entropy, 4)

@@ -2,6 +2,13 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from ..kernels.packed import PackedBits
+    from ._common import Result
 
 # method name -> (module, function); every function takes the gates first.
 METHODS = {
@@ -12,7 +19,7 @@ METHODS = {
 }
 
 
-def entropy(gates, method: str = "xgb", **kwargs):
+def entropy(gates: "npt.ArrayLike | PackedBits", method: str = "xgb", **kwargs: Any) -> Result:
     """Entropy of binary rows by the named estimator; keyword arguments go to it.
 
     "xgb": `xgb_entropy` (classifier chain rule, SPEC §5.1, the default of paper 000);

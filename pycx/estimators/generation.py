@@ -12,12 +12,15 @@ real images and reports its held-out accuracy. numpy only at import.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from .._validate import as_host_array, check_int, describe
 from ._common import Result
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ def _labels(name: str, labels) -> np.ndarray:
     return y.astype(np.int64, copy=False)
 
 
-def generation_ability(train_labels, generated_labels, n_classes: Optional[int] = None
+def generation_ability(train_labels: npt.ArrayLike, generated_labels: npt.ArrayLike,
+                       n_classes: Optional[int] = None
                        ) -> GenerationAbility:
     """``1 / KL(P || Q)`` (bits) between the training labels' distribution P and the generated
     labels' distribution Q (SPEC §7), ``Q_c = (n_c + 1/2) / (n_gen + C/2)``.
@@ -112,8 +116,8 @@ class ImageClassifier:
     ([0, 1], True)
     """
 
-    def __init__(self, model, n_features: int, train_accuracy: float,
-                 test_accuracy: Optional[float], description: str):
+    def __init__(self, model: Any, n_features: int, train_accuracy: float,
+                 test_accuracy: Optional[float], description: str) -> None:
         self.model = model
         self.n_features = n_features
         self.train_accuracy = train_accuracy
@@ -132,7 +136,9 @@ class ImageClassifier:
         return f"ImageClassifier({self.description}, test_accuracy={acc})"
 
 
-def default_classifier(images, labels, *, test_images=None, test_labels=None, seed: int = 0,
+def default_classifier(images: npt.ArrayLike, labels: npt.ArrayLike, *,
+                       test_images: Optional[npt.ArrayLike] = None,
+                       test_labels: Optional[npt.ArrayLike] = None, seed: int = 0,
                        C: float = 0.1, max_iter: int = 300) -> ImageClassifier:
     """Multinomial logistic regression (sklearn, lbfgs, L2 strength ``1/C``) on the flattened
     training images; accuracy reported on ``(test_images, test_labels)`` when given.
@@ -172,7 +178,7 @@ def default_classifier(images, labels, *, test_images=None, test_labels=None, se
                            f"logistic regression C={C:g}")
 
 
-def label_images(images, classifier) -> np.ndarray:
+def label_images(images: npt.ArrayLike, classifier: ImageClassifier) -> np.ndarray:
     """Labels of generated images from `classifier`: an object with ``predict(images)``
     (`ImageClassifier`, sklearn estimators on flattened images) or a callable returning
     labels ``(N,)`` or class scores ``(N, C)`` (argmax taken).

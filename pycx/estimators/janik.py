@@ -7,10 +7,17 @@ effective dimension takes float rows, a covariance matrix or a `pycx.Covariance`
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .._validate import FLOAT_DTYPES, as_host_array, check_dtype, check_finite, describe
 from ._common import as_packed_rows, check_rows, column_ones, h2
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from ..kernels.packed import PackedBits
 
 
 def unit_rates(gates) -> np.ndarray:
@@ -20,7 +27,7 @@ def unit_rates(gates) -> np.ndarray:
     return column_ones(packed) / float(packed.n_rows)
 
 
-def unit_entropies(gates) -> np.ndarray:
+def unit_entropies(gates: "npt.ArrayLike | PackedBits") -> np.ndarray:
     """``H(Z_i) = h2(p_i)`` per unit, bits, float64 ``(C,)`` (SPEC §2).
 
     >>> z = np.array([[1, 0], [1, 1], [0, 0], [1, 0]])       # p = (3/4, 1/4)
@@ -30,7 +37,7 @@ def unit_entropies(gates) -> np.ndarray:
     return h2(unit_rates(gates))
 
 
-def linearity(gates) -> float:
+def linearity(gates: "npt.ArrayLike | PackedBits") -> float:
     """Linearity ``mean_i p_i`` (SPEC §2, paper 000 eq. 8): the mean fraction of active gates.
 
     >>> linearity(np.array([[1, 0], [1, 1], [0, 0], [1, 0]]))     # p = (3/4, 1/4)
@@ -52,7 +59,8 @@ def _joint_entropy_value(joint_entropy) -> float:
     return value
 
 
-def normalized_total_correlation(gates, joint_entropy) -> float:
+def normalized_total_correlation(gates: "npt.ArrayLike | PackedBits",
+                                 joint_entropy: float) -> float:
     """``(sum_i H(Z_i) - H(Z)) / sum_i H(Z_i)`` (SPEC §2, paper 000 eq. 7) with ``H(Z)`` the
     given joint-entropy estimate (bits, or a result such as `xgb_entropy`'s). 0 when every
     unit is constant (the denominator is 0).
@@ -148,7 +156,7 @@ def _stack_rel(x) -> float:
     return _PSD_REL[np.dtype(np.float32 if single else np.float64)]
 
 
-def effective_dimension(x, *, is_covariance: bool = False) -> float:
+def effective_dimension(x: npt.ArrayLike, *, is_covariance: bool = False) -> float:
     """Effective dimension (SPEC §2, paper 000 eqs. 9-10): eigenvalues ``l_i`` of the C x C
     covariance (negatives clipped to 0), ``q_i = l_i / sum l``, ``exp(-sum q_i ln q_i)``.
     Zero total variance gives 0; otherwise the value lies in ``[1, C]``. Scale-free: the data
@@ -193,7 +201,7 @@ def effective_dimension(x, *, is_covariance: bool = False) -> float:
     return float(_entropy_dimension(_checked_eigenvalues("x", c, _stack_rel(x))))
 
 
-def effective_dimension_map(covariances) -> np.ndarray:
+def effective_dimension_map(covariances: npt.ArrayLike) -> np.ndarray:
     """Effective dimension of every matrix of a ``(..., C, C)`` stack, or of a batched
     `pycx.Covariance` (``batch_shape=(H, W)`` fed ``(H, W, N, C)`` views of an ``(N, C, H, W)``
     output gives the pixel-wise map of SPEC §2 / fig. S7): float64 array of shape ``(...)``.

@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
 from .._validate import check_choice, check_int, check_labels, check_positive
 from ..kernels.packed import PackedBits
 from ._common import Result, as_packed_rows, check_rows, column_ones
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 ALPHA_CONV = 0.04
 ALPHA_LINEAR = 0.01
@@ -138,8 +141,8 @@ def _weighted_entropy(log_sums: np.ndarray, weights: np.ndarray, log_norm: np.nd
     return float(-(weights @ (log_sums - log_norm)) / (n * _LN2)) + 0.0  # never -0.0
 
 
-def kde_entropy(gates, *, alpha: Optional[float] = None, bandwidth: str = DEFAULT_BANDWIDTH,
-                labels=None,
+def kde_entropy(gates: "npt.ArrayLike | PackedBits", *, alpha: Optional[float] = None,
+                bandwidth: str = DEFAULT_BANDWIDTH, labels: Optional[npt.ArrayLike] = None,
                 layer: Optional[str] = None, threads: Optional[int] = None) -> KdeEntropy:
     """``H(Sigma) = -(1/n) sum_j log2( (1/n) sum_k K_jk )`` (SPEC §4, paper 004 eq. 2; self
     term included, so ``0 <= H <= log2 n``), and with ``labels`` ``H(Sigma|Y) = sum_m (n_m/n)
@@ -236,7 +239,7 @@ def _synthetic_rows(p: np.ndarray, n: int, seed: int) -> PackedBits:
     return PackedBits(np.ascontiguousarray(np.concatenate(parts)), d, _trusted=True)
 
 
-def kde_total_correlation(gates, *, alpha: Optional[float] = None,
+def kde_total_correlation(gates: "npt.ArrayLike | PackedBits", *, alpha: Optional[float] = None,
                           bandwidth: str = DEFAULT_BANDWIDTH,
                           seed: int = 0, layer: Optional[str] = None,
                           threads: Optional[int] = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from ..kernels.packed import PackedBits
 from ..reference import nsb as _ref
 from ._common import Result
 from .counts import state_frequencies, total_count
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 # Largest alphabet accepted: beyond ~2^1000 the float64 kappa / K underflows.
 _MAX_LOG2_ALPHABET = 1000
@@ -75,7 +78,8 @@ def _trapezoid(y, x):
     return float(((y[1:] + y[:-1]) * np.diff(x)).sum() / 2.0)
 
 
-def nsb_entropy(gates_or_counts, *, alphabet_size: Optional[float] = None, base=2,
+def nsb_entropy(gates_or_counts: "npt.ArrayLike | PackedBits", *,
+                alphabet_size: Optional[float] = None, base: float = 2,
                 grid: int = 600) -> NsbEntropy:
     """NSB entropy (bits by default) of gate rows or state counts.
 

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
 from .._validate import check_int, check_labels
 from ..reference import relevance as _ref
 from ._common import Result, as_packed_rows, check_rows
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from ..kernels.packed import PackedBits
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,9 @@ def _classification_error(inverse: np.ndarray, labels: np.ndarray) -> float:
     return float(1.0 - majority.sum() / inverse.shape[0])
 
 
-def resolution_relevance(gates, labels=None, *, k_min: int = 1) -> ResolutionRelevance:
+def resolution_relevance(gates: "npt.ArrayLike | PackedBits",
+                         labels: Optional[npt.ArrayLike] = None,
+                         *, k_min: int = 1) -> ResolutionRelevance:
     """SPEC §3 summary of one layer's per-sample binarised states.
 
     gates: `PackedBits` or a 2-D 0/1 array, one row per sample. labels: optional integer
@@ -101,7 +108,8 @@ def _curve(m: int, method: str, n_lines: int):
     return _ref.max_relevance_curve(m, method=method, n_lines=n_lines)
 
 
-def max_relevance_curve(n_samples, *, method: str = "auto", n_lines: int = 64) -> MaxRelevanceCurve:
+def max_relevance_curve(n_samples: int, *, method: str = "auto",
+                        n_lines: int = 64) -> MaxRelevanceCurve:
     """The maximal relevance curve for M samples (SPEC §3; Haimovici & Marsili 2015, the
     dotted line of Song, Marsili & Jo fig. 2a): the upper envelope of ``(H[s], H[k])`` over
     all frequency profiles of M samples (integers ``m_k >= 0``, ``sum_k k m_k = M``).

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -28,6 +28,11 @@ from .._validate import check_choice, check_int, check_positive
 from ..kernels.packed import PackedBits
 from ._common import Result, as_packed_rows, available_cores, check_rows, h2, unpack_rows
 from ._pool import Unit, check_executor, open_executor, run_units
+
+if TYPE_CHECKING:
+    import concurrent.futures
+
+    import numpy.typing as npt
 
 # Predicted probabilities are clipped to [eps, 1 - eps]: a confident miss then costs at most
 # log2(1/eps) ~ 19.9 bits for that row instead of an unbounded amount.
@@ -245,11 +250,13 @@ def _weighted_log_loss(p: np.ndarray, y: np.ndarray, w: Optional[np.ndarray], ep
     return float(loss.sum() if w is None else loss @ w.astype(np.float64))
 
 
-def xgb_entropy(gates, *, folds: int = 2, n_estimators: int = 100, max_depth: int = 3,
-                learning_rate: float = 0.1, order="natural", seed: int = 0, dedup: bool = True,
+def xgb_entropy(gates: "npt.ArrayLike | PackedBits", *, folds: int = 2, n_estimators: int = 100,
+                max_depth: int = 3,
+                learning_rate: float = 0.1, order: "str | Sequence[int]" = "natural",
+                seed: int = 0, dedup: bool = True,
                 eps: float = DEFAULT_EPS, device: str = "cpu", progress: bool = False,
                 threads: Optional[int] = None, xgb_params: Optional[dict] = None,
-                executor=None) -> XgbEntropy:
+                executor: "str | concurrent.futures.Executor | None" = None) -> XgbEntropy:
     """Entropy (bits) of binary rows by the classifier chain rule with XGBoost (SPEC §5.1).
 
     gates: ``(rows, units)`` 0/1 array (bool/integer/float) or `PackedBits` (e.g. the per-patch

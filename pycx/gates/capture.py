@@ -10,6 +10,7 @@ import json
 import os
 import zipfile
 from collections import OrderedDict
+from typing import Iterable, Mapping, Optional
 
 import numpy as np
 
@@ -154,7 +155,9 @@ class Capture:
     (Capture(1 layers, n_samples=2), ['0'], [[1, 0], [0, 1]])
     """
 
-    def __init__(self, layers, labels=None, patch_rows=None, seed=0):
+    def __init__(self, layers: "Mapping[str, LayerRecord] | Iterable[tuple[str, LayerRecord]]",
+                 labels: Optional[np.ndarray] = None, patch_rows: Optional[int] = None,
+                 seed: int = 0) -> None:
         self.layers = OrderedDict(layers)
         self.labels = labels
         self.patch_rows = patch_rows

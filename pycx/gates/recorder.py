@@ -47,6 +47,7 @@ from __future__ import annotations
 import inspect
 from collections import OrderedDict
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -59,6 +60,12 @@ from .store import (Moments, batch_moments, covariance_rows)
 from .._validate import check_int, describe
 from ..kernels.packed import PackedBits
 from .capture import Capture, LayerRecord, _covariance_from_moments
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+# which gating layers: None (all), a name or kind, a list of them, or f(name, kind) -> bool
+LayerSelection = Union[str, Sequence[str], Callable[[str, str], bool], None]
 
 __all__ = ["capture", "Recorder", "split_batch", "batch_input"]
 
@@ -153,9 +160,11 @@ class Recorder:
     Recorder(Sequential, 1 layers, 5 samples in 1 batches)
     """
 
-    def __init__(self, model, layers=None, *, covariance=True, pixel_covariance=False,
-                 patch_rows=None, covariance_positions=16, seed=0, channel_axis="auto",
-                 mask_padding=True):
+    def __init__(self, model: torch.nn.Module, layers: LayerSelection = None, *,
+                 covariance: bool = True, pixel_covariance: bool = False,
+                 patch_rows: Optional[int] = None, covariance_positions: Optional[int] = 16,
+                 seed: int = 0, channel_axis: "str | int" = "auto",
+                 mask_padding: bool = True) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"argument 'model' must be a torch.nn.Module, got {type(model).__name__}")
         if isinstance(model, torch.jit.ScriptModule):
@@ -696,10 +705,14 @@ def _compiled_submodule(model):
     return None
 
 
-def capture(model, data, *, layers=None, labels=None, max_samples=None, patch_rows=None,
-            covariance=True, pixel_covariance=False, covariance_positions=16, device=None,
-            train_mode=False, progress=True, seed=0, channel_axis="auto",
-            mask_padding=True) -> Capture:
+def capture(model: torch.nn.Module, data: Iterable[Any], *, layers: LayerSelection = None,
+            labels: "npt.ArrayLike | Iterable[npt.ArrayLike] | None" = None,
+            max_samples: Optional[int] = None, patch_rows: Optional[int] = None,
+            covariance: bool = True, pixel_covariance: bool = False,
+            covariance_positions: Optional[int] = 16,
+            device: "str | torch.device | None" = None, train_mode: bool = False,
+            progress: bool = True, seed: int = 0, channel_axis: "str | int" = "auto",
+            mask_padding: bool = True) -> Capture:
     """Runs `model` over `data` and captures the gate states of its gating layers.
 
     - `data`: a DataLoader or any iterable of input tensors (numpy arrays are accepted; integer

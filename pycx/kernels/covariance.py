@@ -92,7 +92,7 @@ class Covariance:
 
     __slots__ = ("dim", "batch_shape", "count", "_mean", "_m2")
 
-    def __init__(self, dim: int, batch_shape=()):
+    def __init__(self, dim: int, batch_shape: tuple[int, ...] = ()) -> None:
         self.dim = check_int("dim", dim, minimum=1)
         self.batch_shape = _check_batch_shape(batch_shape)
         self.count = 0

@@ -7,7 +7,7 @@ accumulators of length n + m.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional
 
 import numpy as np
 
@@ -17,6 +17,11 @@ from .._validate import (check_labels, check_positive, check_threads, check_weig
 from ._threads import threads_for
 from .device import _array as _device_array
 from .packed import check_packed, check_same_bits
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from .packed import PackedBits
 
 # Pair-words (n * m * words) below which the default runs on one thread (see _threads.py):
 # ~0.2 ms of single-threaded work (measured, AVX-512: 2**20 pair-words in 0.2 ms for kde_sums,
@@ -58,7 +63,9 @@ def _operands(a, b):
     return a, b
 
 
-def kde_sums(a, b=None, *, s2: float, weights=None, labels=None, b_labels=None,
+def kde_sums(a: "PackedBits | npt.ArrayLike", b: "PackedBits | npt.ArrayLike | None" = None, *,
+             s2: float, weights: Optional[npt.ArrayLike] = None,
+             labels: Optional[npt.ArrayLike] = None, b_labels: Optional[npt.ArrayLike] = None,
              threads: int | None = None) -> KdeSums:
     """Hamming-kernel sums ``total[j] = sum_k w_k exp(-h(a_j, b_k) / (2 s2))``.
 
@@ -108,7 +115,9 @@ def kde_sums(a, b=None, *, s2: float, weights=None, labels=None, b_labels=None,
     return KdeSums(total, same)
 
 
-def hamming_distances(a, b=None, threads: int | None = None) -> np.ndarray:
+def hamming_distances(a: "PackedBits | npt.ArrayLike",
+                      b: "PackedBits | npt.ArrayLike | None" = None,
+                      threads: int | None = None) -> np.ndarray:
     """``h[j, k]`` = number of bits where row j of A and row k of B differ, as an (n, m) int32
     matrix (``b=None``: B = A). It holds all n * m entries (4 bytes each): meant for small
     inputs and tests; `kde_sums` gives kernel sums without the matrix.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -13,6 +13,10 @@ from .._validate import (GATE_DTYPES, as_host_array, check_dtype, check_ndim, ch
 from ._threads import threads_for
 from .device import _array as _device_array
 from .packed import PackedBits
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import torch
 
 # Input bytes (and, for concat_bits, output words) below which the default runs on one
 # thread: ~0.2-0.3 ms of single-threaded work (measured, AVX-512: 4 MiB of float32 rows pack in
@@ -69,7 +73,8 @@ def _raise_nan(name: str, arr: np.ndarray):
     raise ValueError(f"argument '{name}' contains NaN ({describe(arr)}); a NaN has no gate state")
 
 
-def pack_bits(x, threshold: float = 0.0, *, threads: int | None = None) -> PackedBits:
+def pack_bits(x: "npt.ArrayLike | torch.Tensor", threshold: float = 0.0, *,
+              threads: int | None = None) -> PackedBits:
     """Packs a 2-D array of gates, one row per sample, into a `PackedBits`.
 
     Float input (float32/float64): bit = ``x > threshold`` (the threshold is compared in the
@@ -102,7 +107,8 @@ def pack_bits(x, threshold: float = 0.0, *, threads: int | None = None) -> Packe
     return PackedBits(words, arr.shape[1], _trusted=True)
 
 
-def pack_per_sample(x, threshold: float = 0.0, *, threads: int | None = None) -> PackedBits:
+def pack_per_sample(x: "npt.ArrayLike | torch.Tensor", threshold: float = 0.0, *,
+                    threads: int | None = None) -> PackedBits:
     """Per-sample layout (SPEC section 1): one row per sample holding all of its gates in C
     order (``C*H*W`` bits for an ``(N, C, H, W)`` output). No copy for contiguous input.
 
@@ -121,7 +127,8 @@ def pack_per_sample(x, threshold: float = 0.0, *, threads: int | None = None) ->
     return pack_bits(flat, threshold, threads=threads)
 
 
-def pack_per_patch(x, threshold: float = 0.0, *, threads: int | None = None) -> PackedBits:
+def pack_per_patch(x: "npt.ArrayLike | torch.Tensor", threshold: float = 0.0, *,
+                   threads: int | None = None) -> PackedBits:
     """Per-patch layout (SPEC section 1, paper 000 eq. 1): for an ``(N, C, H, W)`` output,
     ``N*H*W`` rows of ``C`` gates, row ``n*H*W + h*W + w`` = ``x[n, :, h, w]``. Any strides
     (channels-last tensors included) are read in place, without a copy. An ``(N, C)`` input

@@ -45,7 +45,7 @@ class PackedBits:
 
     __slots__ = ("words", "n_bits")
 
-    def __init__(self, words, n_bits: int, *, _trusted: bool = False):
+    def __init__(self, words: np.ndarray, n_bits: int, *, _trusted: bool = False) -> None:
         n_bits = check_int("n_bits", n_bits, minimum=0)
         if not _trusted:
             if not isinstance(words, np.ndarray):

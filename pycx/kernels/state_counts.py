@@ -8,12 +8,17 @@ never a merged state. States are numbered in order of first occurrence.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Optional
+
 import numpy as np
 
 from .. import _cpu
 from .._validate import check_gate_matrix, check_labels, check_threads, describe
 from .device import _array as _device_array
 from .packed import PackedBits
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 
 class StateCounts:
@@ -32,7 +37,8 @@ class StateCounts:
 
     __slots__ = ("states", "counts", "inverse", "labels")
 
-    def __init__(self, states: PackedBits, counts: np.ndarray, inverse: np.ndarray, labels=None):
+    def __init__(self, states: PackedBits, counts: np.ndarray, inverse: np.ndarray,
+                 labels: Optional[np.ndarray] = None) -> None:
         self.states = states
         self.counts = counts
         self.inverse = inverse
@@ -83,7 +89,8 @@ class StateCounts:
         return f"StateCounts(n_rows={self.n_rows}, n_states={self.n_states}, n_bits={self.states.n_bits})"
 
 
-def state_counts(packed, labels=None, threads: int | None = None, *, _weak_hash_bits: int = 0,
+def state_counts(packed: "PackedBits | npt.ArrayLike", labels: Optional[npt.ArrayLike] = None,
+                 threads: int | None = None, *, _weak_hash_bits: int = 0,
                  _partition_min_rows: int = -1) -> StateCounts:
     """Distinct rows of a `PackedBits` (or of a 2-D 0/1 array, packed first) with their
     counts (SPEC section 3, ``k_s``).

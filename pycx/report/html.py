@@ -22,7 +22,7 @@ import html
 import json
 import math
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -32,6 +32,11 @@ __all__ = ["write_report", "check_report_dir"]
 
 from .columns import columns_markdown
 from .figures import _FIGURES, _as_list, _last_epoch, _models, algebra_layer_names, figures, frame
+
+if TYPE_CHECKING:
+    import os
+
+    from ..analysis.table import Report
 
 
 def _report_name(report, index: int) -> str:
@@ -235,7 +240,8 @@ def check_report_dir(out_dir) -> Path:
     return out
 
 
-def write_report(reports, out_dir, *, algebras: Optional[dict] = None,
+def write_report(reports: "Report | Sequence[Report]", out_dir: "str | os.PathLike", *,
+                 algebras: Optional[dict] = None,
                  training: Optional[dict] = None, title: str = "pycx report",
                  intro: str = "", progress: bool = False) -> Path:
     """Writes ``report.html``, ``fig_<name>.png`` and ``.svg`` per figure, ``metrics.csv``,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -128,12 +128,13 @@ class ComplexityLoss:
     >>> cx.remove()
     """
 
-    def __init__(self, model, layers=None, *, beta: float = 5.0, n_layers: int = 4,
+    def __init__(self, model: nn.Module, layers: "str | Sequence[str] | None" = None, *,
+                 beta: float = 5.0, n_layers: int = 4,
                  hidden: int = EBM_DEFAULTS["hidden"], steps: int = EBM_DEFAULTS["steps"],
                  step_size: float = EBM_DEFAULTS["step_size"], init: str = EBM_DEFAULTS["init"],
                  lr: float = EBM_DEFAULTS["lr"], f_reg: float = EBM_DEFAULTS["f_reg"],
                  prior_momentum: float = EBM_DEFAULTS["prior_momentum"], adapt_step: bool = True,
-                 example=None):
+                 example: Optional[torch.Tensor] = None) -> None:
         from .._validate import check_choice, check_int, check_positive
 
         if not isinstance(model, nn.Module):
