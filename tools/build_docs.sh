@@ -14,4 +14,9 @@ for name in ("CONTRIBUTING.md", "CHANGELOG.md"):  # pages of the site, linked fr
     Path("docs", name).write_text(Path(name).read_text())
 PY
 mkdocs build --strict --quiet "$@"
-echo "docs: $(find site -name '*.html' | wc -l) pages in site/"
+site=site
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  if [ "${args[$i]}" = "--site-dir" ]; then site=${args[$((i + 1))]}; fi
+done
+echo "docs: $(find "$site" -name '*.html' | wc -l) pages in $site/"
