@@ -131,6 +131,19 @@ def train(model, dataset, *, epochs, optimizer, batch_size, seed, callback=None,
     return step
 
 
+def resnet_for_task(task, split, seed, cfg):
+    """(model, optimizer, scheduler, train set, evaluation set) of one task and seed: a fresh
+    seeded ResNet-20 with the paper's protocol, weight decay 0 for the memorisation task."""
+    from pycx.models import cifar_resnet
+
+    train_ds, eval_ds = make_task(task, split, seed=seed, n_train=cfg["n_train"],
+                                  n_eval=cfg["n_eval"])
+    seeded(seed)
+    model = cifar_resnet(20, num_classes=split.n_classes)
+    opt, sched = resnet_optimizer(model, cfg["epochs"], 0.0 if task == "random labels" else 1e-4)
+    return model, opt, sched, train_ds, eval_ds
+
+
 def resnet_optimizer(model, epochs, weight_decay):
     """The paper's ResNet protocol: SGD lr 0.1 (momentum 0.9 as in the CIFAR ResNet code it
     used), lr / 10 at 80% and 90% of the epochs."""

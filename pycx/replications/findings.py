@@ -32,6 +32,17 @@ def claim(text: str, measured: dict, reproduces, expected: str = "", **extra) ->
     return out
 
 
+def verdict(flags) -> "bool | str":
+    """A claim tested per seed: True when it holds for every seed, "partly" for some, False for
+    none.
+
+    >>> verdict([True, False]), verdict([True, True]), verdict([])
+    ('partly', True, False)
+    """
+    flags = [bool(f) for f in flags]
+    return True if flags and all(flags) else ("partly" if any(flags) else False)
+
+
 def spread(values: Sequence[float]) -> dict:
     """Per-seed values with their mean, standard deviation and range (NaN-aware).
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _janik2020 as J
-from .findings import claim, make_findings, spread, write_findings
+from .findings import claim, make_findings, spread, verdict, write_findings
 
 TITLE = ("ResNet-20 on C-MNIST, C-MNIST_T8 and random labels: effective dimension, complexity, "
          "linearity, total correlation by depth (figs. 2-5)")
@@ -31,22 +31,8 @@ QUICK = {"n_seeds": 1, "n_train": 192, "n_eval": 100, "epochs": 2, "patch_rows":
 BLOCKS = ("block 2", "block 3", "block 4")
 
 
-def verdict(flags):
-    """True when the claim holds for every seed, 'partly' for some, False for none."""
-    flags = [bool(f) for f in flags]
-    return True if all(flags) else ("partly" if any(flags) else False)
-
-
 def train_task(task, split, seed, cfg, progress):
-    from pycx.models import cifar_resnet
-
-    train_ds, eval_ds = J.make_task(task, split, seed=seed, n_train=cfg["n_train"],
-                                    n_eval=cfg["n_eval"])
-    J.seeded(seed)
-    model = cifar_resnet(20, num_classes=split.n_classes)
-    # Weight decay 0 for the memorisation task, as in the paper.
-    opt, sched = J.resnet_optimizer(model, cfg["epochs"],
-                                    0.0 if task == "random labels" else 1e-4)
+    model, opt, sched, train_ds, eval_ds = J.resnet_for_task(task, split, seed, cfg)
     t0 = time.perf_counter()
     J.train(model, train_ds, epochs=cfg["epochs"], optimizer=opt, scheduler=sched,
             batch_size=128, seed=seed, progress=progress, desc=f"{task} seed {seed}")
@@ -220,5 +206,9 @@ def _figures(out, summ, seeds, cfg):
     for a in ax:
         if a.get_legend_handles_labels()[0]:
             a.legend(fontsize=8)
+    if not ax[5].has_data():  # the residual-branch layers are analysed only with layers="all"
+        ax[5].text(0.5, 0.5, f"not computed (layers={cfg.get('layers')!r};\nthe full run analyses them)",
+                   ha="center", va="center", transform=ax[5].transAxes, color="0.4")
     fig.suptitle(f"ResNet-20, {cfg['epochs']} epochs on {cfg['n_train']} images, seeds {seeds}")
+    fig.tight_layout()  # titles of the lower row clear the x labels of the upper row
     return J.save_figure(fig, out, "difficulty")

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _janik2020 as J
-from .findings import claim, make_findings, spread, write_findings
+from .findings import claim, make_findings, spread, verdict, write_findings
 
 TITLE = ("Training trajectories: ResNet-20 top block in the effective dimension-complexity "
          "plane (figs. 5, S2) and the highway network's dip (fig. 7)")
@@ -37,22 +37,10 @@ QUICK = {"resnet": {"n_seeds": 1, "n_train": 128, "n_eval": 64, "epochs": 2,
 RESNET_TASKS = ("C-MNIST", "random labels")
 
 
-def verdict(flags):
-    flags = [bool(f) for f in flags]
-    return True if all(flags) else ("partly" if any(flags) else False)
-
-
 # ---------------------------------------------------------------------------- ResNet part
 
 def resnet_trajectory(task, split, seed, cfg, progress):
-    from pycx.models import cifar_resnet
-
-    train_ds, eval_ds = J.make_task(task, split, seed=seed, n_train=cfg["n_train"],
-                                    n_eval=cfg["n_eval"])
-    J.seeded(seed)
-    model = cifar_resnet(20, num_classes=split.n_classes)
-    opt, sched = J.resnet_optimizer(model, cfg["epochs"],
-                                    0.0 if task == "random labels" else 1e-4)
+    model, opt, sched, train_ds, eval_ds = J.resnet_for_task(task, split, seed, cfg)
     wanted = set(cfg["analyse_at_epochs"])
     points = []
     top4 = lambda name, kind: name.startswith("layer3.") and name.endswith(":1")  # noqa: E731
