@@ -40,7 +40,7 @@ def test_epoch_plain(benchmark):
     benchmark.extra_info["role"] = "baseline"
     epoch = make(False)
     epoch()  # warm-up
-    benchmark.pedantic(epoch, rounds=3, iterations=1)
+    benchmark.pedantic(epoch, rounds=9, iterations=1)
 
 
 @pytest.mark.benchmark(group="complexity loss: resmlp epoch 1024x784")
@@ -48,4 +48,4 @@ def test_epoch_with_complexity_loss(benchmark):
     benchmark.extra_info.update(role="pycx", goal=1 / 3, threads=torch.get_num_threads())
     epoch = make(True)
     epoch()  # warm-up (creates the EBMs)
-    benchmark.pedantic(epoch, rounds=3, iterations=1)
+    benchmark.pedantic(epoch, rounds=9, iterations=1)

@@ -201,3 +201,44 @@ def test_fit_history():
     cx = ComplexityLoss(net, hidden=4, steps=1)
     hist = fit(net, data, F.cross_entropy, complexity=cx, lam=0.01, epochs=1)
     assert np.isfinite(hist[0]["penalty"]) and hist[0]["loss"] > hist[0]["task_loss"]
+
+
+class Skippable(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = nn.Linear(3, 6), nn.Linear(6, 6), nn.Linear(6, 6)
+        self.r1, self.r2, self.r3 = nn.ReLU(), nn.ReLU(), nn.ReLU()
+        self.skip = False
+
+    def forward(self, x):
+        h = self.r1(self.a(x))
+        if not self.skip:
+            h = self.r2(self.b(h))
+        return self.r3(self.c(h))
+
+
+def test_layers_missing_from_a_batch_still_train_their_own_ebms():
+    """The three equal-width layers share one stack; a batch without r2 runs r1 and r3 as a
+    temporary stack whose gradients land in their slices of the shared ones (r2's stays 0).
+    A smaller last batch reuses the same stack."""
+    torch.manual_seed(0)
+    net = Skippable()
+    cx = ComplexityLoss(net, hidden=5, steps=2)
+    net(torch.randn(8, 3))
+    cx.penalty().backward()
+    (stack,) = cx._stacks.values()
+    assert cx._stack_names(stack) == ["r1", "r2", "r3"]
+    net.skip = True
+    net(torch.randn(8, 3))
+    before = {n: cx.ebms[n].f.l1.weight.detach().clone() for n in ("r1", "r3")}
+    pen = cx.penalty()
+    assert torch.isfinite(pen) and set(cx.last["penalty"]) == {"r1", "r3"}
+    grad = stack.share_parameters()[0].grad
+    assert grad[1].abs().max() == 0 and grad[0].abs().max() > 0 and grad[2].abs().max() > 0
+    for n, w in before.items():
+        assert (cx.ebms[n].f.l1.weight.detach() - w).abs().max() > 0
+    net.skip = False
+    net(torch.randn(5, 3))  # a smaller batch: same layers, same stack
+    cx.penalty().backward()
+    assert list(cx._stacks.values()) == [stack]
+    cx.remove()

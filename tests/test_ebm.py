@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from pycx.train.ebm import GateEBM, langevin  # noqa: E402
+from pycx.train.ebm import EBMStack, GateEBM, langevin  # noqa: E402
 
 D = 10
 
@@ -93,9 +93,10 @@ def sample_stats(ebm, start, steps=200):
 
 
 # --- the sampler alone: exact MH chain --------------------------------------------------------
-def test_sampler_targets_the_ebm_distribution():
+@pytest.mark.parametrize("backend", ["native", "torch"])
+def test_sampler_targets_the_ebm_distribution(backend):
     """A fixed random f (no learning): the chain's state histogram matches the EBM's exact
-    distribution over all 2^6 states."""
+    distribution over all 2^6 states, with the fused CPU kernel and with torch ops."""
     torch.manual_seed(1)
     d = 6
     ebm = GateEBM((d,), hidden=8)
@@ -108,7 +109,8 @@ def test_sampler_targets_the_ebm_distribution():
     with torch.no_grad():
         lp = ebm.log_density(states).double()
     exact = torch.softmax(lp, 0).numpy()
-    s, acc = langevin(ebm, torch.zeros(8000, d), steps=150, step_size=0.3)
+    s, acc = EBMStack([ebm]).sample(torch.zeros(1, 8000, d), [0.3], steps=150, backend=backend)
+    s, acc = s[0], acc[0]
     codes = (s.numpy() @ (2 ** np.arange(d - 1, -1, -1))).astype(int)
     hist = np.bincount(codes, minlength=2 ** d) / len(codes)
     # 8000 chains: the total variation of an exact sampler's histogram is ~0.03 (sqrt(64/8000)/2
@@ -188,3 +190,68 @@ def test_learned_structured(make):
     rates, corr, _ = sample_stats(ebm, x[:2000])
     assert np.abs(rates - truth.mean(0)).max() < 0.2
     assert np.abs(corr - np.corrcoef(truth.T)).max() < 0.25
+
+
+# --- the stacked computation against the single EBMs and autograd ------------------------------
+def _stack_of(shape, L=3, hidden=8, seed=0, dtype=torch.float64):
+    torch.manual_seed(seed)
+    ebms = [GateEBM(shape, hidden=hidden).to(dtype) for _ in range(L)]
+    for e in ebms:
+        e.update_prior((torch.rand((5,) + shape) < 0.3).to(dtype))
+    return ebms, EBMStack(ebms)
+
+
+@pytest.mark.parametrize("shape", [(7,), (2, 5, 4)], ids=["vector", "conv"])
+def test_stack_equals_single_ebms_and_autograd(shape):
+    ebms, stack = _stack_of(shape)
+    s = torch.rand((3, 6) + shape, dtype=torch.float64)
+    lp = stack.log_density(s)
+    for i, e in enumerate(ebms):
+        torch.testing.assert_close(lp[i], e.log_density(s[i]))  # float64: same math, ~1e-15
+    f, g = stack.f_and_grad(stack.weights(detach=True), s)
+    x = s.clone().requires_grad_(True)
+    auto = torch.stack([e.f(x[i]) for i, e in enumerate(ebms)])
+    (g_auto,) = torch.autograd.grad(auto.sum(), x)
+    torch.testing.assert_close(f, auto.detach())
+    torch.testing.assert_close(g, g_auto)
+
+
+def test_closed_form_learning_gradient_equals_autograd():
+    ebms, stack = _stack_of((9,))
+    twin = [GateEBM((9,), hidden=8).double() for _ in ebms]
+    for a, b in zip(twin, ebms):
+        a.load_state_dict(b.state_dict())
+    data = (torch.rand(3, 11, 9) < 0.5).double()
+    neg = (torch.rand(3, 11, 9) < 0.5).double()
+    f_reg = 0.05
+    stack._vector_learning_grads(stack.weights(detach=True), torch.cat([data, neg], 1), 11, f_reg)
+    for i, e in enumerate(twin):
+        fd, fn = e.f(data[i]), e.f(neg[i])
+        loss = fn.mean() - fd.mean() + f_reg * (fd.square().mean() + fn.square().mean())
+        loss.backward()
+        for p_auto, p_closed in zip(e.parameters(), ebms[i].parameters()):
+            torch.testing.assert_close(p_closed.grad, p_auto.grad)  # float64 rounding only
+
+
+def test_vector_penalty_gradient():
+    ebms, stack = _stack_of((6,))
+    s = torch.rand(3, 4, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: stack.penalty(t), (s,))
+    expected = torch.stack([-e.log_density(s[i]).mean() for i, e in enumerate(ebms)])
+    torch.testing.assert_close(stack.penalty(s), expected)
+
+
+def test_shared_parameters_alias_the_ebms():
+    ebms, stack = _stack_of((5,), L=2)
+    before = [p.detach().clone() for p in ebms[1].parameters()]
+    shared = stack.share_parameters()
+    assert shared[0].shape == (2, 8, 5) and shared[0].is_leaf and shared[0].requires_grad
+    for p, b in zip(ebms[1].parameters(), before):
+        torch.testing.assert_close(p.detach(), b)  # values kept
+    opt = torch.optim.SGD(shared, lr=0.1)
+    data = (torch.rand(2, 10, 5) < 0.5).double()
+    stack.training_step(data, [0.2, 0.2], steps=2)
+    opt.step()
+    moved = [float((p.detach() - b).abs().max()) for p, b in zip(ebms[1].parameters(), before)]
+    assert max(moved) > 0  # the step over the shared tensors moved the EBM's own parameters
+    torch.testing.assert_close(ebms[1].f.l1.weight.detach(), shared[0][1].detach())

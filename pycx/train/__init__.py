@@ -1,7 +1,7 @@
 """Training with paper 004's complexity loss (SPEC section 8).
 
 Owns: `ComplexityLoss` (the penalty on chosen gating layers, `complexity_loss`), the per-layer
-energy-based models of gate states and their sampler (`ebm`: `GateEBM`, `langevin`), and
+energy-based models of gate states and their sampler (`ebm`: `GateEBM`, `EBMStack`, `langevin`), and
 `fit`, a training loop that alternates EBM and network updates (`fit`).
 May import: the base modules (`pycx._validate`, `pycx._io`), pycx kernels, estimators, gates
 and models (through public names, inside functions), and torch; never analysis, report or cli.
@@ -13,6 +13,7 @@ import importlib
 _LAZY = {
     "ComplexityLoss": "pycx.train.complexity_loss",
     "GateEBM": "pycx.train.ebm",
+    "EBMStack": "pycx.train.ebm",
     "langevin": "pycx.train.ebm",
     "EBM_DEFAULTS": "pycx.train.ebm",
     "fit": "pycx.train.fit",

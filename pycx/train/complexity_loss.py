@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from .ebm import EBM_DEFAULTS, GateEBM
+from .ebm import EBM_DEFAULTS, EBMStack, GateEBM
 
 __all__ = ["ComplexityLoss", "GATE_KINDS"]
 
@@ -170,6 +170,8 @@ class ComplexityLoss:
         self.adapt_step = bool(adapt_step)
         self.step_sizes = {}       # per-layer sampler step (adapted when adapt_step)
         self.ebms: "OrderedDict[str, GateEBM]" = OrderedDict()
+        self._stacks = {}          # tuple of layer names -> EBMStack over their EBMs
+        self._owner = OrderedDict()  # layer name -> its persistent EBMStack
         self._optim = None
         self._layers = None        # chosen names, fixed by the first forward pass
         self._gating = None        # all ReLU-family gating layers, forward order
@@ -287,9 +289,11 @@ class ComplexityLoss:
 
     def _optimizer(self):
         if self._optim is None:
-            # One Adam over all layers' EBMs (foreach: a few fused ops per step, not per tensor).
-            params = [p for e in self.ebms.values() for p in e.parameters()]
-            self._optim = torch.optim.Adam(params, lr=self.lr, foreach=True)
+            # One Adam over all layers' EBMs, fused (one kernel per step) where torch has it;
+            # vector EBMs through their stacks' shared tensors (6 per stack, not 6 per layer).
+            params = [p for st in self._stacks.values() for p in st.share_parameters()]
+            fused = all(p.device.type in ("cpu", "cuda") for p in params)
+            self._optim = torch.optim.Adam(params, lr=self.lr, fused=fused, foreach=not fused)
         return self._optim
 
     def _recorded(self):
@@ -298,31 +302,84 @@ class ComplexityLoss:
                                "before penalty() / update()")
         return self._x
 
+    def _groups(self, recorded):
+        """The recorded layers as ``(names, stack, owner)`` in forward order. Layers with the
+        same unit shape, dtype and device share one persistent `EBMStack` (one batched
+        computation instead of one per layer; vector EBMs keep their parameters in the stack's
+        shared tensors). A batch in which only some of a stack's layers ran, or ran with
+        different batch sizes, uses temporary stacks of those layers (``owner``: the persistent
+        stack, into whose shared gradients theirs are folded)."""
+        for name, x in recorded.items():
+            self._ebm(name, x)
+        new = OrderedDict()
+        for name, x in recorded.items():
+            if name not in self._owner:
+                new.setdefault((tuple(x.shape[1:]), x.dtype, x.device), []).append(name)
+        for names in new.values():
+            stack = EBMStack([self.ebms[n] for n in names])
+            stack.share_parameters()
+            self._stacks[tuple(names)] = stack
+            self._owner.update((n, stack) for n in names)
+            self._optim = None  # rebuilt over the stacked parameters
+        out, done = [], set()
+        for name in recorded:
+            stack = self._owner[name]
+            if id(stack) in done:
+                continue
+            done.add(id(stack))
+            names = [e_name for e_name in self._stack_names(stack)]
+            present = [n for n in names if n in recorded]
+            sizes = {recorded[n].shape[0] for n in present}
+            if present == names and len(sizes) == 1:
+                out.append((names, stack, None))
+                continue
+            for size in sorted(sizes):
+                part = [n for n in present if recorded[n].shape[0] == size]
+                out.append((part, EBMStack([self.ebms[n] for n in part]), stack))
+        return out
+
+    def _stack_names(self, stack):
+        return [n for n in self._owner if self._owner[n] is stack]
+
+    def _fold_grads(self, names, owner):
+        """Adds the per-layer gradients of a temporary stack's layers into their slices of
+        the owner's shared gradients (vector EBMs; (C, H, W) EBMs own their parameters)."""
+        if owner._owned is None:
+            return
+        index = {n: i for i, n in enumerate(self._stack_names(owner))}
+        for big, role in zip(owner._owned, owner._params):
+            if big.grad is None:
+                big.grad = torch.zeros_like(big)
+            for n in names:
+                prm = role[index[n]]
+                if prm.grad is not None:
+                    big.grad[index[n]] += prm.grad
+                    prm.grad = None
+
     def update(self) -> dict:
         """One EBM step per layer (eq. 37) on the binary gates of the last forward pass; the
         network's graph is not touched. Returns per-layer sampler acceptance rates."""
         stats = {}
         recorded = self._recorded()
-        for name, x in recorded.items():
-            self._ebm(name, x)
+        groups = self._groups(recorded)
         opt = self._optimizer()
-        opt.zero_grad(set_to_none=True)
-        for name, x in recorded.items():
-            ebm = self.ebms[name]
-            bits = (x.detach() > 0).to(x.dtype)
-            ebm.update_prior(bits)
-            step = self.step_sizes.get(name, self.step_size)
-            with torch.enable_grad():  # each layer's loss only reaches its own EBM's parameters
-                st = ebm.training_step(bits, None, step_size=step,
-                                       steps=self.steps, init=self.init, f_reg=self.f_reg)
-            if self.adapt_step and self.steps:
-                # Flip proposals grow with the number of units: steer the step towards an
-                # acceptance rate of TARGET_ACCEPTANCE (wide layers need a small dtau).
-                step = min(max(step * math.exp(ADAPT_RATE * (st["acceptance"] - TARGET_ACCEPTANCE)),
-                               STEP_MIN), STEP_MAX)
-            self.step_sizes[name] = step
-            st["step_size"] = step
-            stats[name] = st
+        opt.zero_grad(set_to_none=False)  # zeroed in place: the gradients then add in one op
+        for names, stack, owner in groups:
+            bits = (torch.stack([recorded[n].detach() for n in names]) > 0).to(recorded[names[0]].dtype)
+            stack.update_prior(bits)
+            steps = [self.step_sizes.get(n, self.step_size) for n in names]
+            st = stack.training_step(bits, steps, steps=self.steps, init=self.init, f_reg=self.f_reg)
+            if owner is not None:
+                self._fold_grads(names, owner)
+            for i, name in enumerate(names):
+                step, acc = steps[i], st["acceptance"][i]
+                if self.adapt_step and self.steps:
+                    # Flip proposals grow with the number of units: steer the step towards an
+                    # acceptance rate of TARGET_ACCEPTANCE (wide layers need a small dtau).
+                    step = min(max(step * math.exp(ADAPT_RATE * (acc - TARGET_ACCEPTANCE)),
+                                   STEP_MIN), STEP_MAX)
+                self.step_sizes[name] = step
+                stats[name] = {"gap": st["gap"][i], "acceptance": acc, "step_size": step}
         opt.step()
         return stats
 
@@ -331,19 +388,13 @@ class ComplexityLoss:
         `update` the EBMs take their step first. A non-finite term raises FloatingPointError
         naming its layer."""
         stats = self.update() if update else {}
-        out = OrderedDict()
-        for name, x in self._recorded().items():
-            ebm = self._ebm(name, x)
-            s = torch.sigmoid(self.beta * x)
-            params = list(ebm.parameters())
-            flags = [p.requires_grad for p in params]
-            for p in params:  # the EBM is fixed during the network's update
-                p.requires_grad_(False)
-            try:
-                out[name] = -ebm.log_density(s).mean()
-            finally:
-                for p, f in zip(params, flags):
-                    p.requires_grad_(f)
+        recorded = self._recorded()
+        terms = {}
+        for names, stack, _ in self._groups(recorded):
+            s = torch.sigmoid(self.beta * torch.stack([recorded[n] for n in names]))
+            values = stack.penalty(s)  # the EBMs are held fixed during the network's update
+            terms.update(zip(names, values.unbind()))
+        out = OrderedDict((n, terms[n]) for n in recorded)
         values = torch.stack([v.detach() for v in out.values()]).cpu().tolist()
         for (name, _), v in zip(out.items(), values):
             if v != v or v in (float("inf"), float("-inf")):
