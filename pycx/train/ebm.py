@@ -289,9 +289,9 @@ class EBMStack:
         """f and df/ds of vector gates from the first layer's pre-activations ``a1``."""
         w1, w2, wo = w[0], w[2], w[4]
         z1, h1, z2, h2, f = self._vector_layers(w, a1)
-        # silu'(a) = z + a z (1 - z) = z + h (1 - z)
-        g2 = torch.addcmul(z2, h2, torch.rsub(z2, 1.0)) * wo
-        g1 = torch.bmm(g2, w2) * torch.addcmul(z1, h1, torch.rsub(z1, 1.0))
+        # silu'(a) = z + a z (1 - z) = (z + h) - h z
+        g2 = torch.addcmul(z2 + h2, h2, z2, value=-1.0) * wo
+        g1 = torch.bmm(g2, w2) * torch.addcmul(z1 + h1, h1, z1, value=-1.0)
         return f, torch.bmm(g1, w1).view(shape)
 
     def p_hat(self) -> torch.Tensor:
@@ -443,8 +443,8 @@ class EBMStack:
         sign = torch.ones(f.shape[1], dtype=f.dtype, device=f.device)
         sign[:n] = -1.0
         c = torch.add(sign / n, f, alpha=2.0 * f_reg / n)  # d loss / d f per row
-        da2 = (c.unsqueeze(-1) * wo) * torch.addcmul(z2, h2, 1 - z2)
-        da1 = torch.bmm(da2, w2) * torch.addcmul(z1, h1, 1 - z1)
+        da2 = (c.unsqueeze(-1) * wo) * torch.addcmul(z2 + h2, h2, z2, value=-1.0)
+        da1 = torch.bmm(da2, w2) * torch.addcmul(z1 + h1, h1, z1, value=-1.0)
         grads = (torch.bmm(da1.transpose(1, 2), x), da1.sum(1), torch.bmm(da2.transpose(1, 2), h1),
                  da2.sum(1), torch.bmm(c.unsqueeze(1), h2), c.sum(1, keepdim=True))
         if self._owned is not None:
