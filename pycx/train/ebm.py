@@ -20,6 +20,11 @@ so an EBM fitted with it learns about twice the true log-odds (see docs/decision
 depend on theta), plus ``f_reg * mean(f^2)`` over both sets, which keeps f's free constant from
 drifting. Negatives: ``steps`` sampler steps started from the batch's own states (short-run,
 default) or from q.
+
+**Stacks.** `EBMStack` runs L EBMs of one unit shape as one batched computation (what
+`pycx.ComplexityLoss` does for its layers); on the CPU each sampler step's elementwise work is
+the fused kernel `pycx.kernels.gate_mh`, elsewhere torch ops. For vector gates f's gradient,
+eq. 37's parameter gradient and the penalty's backward are written out in closed form.
 """
 from __future__ import annotations
 
