@@ -21,6 +21,18 @@ def pytest_report_header(config):
             "pycx build_info: " + ", ".join(f"{k}={v}" for k, v in info.items())]
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module of tiny-model tests: on a busy 2-core machine a second
+    thread only adds synchronisation (10x slower)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(params=pycx.supported_simd_levels())
 def simd_level(request):
     """Runs a test once per SIMD level this CPU supports (scalar, avx2, avx512)."""

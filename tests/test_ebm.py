@@ -11,14 +11,7 @@ from pycx.train.ebm import EBMStack, GateEBM, langevin  # noqa: E402
 
 D = 10
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: a second thread only adds synchronisation (10x slower on a busy machine).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 STATES = np.array(list(itertools.product([0, 1], repeat=D)), dtype=float)
 

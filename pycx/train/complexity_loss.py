@@ -26,43 +26,23 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
+from ..gates.ops import ACTIVATION_MODULES, OPS, RELU_FAMILY, first_input, resolve_kind
 from .ebm import EBM_DEFAULTS, EBMStack, GateEBM
 
 __all__ = ["ComplexityLoss", "GATE_KINDS"]
 
 TARGET_ACCEPTANCE, ADAPT_RATE, STEP_MIN, STEP_MAX = 0.6, 0.5, 1e-3, 2.0
 
-GATE_KINDS = ("relu", "relu6", "leaky_relu", "prelu", "elu", "gelu", "silu")
+GATE_KINDS = RELU_FAMILY  # the gates penalised: pre-activation x, gate x > 0
 
-
-def _op_table():
-    T = torch.Tensor
-    table = {}
-    for kind, funcs in (("relu", (F.relu, torch.relu, torch.relu_, T.relu, T.relu_)),
-                        ("relu6", (F.relu6,)),
-                        ("leaky_relu", (F.leaky_relu, getattr(F, "leaky_relu_", None))),
-                        ("prelu", (F.prelu, torch.prelu)),
-                        ("elu", (F.elu, getattr(F, "elu_", None))),
-                        ("gelu", (F.gelu,)), ("silu", (F.silu,)),
-                        ("hardtanh", (F.hardtanh,))):
-        for f in funcs:
-            if f is not None:
-                table[f] = kind
-    return table
-
-
-_OPS = _op_table()
+# In-place forms of the ReLU-family ops (their input is overwritten: a copy is kept).
 _IN_PLACE = {torch.relu_, torch.Tensor.relu_, getattr(F, "leaky_relu_", None), getattr(F, "elu_", None)}
-_ACTIVATION_MODULES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU,
-                       nn.Sigmoid, nn.Tanh, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.Dropout)
 
 
 def _kind(func, args, kwargs):
-    kind = _OPS.get(func)
-    if kind == "hardtanh":  # nn.ReLU6 is Hardtanh(0, 6)
-        lower = args[1] if len(args) > 1 else kwargs.get("min_val", -1.0)
-        return "relu6" if lower == 0 else None
-    return kind
+    """The ReLU-family kind of this call (capture's op table and its hardtanh rule), or None."""
+    kind = resolve_kind(func, args, kwargs)
+    return kind if kind in RELU_FAMILY else None
 
 
 def _in_place(func, args, kwargs):
@@ -84,7 +64,7 @@ class _Mode(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         try:
-            kind = _kind(func, args, kwargs) if func in _OPS else None
+            kind = _kind(func, args, kwargs) if func in OPS else None
         except TypeError:  # unhashable callables are never gating ops
             kind = None
         if kind is not None:
@@ -225,11 +205,11 @@ class ComplexityLoss:
         return hook
 
     def _on_gate(self, kind, func, args, kwargs):
-        x = args[0] if args else kwargs.get("input", kwargs.get("self"))
+        x = first_input(args, kwargs)
         if not self._stack or not isinstance(x, torch.Tensor) or x.dim() < 2:
             return  # unbatched use: not a layer of a batched forward pass
         module, path = self._stack[-1]
-        base = path if isinstance(module, _ACTIVATION_MODULES) and path else (
+        base = path if isinstance(module, ACTIVATION_MODULES) and path else (
             f"{path}.{kind}" if path else kind)
         k = self._calls.get(base, 0)
         self._calls[base] = k + 1
