@@ -305,6 +305,27 @@ def test_kmeans_baseline_and_curves(digits):
     assert "kmeans" not in alone.curves and alone.settings["kmeans"]["computed"] is False
 
 
+def test_kmeans_curve_equals_one_kmeans_plusplus_run_per_k(digits):
+    """The curve seeds every k from one k-means++ run to the largest k: the same centres,
+    bit for bit, as a run per k (the sequential rule draws the same numbers at each step)."""
+    from sklearn.cluster import KMeans, kmeans_plusplus
+
+    from pycx.analysis.kmeans import kmeans_curve
+    from pycx.reference.relevance import resolution_relevance
+
+    x = digits[0].numpy().astype(np.float32)
+    opts = {"k_min_log2": 2, "k_max_log2": 8, "k_cap": None, "pca_dims": None, "max_iter": 20}
+    curve, _ = kmeans_curve(x, opts, seed=5)
+    big = kmeans_plusplus(x, 256, n_local_trials=1, random_state=5)[0]
+    for j, k in enumerate(curve["k"]):
+        own = kmeans_plusplus(x, k, n_local_trials=1, random_state=5)[0]
+        assert np.array_equal(own, big[:k]), k
+        km = KMeans(n_clusters=k, init=own, n_init=1, max_iter=20, random_state=5).fit(x)
+        counts = np.bincount(km.labels_, minlength=k)
+        r = resolution_relevance(counts[counts > 0])
+        assert (curve["h_s"][j], curve["h_k"][j]) == (r.h_s, r.h_k), k
+
+
 # --- Tracker, persistence -----------------------------------------------------------------------
 
 def test_tracker_rows_per_layer_per_epoch(digits, tmp_path):

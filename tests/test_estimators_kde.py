@@ -84,6 +84,18 @@ def test_synthetic_stream_differs_from_a_plain_draw_with_the_same_seed():
     assert _synthetic_rows(big.mean(axis=0), 5000, 3) == pycx.pack_bits(spawned_synthetic_rows(big, 3))
 
 
+def test_synthetic_rows_from_raw_words_equal_the_uniform_draw():
+    """The rows are formed by integer compares of the generator's raw words: the same bits
+    as ``random((n, d)) < p`` for rates at the edges (0, 1, below 2^-53, exact binary
+    fractions, just below 1) and across the chunks of rows (d large: few rows per chunk)."""
+    from pycx.estimators.kde import _synthetic_rows, synthetic_rng
+
+    p = np.random.default_rng(2).random(20000)
+    p[:6] = [0.0, 1.0, 2.0 ** -60, 0.5, 0.25, np.nextafter(1.0, 0.0)]
+    want = synthetic_rng(7).random((600, p.size)) < p
+    assert _synthetic_rows(p, 600, 7) == pycx.pack_bits(want)
+
+
 def test_leave_one_out_must_be_a_bool(rng):
     z = (rng.random((10, 5)) < 0.5).astype(np.uint8)
     with pytest.raises(TypeError, match="'leave_one_out' must be a bool"):
@@ -178,3 +190,67 @@ def test_one_state_entropy_is_plus_zero():
     r = pycx.kde_entropy(np.ones((20, 7), np.uint8), labels=np.arange(20) % 2)
     assert r.entropy == 0.0 and np.copysign(1.0, r.entropy) == 1.0
     assert np.copysign(1.0, r.conditional_entropy) == 1.0
+
+
+# ----------------------------------------------------------------------- concatenation profile
+
+def profile_cases(rng):
+    n = 70
+    protos = (rng.random((4, 150)) < 0.5).astype(np.uint8)
+    yield "random parts", [(rng.random((n, d)) < 0.3).astype(np.uint8) for d in (37, 64, 1, 130)]
+    # duplicated rows in every part (the fast path never deduplicates; kde_entropy does)
+    yield "duplicates", [protos[rng.integers(0, 4, n)][:, :d] for d in (150, 65, 3)]
+    yield "constant last part", [(rng.random((n, 20)) < 0.5).astype(np.uint8),
+                                 np.ones((n, 9), np.uint8)]
+    yield "one part", [(rng.random((n, 12)) < 0.5).astype(np.uint8)]
+
+
+@pytest.mark.parametrize("bandwidth", ["var", "d"])
+@pytest.mark.parametrize("tile_rows", [1, 16, 256])
+def test_concat_profile_matches_kde_entropy_of_each_suffix(rng, bandwidth, tile_rows):
+    for name, parts in profile_cases(rng):
+        kinds = ["conv" if i % 2 else "linear" for i in range(len(parts))]
+        got = pycx.estimators.kde.kde_concat_profile(
+            [pycx.pack_bits(p) for p in parts], layers=kinds, bandwidth=bandwidth,
+            tile_rows=tile_rows)
+        want = [pycx.kde_entropy(np.concatenate(parts[i:], axis=1), layer=kinds[i],
+                                 bandwidth=bandwidth).entropy for i in range(len(parts))]
+        # Sums over rows instead of distinct states: rounding only (see TOL).
+        np.testing.assert_allclose(got, want, **TOL, err_msg=name)
+
+
+def test_concat_profile_small_bandwidth_limit_and_alpha(rng):
+    # every unit constant: V = 0 under bandwidth="var", K = 1[h = 0]
+    parts = [np.ones((30, 5), np.uint8), np.zeros((30, 3), np.uint8)]
+    got = pycx.estimators.kde.kde_concat_profile(parts, bandwidth="var")
+    want = [pycx.kde_entropy(np.concatenate(parts[i:], axis=1), bandwidth="var").entropy
+            for i in range(2)]
+    np.testing.assert_allclose(got, want, **TOL)
+    assert got.tolist() == [0.0, 0.0]
+    z = [(rng.random((50, d)) < 0.4).astype(np.uint8) for d in (10, 30)]
+    got = pycx.estimators.kde.kde_concat_profile(z, alpha=0.3)
+    np.testing.assert_allclose(
+        got, [pycx.kde_entropy(np.concatenate(z[i:], axis=1), alpha=0.3).entropy
+              for i in range(2)], **TOL)
+
+
+def test_concat_profile_bad_input(rng):
+    from pycx.estimators.kde import kde_concat_profile
+
+    a = (rng.random((10, 4)) < 0.5).astype(np.uint8)
+    with pytest.raises(TypeError, match="'parts' must be a sequence"):
+        kde_concat_profile(pycx.pack_bits(a))
+    with pytest.raises(ValueError, match="'parts' is empty"):
+        kde_concat_profile([])
+    with pytest.raises(ValueError, match=r"'parts\[1\]' has 9 rows but parts\[0\] has 10"):
+        kde_concat_profile([a, a[:9]])
+    with pytest.raises(ValueError, match="one kind per part"):
+        kde_concat_profile([a, a], layers=["conv"])
+    with pytest.raises(ValueError, match=r"'layers\[0\]' must be one of"):
+        kde_concat_profile([a], layers=["dense"])
+    with pytest.raises(ValueError, match="'bandwidth'"):
+        kde_concat_profile([a], bandwidth="silverman")
+    with pytest.raises(ValueError, match="'alpha'"):
+        kde_concat_profile([a], alpha=-1.0)
+    with pytest.raises(ValueError, match=r"parts\[0\]"):
+        kde_concat_profile([np.full((3, 2), 2, np.uint8)])

@@ -236,3 +236,47 @@ def test_fold_rows_ship_as_packed_bits(rng):
     for i in (1, 150, 299):
         for a, b in zip(back.column(i), groups.column(i)):
             np.testing.assert_array_equal(a, b)
+
+
+def test_inplace_prediction_equals_dmatrix_prediction():
+    """The fits predict the test rows with ``inplace_predict`` (no DMatrix): the same
+    probabilities, bit for bit, as the DMatrix path the estimate was defined with, on
+    weighted points, a strided view (dedup=False slices columns) and 1 or 2 threads."""
+    import xgboost as xgb
+
+    from pycx.estimators.xgb import _predict
+
+    rng = np.random.default_rng(4)
+    bits = (rng.random((3000, 41)) < 0.4).astype(np.uint8)
+    bits[:, 40] = bits[:, 3] ^ bits[:, 7] ^ (rng.random(3000) < 0.1)
+    x, y = bits[:, :40], bits[:, 40]  # a strided view
+    w = rng.integers(1, 5, 3000).astype(np.float64)
+    for nthread in (1, 2):
+        booster = xgb.train({"objective": "binary:logistic", "tree_method": "hist",
+                             "max_depth": 3, "eta": 0.1, "seed": 0, "verbosity": 0,
+                             "nthread": nthread},
+                            xgb.DMatrix(x, label=y, weight=w, nthread=nthread),
+                            num_boost_round=40)
+        want = booster.predict(xgb.DMatrix(x[::-1], nthread=nthread))
+        got = _predict(xgb, booster, x[::-1], nthread, "cpu")
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_fit_is_xgb_train_byte_for_byte():
+    """The chain's fits run the boosting rounds themselves (`_fit`): the model must be the
+    one ``xgb.train`` makes with the same parameters."""
+    import xgboost as xgb
+
+    from pycx.estimators.xgb import _fit
+
+    rng = np.random.default_rng(5)
+    x = (rng.random((500, 9)) < 0.5).astype(np.uint8)
+    y = (x[:, 0] ^ (rng.random(500) < 0.2)).astype(np.uint8)
+    w = rng.integers(1, 4, 500).astype(np.float64)
+    params = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 3,
+              "eta": 0.1, "seed": 3, "verbosity": 0, "device": "cpu", "min_child_weight": 2}
+    want = xgb.train({**params, "nthread": 1}, xgb.DMatrix(x, label=y, weight=w, nthread=1),
+                     num_boost_round=25)
+    got = _fit(xgb, x, y, w, params, 25, 1)
+    assert got.save_raw() == want.save_raw()
+    assert got.num_boosted_rounds() == 25

@@ -395,10 +395,8 @@ def xgb_entropy(gates: "npt.ArrayLike | PackedBits", *, folds: int = 2, n_estima
             else:
                 nthread = fixed_threads or (1 if y_tr.shape[0] < _SINGLE_THREAD_BELOW
                                             else available_cores())
-                dtrain = xgb.DMatrix(x_tr, label=y_tr, weight=w_tr, nthread=nthread)
-                booster = xgb.train({**params, "nthread": nthread}, dtrain,
-                                    num_boost_round=n_estimators)
-                p = booster.predict(xgb.DMatrix(x_te, nthread=nthread))
+                booster = _fit(xgb, x_tr, y_tr, w_tr, params, n_estimators, nthread)
+                p = _predict(xgb, booster, x_te, nthread, device)
                 n_fits += 1
             loss += _weighted_log_loss(p, y_te, w_te, eps)
         terms[i] = loss / n_rows
@@ -444,10 +442,31 @@ def _fit_loss(train, test, i, params, n_estimators, eps, nthread):
     xgb = _import_xgboost()
     x_tr, y_tr, w_tr = train.column(i)
     x_te, y_te, w_te = test.column(i)
-    dtrain = xgb.DMatrix(x_tr, label=y_tr, weight=w_tr, nthread=nthread)
-    booster = xgb.train({**params, "nthread": nthread}, dtrain, num_boost_round=n_estimators)
-    p = booster.predict(xgb.DMatrix(x_te, nthread=nthread))
+    booster = _fit(xgb, x_tr, y_tr, w_tr, params, n_estimators, nthread)
+    p = _predict(xgb, booster, x_te, nthread, params["device"])
     return _weighted_log_loss(p, y_te, w_te, eps)
+
+
+def _fit(xgb, x, y, w, params, n_estimators, nthread):
+    """One classifier of the chain: `n_estimators` boosting rounds on the (weighted) points.
+    The rounds of ``xgb.train`` without its callback machinery (no evaluation sets, no early
+    stopping here): the same model, byte for byte (tested), ~2 ms less per fit, which is a
+    third of a small fit's time and the chain rule makes thousands of them."""
+    dtrain = xgb.DMatrix(x, label=y, weight=w, nthread=nthread)
+    booster = xgb.Booster({**params, "nthread": nthread}, [dtrain])
+    for round_ in range(n_estimators):
+        booster.update(dtrain, round_)
+    return booster
+
+
+def _predict(xgb, booster, x, nthread, device):
+    """P(z_i = 1) of the test rows. On the CPU straight from the array (``inplace_predict``:
+    no DMatrix, about half the prediction time; the same trees walked, checked to give the
+    same probabilities bit for bit); a CUDA booster keeps the DMatrix path (inplace
+    prediction from host memory would fall back to it with a warning)."""
+    if str(device).startswith("cuda"):
+        return booster.predict(xgb.DMatrix(x, nthread=nthread))
+    return booster.inplace_predict(x)
 
 
 def _concurrent_losses(train_sets, test_sets, n_units, params, n_estimators, eps, nthread,
