@@ -49,6 +49,8 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--executor", default="none", choices=["none", "threads", "processes", "dask"])
     ap.add_argument("--dask-workers", type=int, default=2)
+    ap.add_argument("--backend", default="xgboost", choices=["xgboost", "native"],
+                    help="the chain rule's classifiers: XGBoost or pycx's native booster")
     ap.add_argument("--single", action="store_true",
                     help="one call pycx.analyze(model, loader, layers='relu') instead of parts")
     ap.add_argument("--sensitivity", action="store_true",
@@ -73,6 +75,8 @@ def main():
            "kde_rows": args.kde_rows, "executor": args.executor,
            "load_at_start": os.getloadavg(), "parts": {}}
     executor = _executor(args)
+    estimators = {"complexity": {"method": "xgb", "backend": args.backend}}
+    out["backend"] = args.backend
 
     def report(part, seconds, extra=None):
         peak = {"peak_rss_gb": _peak_gb(resource.RUSAGE_SELF),
@@ -93,7 +97,7 @@ def main():
         t = time.perf_counter()
         r = pycx.analyze(model, loader, layers="relu", patch_rows=args.patch_rows,
                          kde_rows=args.kde_rows, seed=args.seed, progress=False,
-                         executor=executor)
+                         executor=executor, estimators=estimators)
         report("single analyze call", time.perf_counter() - t,
                {"timings": r.settings["timings"], "rows": len(r.rows)})
         if args.json:
@@ -128,7 +132,7 @@ def main():
         t = time.perf_counter()
         chosen = set(run)  # a predicate: the stem's name "relu" is also a kind
         r = pycx.analyze(cap, metrics="janik", layers=lambda name, kind: name in chosen,
-                         patch_rows=args.patch_rows,
+                         patch_rows=args.patch_rows, estimators=estimators,
                          seed=args.seed, progress=False, executor=executor)
         seconds = time.perf_counter() - t
         scaled = seconds * len(members) / len(run)

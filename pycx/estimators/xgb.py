@@ -256,7 +256,8 @@ def xgb_entropy(gates: "npt.ArrayLike | PackedBits", *, folds: int = 2, n_estima
                 seed: int = 0, dedup: bool = True,
                 eps: float = DEFAULT_EPS, device: str = "cpu", progress: bool = False,
                 threads: Optional[int] = None, xgb_params: Optional[dict] = None,
-                executor: "str | concurrent.futures.Executor | None" = None) -> XgbEntropy:
+                executor: "str | concurrent.futures.Executor | None" = None,
+                backend: str = "xgboost") -> XgbEntropy:
     """Entropy (bits) of binary rows by the classifier chain rule with XGBoost (SPEC §5.1).
 
     gates: ``(rows, units)`` 0/1 array (bool/integer/float) or `PackedBits` (e.g. the per-patch
@@ -283,6 +284,11 @@ def xgb_entropy(gates: "npt.ArrayLike | PackedBits", *, folds: int = 2, n_estima
         thread (unless `threads` is given); the estimate is bit-identical to the sequential
         one. Process and cluster workers receive each fold's distinct rows as packed bits.
 
+    backend: "xgboost" (default) fits with XGBoost; "native" with pycx's own booster
+        (`pycx.kernels.boost_fit`: XGBoost's algorithm on packed bits, CPU, one thread per
+        fit, no `xgb_params`), several times faster; its trees are XGBoost's in ~99% of fits
+        and the estimate agrees to a few 1e-4 bits per layer (docs/decisions.md).
+
     A training fold in which the target unit has a single class predicts its Laplace-smoothed
     rate ``(count_1 + 1/2) / (n_fold + 1)`` instead of fitting. ``terms[0]`` is the plug-in
     ``h2(p)`` of the first unit over all rows.
@@ -306,9 +312,18 @@ def xgb_entropy(gates: "npt.ArrayLike | PackedBits", *, folds: int = 2, n_estima
     check_choice("device", device.split(":")[0] if isinstance(device, str) else device, ("cpu", "cuda"))
     fixed_threads = None if threads is None else check_int("threads", threads, minimum=1)
     executor = check_executor("executor", executor)
-    xgb = _import_xgboost()
-    if device.startswith("cuda"):
-        _check_cuda_device(xgb, device)
+    check_choice("backend", backend, ("xgboost", "native"))
+    if backend == "native":
+        if device != "cpu":
+            raise ValueError(f"backend='native' runs on the CPU; got device={device!r} (use "
+                             "backend='xgboost' for CUDA)")
+        if xgb_params:
+            raise ValueError(f"backend='native' implements XGBoost's defaults only; got "
+                             f"xgb_params={xgb_params!r} (use backend='xgboost')")
+    else:
+        xgb = _import_xgboost()
+        if device.startswith("cuda"):
+            _check_cuda_device(xgb, device)
 
     n_rows, n_units = packed.shape
     fold_seed, order_seed = np.random.SeedSequence(seed).spawn(2)
@@ -329,11 +344,12 @@ def xgb_entropy(gates: "npt.ArrayLike | PackedBits", *, folds: int = 2, n_estima
     settings = dict(folds=folds, n_estimators=n_estimators, max_depth=max_depth,
                     learning_rate=learning_rate, order=order if isinstance(order, str) else "explicit",
                     seed=seed, dedup=bool(dedup), eps=eps, device=device, threads=threads,
-                    xgb_params=dict(xgb_params or {}))
+                    xgb_params=dict(xgb_params or {}), backend=backend)
     params = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": max_depth,
               "eta": learning_rate, "seed": seed, "device": device,
               "verbosity": 0}
     params.update(xgb_params or {})
+    params["backend"] = backend  # read by _fit_predict, not passed to XGBoost
 
     # H(z_0): plug-in over all rows.
     all_bits, all_counts = pooled()
@@ -395,8 +411,7 @@ def xgb_entropy(gates: "npt.ArrayLike | PackedBits", *, folds: int = 2, n_estima
             else:
                 nthread = fixed_threads or (1 if y_tr.shape[0] < _SINGLE_THREAD_BELOW
                                             else available_cores())
-                booster = _fit(xgb, x_tr, y_tr, w_tr, params, n_estimators, nthread)
-                p = _predict(xgb, booster, x_te, nthread, device)
+                p = _fit_predict(x_tr, y_tr, w_tr, x_te, params, n_estimators, nthread)
                 n_fits += 1
             loss += _weighted_log_loss(p, y_te, w_te, eps)
         terms[i] = loss / n_rows
@@ -439,12 +454,29 @@ class _PlainRows:
 def _fit_loss(train, test, i, params, n_estimators, eps, nthread):
     """Out-of-fold log-loss (bits, summed over the test rows) of column ``i``: the fit of the
     sequential loop, as one work unit."""
-    xgb = _import_xgboost()
     x_tr, y_tr, w_tr = train.column(i)
     x_te, y_te, w_te = test.column(i)
-    booster = _fit(xgb, x_tr, y_tr, w_tr, params, n_estimators, nthread)
-    p = _predict(xgb, booster, x_te, nthread, params["device"])
+    p = _fit_predict(x_tr, y_tr, w_tr, x_te, params, n_estimators, nthread)
     return _weighted_log_loss(p, y_te, w_te, eps)
+
+
+def _fit_predict(x_tr, y_tr, w_tr, x_te, params, n_estimators, nthread):
+    """P(z_i = 1) of the test rows from a classifier fitted on the training points, by the
+    backend named in ``params["backend"]``."""
+    if params["backend"] == "native":
+        from ..kernels.boost_fit import fit_predict
+        from ..kernels.pack_bits import pack_bits
+
+        weight = (np.ones(y_tr.shape[0], np.float32) if w_tr is None
+                  else np.ascontiguousarray(w_tr, dtype=np.float32))  # XGBoost's float weights
+        return fit_predict(pack_bits(x_tr).words, x_tr.shape[1],
+                           np.ascontiguousarray(y_tr, dtype=np.float32), weight,
+                           pack_bits(x_te).words, rounds=n_estimators,
+                           max_depth=params["max_depth"], eta=params["eta"])
+    xgb = _import_xgboost()
+    booster_params = {k: v for k, v in params.items() if k != "backend"}
+    booster = _fit(xgb, x_tr, y_tr, w_tr, booster_params, n_estimators, nthread)
+    return _predict(xgb, booster, x_te, nthread, params["device"])
 
 
 def _fit(xgb, x, y, w, params, n_estimators, nthread):

@@ -1,0 +1,84 @@
+// Gradient-boosted depth-limited trees on binary features (the chain rule's classifiers,
+// pycx/estimators/xgb.py): XGBoost's "hist" algorithm for binary:logistic, specialised to
+// 0/1 features stored as packed bits. Every rounding step follows XGBoost (float gradients,
+// double histograms summed in row order, the smaller child built and its sibling subtracted,
+// float split gains, ties to the lower feature), so that the trees and predictions are those
+// of XGBoost itself; tests/test_boost_fit.py compares them bit for bit.
+#pragma once
+
+#include <cstdint>
+
+namespace pycx {
+
+struct BoostParams {
+  int rounds;             // boosting rounds (trees)
+  int max_depth;          // >= 1
+  float eta;              // learning rate
+  double lambda;          // L2 regularisation of leaf weights
+  double min_child_weight;
+};
+
+// Trains on `n_train` points (packed rows of `words` 64-bit words; bit j of a row is feature
+// j, j < n_features; higher bits are ignored), labels in {0, 1} and weights (float32, as
+// XGBoost stores them), then writes P(label = 1) of the `n_test` packed test rows.
+void boost_fit_predict(const uint64_t* train, int64_t n_train, int64_t words, int64_t n_features,
+                       const float* label, const float* weight, const uint64_t* test,
+                       int64_t n_test, const BoostParams& params, float* prob_out);
+
+// Histogram of one node: for each feature j, the (gradient, hessian) sums over the node's
+// points with bit j = 0 (g0, h0) and = 1 (g1, h1), added in the order of `points`.
+#define PYCX_BOOST_FIT_HIST(ISA, TARGET)                                                        \
+  TARGET void boost_fit_hist_##ISA(const uint64_t* rows, int64_t words, int64_t n_features,     \
+                                   const int32_t* points, int64_t n_points, const float* grad,  \
+                                   const float* hess, double* g0, double* g1, double* h0,       \
+                                   double* h1) {                                                \
+    ::pycx::boost_fit_detail::hist_rows(rows, words, n_features, points, n_points, grad, hess,  \
+                                        g0, g1, h0, h1);                                        \
+  }
+
+namespace boost_fit_detail {
+
+// 0/1 multipliers instead of branches: x + g * 0 and x + (g - g * 1) leave x unchanged bit for
+// bit (the sums start at +0.0), so the sums equal XGBoost's per-bin additions, and the loop
+// over a word's 64 features vectorises.
+inline __attribute__((always_inline)) void hist_rows(const uint64_t* rows, int64_t words,
+                                                      int64_t n_features, const int32_t* points,
+                                                      int64_t n_points, const float* grad,
+                                                      const float* hess, double* g0, double* g1,
+                                                      double* h0, double* h1) {
+  for (int64_t k = 0; k < n_points; ++k) {
+    const int64_t p = points[k];
+    const double g = grad[p], h = hess[p];
+    const uint64_t* row = rows + p * words;
+    for (int64_t w = 0; w < words; ++w) {
+      const uint64_t bits = row[w];
+      const int64_t base = w * 64;
+      const int64_t n = (n_features - base) < 64 ? (n_features - base) : 64;
+      double* G0 = g0 + base;
+      double* G1 = g1 + base;
+      double* H0 = h0 + base;
+      double* H1 = h1 + base;
+      for (int64_t j = 0; j < n; ++j) {
+        const double m = static_cast<double>((bits >> j) & 1u);
+        const double gm = g * m, hm = h * m;
+        G1[j] += gm;
+        G0[j] += g - gm;
+        H1[j] += hm;
+        H0[j] += h - hm;
+      }
+    }
+  }
+}
+
+}  // namespace boost_fit_detail
+
+namespace simd_impl {
+void boost_fit_hist_avx2(const uint64_t* rows, int64_t words, int64_t n_features,
+                         const int32_t* points, int64_t n_points, const float* grad,
+                         const float* hess, double* g0, double* g1, double* h0, double* h1);
+void boost_fit_hist_avx512(const uint64_t* rows, int64_t words, int64_t n_features,
+                           const int32_t* points, int64_t n_points, const float* grad,
+                           const float* hess, double* g0, double* g1, double* h0, double* h1);
+}  // namespace simd_impl
+
+}  // namespace pycx
