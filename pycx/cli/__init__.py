@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="model name in the report (default: FACTORY)")
     p.add_argument("--out", default="pycx-report", help="output folder (default: pycx-report)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--booster", choices=["xgboost", "native"], default="xgboost",
+                   help="classifiers of the complexity's chain rule: XGBoost (default) or "
+                        "pycx's native booster (the same algorithm, several times faster)")
+    p.add_argument("--executor", choices=["none", "threads", "processes"], default="none",
+                   help="run the per-layer work on one worker per core (default: none)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
 
     p = sub.add_parser("algebra", help="layer-algebra table and plot of an architecture (no data)")

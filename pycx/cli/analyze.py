@@ -25,7 +25,7 @@ def _say(args, text):
 
 def run_analyze(args, metrics) -> None:
     require("pycx analyze", "torch", "matplotlib", "pandas", "sklearn", "tqdm", "scipy")
-    if "janik" in metrics:
+    if "janik" in metrics and args.booster == "xgboost":
         require("pycx analyze --metrics janik (the classifier-chain complexity)", "xgboost")
     # The output location is checked before any work: an unusable --out must not cost the
     # whole analysis.
@@ -94,7 +94,10 @@ def _analyze(pycx, model, inputs, labels, name, metrics, args):
         return pycx.analyze(model, batches, labels=labels,
                             metrics="all" if args.metrics is None else list(metrics),
                             model_name=name, seed=args.seed, progress=not args.quiet,
-                            max_samples=None)
+                            max_samples=None,
+                            estimators={"complexity": {"method": "xgb",
+                                                       "backend": args.booster}},
+                            executor=None if args.executor == "none" else args.executor)
     except ValueError as exc:
         # Argument problems found by the analysis (e.g. a group that needs labels).
         raise UserError(str(exc).splitlines()[0]) from exc

@@ -1,5 +1,5 @@
 """Array-level kernels: one module per operation (`pack_bits`, `kde_sums`, `state_counts`,
-`covariance`, `gate_mh`) that validates its arguments once and dispatches to the compiled CPU kernel
+`covariance`, `gate_mh`, `boost_fit`) that validates its arguments once and dispatches to the compiled CPU kernel
 (`pycx._cpu`) or, for GPU arrays, to that operation's device adapter in `pycx.kernels.device`.
 `packed` holds the `PackedBits` container the operations share.
 
