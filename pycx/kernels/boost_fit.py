@@ -6,7 +6,8 @@ weighted mean label, float gradients, double histograms summed in row order, the
 the smaller hessian built and its sibling subtracted, float split gains, ties to the lower
 feature, leaf weight ``-G / (H + lambda)`` times ``eta``) written for 0/1 features held as
 bits: a histogram pass adds each point to two bins per feature with vector instructions and
-no bin index, and a fit has none of XGBoost's per-round set-up. On random 0/1 data it gives
+no bin index (AVX-512 and AVX2 builds; a portable loop elsewhere, about XGBoost's speed on
+large fits), and a fit has none of XGBoost's per-round set-up. On random 0/1 data it gives
 XGBoost's predictions bit for bit in about 99% of fits (tests/test_boost_fit.py); the other
 fits differ where two candidate splits' gains agree to float rounding and XGBoost's gain
 arithmetic, which is not fully reproduced here, breaks the tie the other way: the two trees

@@ -38,27 +38,24 @@ void boost_fit_predict(const uint64_t* train, int64_t n_train, int64_t words, in
 
 namespace boost_fit_detail {
 
-// 0/1 multipliers instead of branches: x + g * 0 and x + (g - g * 1) leave x unchanged bit for
-// bit (the sums start at +0.0), so the sums equal XGBoost's per-bin additions, and the loop
-// over a word's 64 features vectorises.
+// Features in blocks of 8 whose sums stay in local accumulators over all the node's points
+// (not read and written back per point); 0/1 multipliers instead of branches: x + g * 0 and
+// x + (g - g * 1) leave x unchanged bit for bit (the sums start at +0.0, no term is -0.0), so
+// the sums equal XGBoost's per-bin additions.
 inline __attribute__((always_inline)) void hist_rows(const uint64_t* rows, int64_t words,
                                                       int64_t n_features, const int32_t* points,
                                                       int64_t n_points, const float* grad,
                                                       const float* hess, double* g0, double* g1,
                                                       double* h0, double* h1) {
-  for (int64_t k = 0; k < n_points; ++k) {
-    const int64_t p = points[k];
-    const double g = grad[p], h = hess[p];
-    const uint64_t* row = rows + p * words;
-    for (int64_t w = 0; w < words; ++w) {
-      const uint64_t bits = row[w];
-      const int64_t base = w * 64;
-      const int64_t n = (n_features - base) < 64 ? (n_features - base) : 64;
-      double* G0 = g0 + base;
-      double* G1 = g1 + base;
-      double* H0 = h0 + base;
-      double* H1 = h1 + base;
-      for (int64_t j = 0; j < n; ++j) {
+  for (int64_t base = 0; base < n_features; base += 8) {
+    const int64_t word = base >> 6;
+    const int shift = static_cast<int>(base & 63);
+    double G0[8] = {}, G1[8] = {}, H0[8] = {}, H1[8] = {};
+    for (int64_t k = 0; k < n_points; ++k) {
+      const int64_t p = points[k];
+      const uint64_t bits = rows[p * words + word] >> shift;
+      const double g = grad[p], h = hess[p];
+      for (int j = 0; j < 8; ++j) {
         const double m = static_cast<double>((bits >> j) & 1u);
         const double gm = g * m, hm = h * m;
         G1[j] += gm;
@@ -66,6 +63,13 @@ inline __attribute__((always_inline)) void hist_rows(const uint64_t* rows, int64
         H1[j] += hm;
         H0[j] += h - hm;
       }
+    }
+    const int64_t n = (n_features - base) < 8 ? (n_features - base) : 8;
+    for (int64_t j = 0; j < n; ++j) {
+      g0[base + j] = G0[j];
+      g1[base + j] = G1[j];
+      h0[base + j] = H0[j];
+      h1[base + j] = H1[j];
     }
   }
 }
