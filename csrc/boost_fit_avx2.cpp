@@ -58,12 +58,7 @@ PYCX_TARGET_AVX2 void boost_fit_hist_avx2(const uint64_t* rows, int64_t words,
     _mm256_store_pd(out[3], H1a);
     _mm256_store_pd(out[3] + 4, H1b);
     const int64_t n = (n_features - base) < 8 ? (n_features - base) : 8;
-    for (int64_t j = 0; j < n; ++j) {
-      g0[base + j] = out[0][j];
-      g1[base + j] = out[1][j];
-      h0[base + j] = out[2][j];
-      h1[base + j] = out[3][j];
-    }
+    ::pycx::boost_fit_detail::store_block(&out[0][0], 8, base, n, g0, g1, h0, h1);
   }
 }
 

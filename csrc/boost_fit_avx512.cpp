@@ -44,12 +44,7 @@ PYCX_TARGET_AVX512 void boost_fit_hist_avx512(const uint64_t* rows, int64_t word
       _mm512_store_pd(out[3] + 8 * q, H1[q]);
     }
     const int64_t n = (n_features - base) < 32 ? (n_features - base) : 32;
-    for (int64_t j = 0; j < n; ++j) {
-      g0[base + j] = out[0][j];
-      g1[base + j] = out[1][j];
-      h0[base + j] = out[2][j];
-      h1[base + j] = out[3][j];
-    }
+    ::pycx::boost_fit_detail::store_block(&out[0][0], 32, base, n, g0, g1, h0, h1);
   }
 }
 

@@ -38,6 +38,18 @@ void boost_fit_predict(const uint64_t* train, int64_t n_train, int64_t words, in
 
 namespace boost_fit_detail {
 
+// Writes the first `n` lanes of a block's four accumulators (bins 0/1 of gradient/hessian,
+// `width` lanes each, in `out[4][width]`) to the histogram at feature `base`.
+inline void store_block(const double* out, int64_t width, int64_t base, int64_t n, double* g0,
+                        double* g1, double* h0, double* h1) {
+  for (int64_t j = 0; j < n; ++j) {
+    g0[base + j] = out[j];
+    g1[base + j] = out[width + j];
+    h0[base + j] = out[2 * width + j];
+    h1[base + j] = out[3 * width + j];
+  }
+}
+
 // Features in blocks of 8 whose sums stay in local accumulators over all the node's points
 // (not read and written back per point); 0/1 multipliers instead of branches: x + g * 0 and
 // x + (g - g * 1) leave x unchanged bit for bit (the sums start at +0.0, no term is -0.0), so
@@ -64,13 +76,15 @@ inline __attribute__((always_inline)) void hist_rows(const uint64_t* rows, int64
         H0[j] += h - hm;
       }
     }
-    const int64_t n = (n_features - base) < 8 ? (n_features - base) : 8;
-    for (int64_t j = 0; j < n; ++j) {
-      g0[base + j] = G0[j];
-      g1[base + j] = G1[j];
-      h0[base + j] = H0[j];
-      h1[base + j] = H1[j];
+    double out[4][8];
+    for (int j = 0; j < 8; ++j) {
+      out[0][j] = G0[j];
+      out[1][j] = G1[j];
+      out[2][j] = H0[j];
+      out[3][j] = H1[j];
     }
+    const int64_t n = (n_features - base) < 8 ? (n_features - base) : 8;
+    store_block(&out[0][0], 8, base, n, g0, g1, h0, h1);
   }
 }
 
