@@ -31,7 +31,42 @@ struct Hist {
 using HistFn = void (*)(const uint64_t*, int64_t, int64_t, const int32_t*, int64_t, const float*,
                         const float*, double*, double*, double*, double*);
 
-PYCX_BOOST_FIT_HIST(scalar, )
+// Features in blocks of 8 whose sums stay in local accumulators over all the node's points
+// (not read and written back per point); 0/1 multipliers instead of branches: x + g * 0 and
+// x + (g - g * 1) leave x unchanged bit for bit (the sums start at +0.0, no term is -0.0), so
+// the sums equal XGBoost's per-bin additions.
+void hist_portable(const uint64_t* rows, int64_t words, int64_t n_features, const int32_t* points,
+                   int64_t n_points, const float* grad, const float* hess, double* g0,
+                   double* g1, double* h0, double* h1) {
+  for (int64_t base = 0; base < n_features; base += 8) {
+    const int64_t word = base >> 6;
+    const int shift = static_cast<int>(base & 63);
+    double G0[8] = {}, G1[8] = {}, H0[8] = {}, H1[8] = {};
+    for (int64_t k = 0; k < n_points; ++k) {
+      const int64_t p = points[k];
+      const uint64_t bits = rows[p * words + word] >> shift;
+      const double g = grad[p], h = hess[p];
+      for (int j = 0; j < 8; ++j) {
+        const double m = static_cast<double>((bits >> j) & 1u);
+        const double gm = g * m, hm = h * m;
+        G1[j] += gm;
+        G0[j] += g - gm;
+        H1[j] += hm;
+        H0[j] += h - hm;
+      }
+    }
+    double out[4][8];
+    for (int j = 0; j < 8; ++j) {
+      out[0][j] = G0[j];
+      out[1][j] = G1[j];
+      out[2][j] = H0[j];
+      out[3][j] = H1[j];
+    }
+    const int64_t n = (n_features - base) < 8 ? (n_features - base) : 8;
+    boost_fit_detail::store_block(&out[0][0], 8, base, n, g0, g1, h0, h1);
+  }
+}
+
 
 HistFn pick_hist() {
 #if PYCX_X86
@@ -39,7 +74,7 @@ HistFn pick_hist() {
   if (level == SimdLevel::avx512) return simd_impl::boost_fit_hist_avx512;
   if (level == SimdLevel::avx2) return simd_impl::boost_fit_hist_avx2;
 #endif
-  return boost_fit_hist_scalar;
+  return hist_portable;
 }
 
 // XGBoost's CalcWeight / gain without L1, max_delta_step or constraints.
@@ -71,9 +106,7 @@ struct Split {
 // Replacement rule of its SplitEntry: strictly larger loss; features come in increasing order.
 Split best_split(const Hist& hist, int64_t n_features, const Stats& node, float root_gain,
                  const BoostParams& p) {
-  Split best;
-  best.feature = 0;
-  bool found = false;
+  Split best;  // feature -1 until a split gains more than 0
   auto consider = [&](const Stats& l, const Stats& r, int32_t j) {
     // The two sides' float gains added and the node's subtracted in double, then rounded
     // (matched against XGBoost's loss changes on near-tied splits).
@@ -85,7 +118,6 @@ Split best_split(const Hist& hist, int64_t n_features, const Stats& node, float 
       best.feature = j;
       best.left = l;
       best.right = r;
-      found = true;
     }
   };
   for (int64_t j = 0; j < n_features; ++j) {
@@ -103,7 +135,6 @@ Split best_split(const Hist& hist, int64_t n_features, const Stats& node, float 
       }
     }
   }
-  if (!found) best.feature = -1;
   return best;
 }
 
@@ -227,8 +258,8 @@ void boost_fit_predict(const uint64_t* train, int64_t n_train, int64_t words, in
       if (tree[nid].feature >= 0) continue;
       for (int64_t k = begin[nid]; k < end[nid]; ++k) margin[points[k]] += tree[nid].leaf;
     }
-    // Test rows walk the tree without branches (the bits are coin flips): exactly
-    // as many steps as the tree has levels, a leaf stepping to itself; a right child is its left sibling + 1.
+    // Test rows walk the tree without branches (the bits are coin flips): as many steps as
+    // the tree has levels, a leaf stepping to itself; a right child is its left sibling + 1.
     const int64_t n_nodes = static_cast<int64_t>(tree.size());
     step_feature.resize(n_nodes);
     step_base.resize(n_nodes);

@@ -26,16 +26,9 @@ void boost_fit_predict(const uint64_t* train, int64_t n_train, int64_t words, in
                        int64_t n_test, const BoostParams& params, float* prob_out);
 
 // Histogram of one node: for each feature j, the (gradient, hessian) sums over the node's
-// points with bit j = 0 (g0, h0) and = 1 (g1, h1), added in the order of `points`.
-#define PYCX_BOOST_FIT_HIST(ISA, TARGET)                                                        \
-  TARGET void boost_fit_hist_##ISA(const uint64_t* rows, int64_t words, int64_t n_features,     \
-                                   const int32_t* points, int64_t n_points, const float* grad,  \
-                                   const float* hess, double* g0, double* g1, double* h0,       \
-                                   double* h1) {                                                \
-    ::pycx::boost_fit_detail::hist_rows(rows, words, n_features, points, n_points, grad, hess,  \
-                                        g0, g1, h0, h1);                                        \
-  }
-
+// points with bit j = 0 (g0, h0) and = 1 (g1, h1), added in the order of `points`. One build
+// per ISA (csrc/boost_fit_avx2.cpp, csrc/boost_fit_avx512.cpp, the portable loop in
+// csrc/boost_fit.cpp); all add the same terms in the same order.
 namespace boost_fit_detail {
 
 // Writes the first `n` lanes of a block's four accumulators (bins 0/1 of gradient/hessian,
@@ -47,44 +40,6 @@ inline void store_block(const double* out, int64_t width, int64_t base, int64_t 
     g1[base + j] = out[width + j];
     h0[base + j] = out[2 * width + j];
     h1[base + j] = out[3 * width + j];
-  }
-}
-
-// Features in blocks of 8 whose sums stay in local accumulators over all the node's points
-// (not read and written back per point); 0/1 multipliers instead of branches: x + g * 0 and
-// x + (g - g * 1) leave x unchanged bit for bit (the sums start at +0.0, no term is -0.0), so
-// the sums equal XGBoost's per-bin additions.
-inline __attribute__((always_inline)) void hist_rows(const uint64_t* rows, int64_t words,
-                                                      int64_t n_features, const int32_t* points,
-                                                      int64_t n_points, const float* grad,
-                                                      const float* hess, double* g0, double* g1,
-                                                      double* h0, double* h1) {
-  for (int64_t base = 0; base < n_features; base += 8) {
-    const int64_t word = base >> 6;
-    const int shift = static_cast<int>(base & 63);
-    double G0[8] = {}, G1[8] = {}, H0[8] = {}, H1[8] = {};
-    for (int64_t k = 0; k < n_points; ++k) {
-      const int64_t p = points[k];
-      const uint64_t bits = rows[p * words + word] >> shift;
-      const double g = grad[p], h = hess[p];
-      for (int j = 0; j < 8; ++j) {
-        const double m = static_cast<double>((bits >> j) & 1u);
-        const double gm = g * m, hm = h * m;
-        G1[j] += gm;
-        G0[j] += g - gm;
-        H1[j] += hm;
-        H0[j] += h - hm;
-      }
-    }
-    double out[4][8];
-    for (int j = 0; j < 8; ++j) {
-      out[0][j] = G0[j];
-      out[1][j] = G1[j];
-      out[2][j] = H0[j];
-      out[3][j] = H1[j];
-    }
-    const int64_t n = (n_features - base) < 8 ? (n_features - base) : 8;
-    store_block(&out[0][0], 8, base, n, g0, g1, h0, h1);
   }
 }
 
