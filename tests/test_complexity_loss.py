@@ -236,3 +236,66 @@ def test_layers_missing_from_a_batch_still_train_their_own_ebms():
     cx.penalty().backward()
     assert list(cx._stacks.values()) == [stack]
     cx.remove()
+
+
+def test_a_forward_that_raises_fixes_no_layers():
+    """The layer set comes from the first pass that completes (a pass that raised, e.g. out of
+    memory, is ignored), so a retry penalises every layer."""
+    class Flaky(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            if self.calls == 1:
+                raise RuntimeError("out of memory (simulated)")
+            return x
+
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), Flaky(), nn.Linear(8, 8), nn.ReLU(),
+                        nn.Linear(8, 8), nn.ReLU())
+    cx = ComplexityLoss(net, hidden=4, steps=1)
+    with pytest.raises(RuntimeError, match="simulated"):
+        net(torch.randn(6, 4))
+    net(torch.randn(6, 4))
+    assert cx.layers == ["1", "4", "6"]
+    assert torch.isfinite(cx.penalty())
+    cx.remove()
+
+
+def test_an_empty_batch_is_refused_without_poisoning_the_loss():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    cx = ComplexityLoss(net, hidden=4, steps=1)
+    net(torch.randn(6, 4))
+    cx.penalty()
+    net(torch.randn(0, 4))
+    with pytest.raises(ValueError, match="empty batch"):
+        cx.penalty()
+    net(torch.randn(6, 4))
+    assert torch.isfinite(cx.penalty())  # the EBMs were not touched by the empty batch
+    assert all(torch.isfinite(p).all() for e in cx.ebms.values() for p in e.parameters())
+    cx.remove()
+
+
+def test_fit_skips_empty_batches():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    data = [(torch.randn(8, 4), torch.randint(0, 3, (8,))),
+            (torch.randn(0, 4), torch.zeros(0, dtype=torch.long)),
+            (torch.randn(8, 4), torch.randint(0, 3, (8,)))]
+    history = fit(net, data, nn.functional.cross_entropy, lam=0.1, epochs=1, progress=False)
+    assert np.isfinite(history[0]["loss"]) and np.isfinite(history[0]["penalty"])
+
+
+def test_transformers_style_activation_module_is_one_gate_as_in_capture():
+    """An activation module of transformers is one gate named after its path, for the loss
+    as for the capture (the tracer is shared)."""
+    GELUActivation = type("GELUActivation", (nn.Module,),
+                          {"__module__": "transformers.activations",
+                           "forward": lambda self, x: 0.5 * x * (1 + torch.tanh(x))})
+    net = nn.Sequential(nn.Linear(4, 8), GELUActivation(), nn.Linear(8, 8), nn.ReLU())
+    cx = ComplexityLoss(net, hidden=4, steps=1, example=torch.randn(2, 4))
+    cap = pycx.capture(net, [torch.randn(5, 4)], progress=False)
+    assert cx.gating_layers == cap.names == ["1", "3"]
+    cx.remove()

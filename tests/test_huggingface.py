@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import pycx  # noqa: E402
-from pycx.gates.recorder import batch_input  # noqa: E402
+from pycx.gates.batches import batch_input  # noqa: E402
 from pycx.gates.store import per_patch_rows, subsample_rows  # noqa: E402
 from pycx.reference.covariance import covariance as ref_covariance  # noqa: E402
 
@@ -238,8 +238,13 @@ def test_channel_axis_option_on_a_plain_torch_model():
     last = pycx.capture(model, [x], channel_axis=-1, progress=False)["relu"]
     assert last.shape == (7, 4) and last.channels_last
     np.testing.assert_array_equal(last.per_patch.unpack(), (pre.reshape(-1, 7) > 0))
-    first = pycx.capture(model, [x], progress=False)["relu"]  # a plain model: axis 1 (N, C, L)
+    traced = pycx.capture(model, [x], progress=False)["relu"]  # auto: a linear layer's units
+    assert traced.shape == (7, 4) and traced.unit_axis == -1
+    assert traced.unit_axis_source == "traced:linear"
+    np.testing.assert_array_equal(traced.per_patch.unpack(), (pre.reshape(-1, 7) > 0))
+    first = pycx.capture(model, [x], channel_axis=1, progress=False)["relu"]  # forced: (N, C, L)
     assert first.shape == (4, 7) and not first.channels_last
+    assert first.unit_axis_source == "channel_axis"
     np.testing.assert_array_equal(first.per_sample.unpack(), (pre.reshape(6, -1) > 0))
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import pycx
-from pycx.gates.capture import Capture, LayerRecord
+from pycx.gates.result import Capture, LayerRecord
 from pyrun import run_python
 
 resource = pytest.importorskip("resource")  # RLIMIT_FSIZE: POSIX only
@@ -69,7 +69,7 @@ def test_capture_save_round_trip_and_is_atomic_under_a_size_limit(tmp_path):
     # A capture far larger than the limit: the write fails part way.
     proc = run_limited(f"""
         import errno, numpy as np, pycx
-        from pycx.gates.capture import Capture, LayerRecord
+        from pycx.gates.result import Capture, LayerRecord
         bits = pycx.pack_bits(np.random.default_rng(0).integers(0, 2, (4000, 512), dtype=np.uint8))
         cap = Capture({{"big": LayerRecord("big", "relu", "m", (512,), (512,), 1, bits)}})
         try:

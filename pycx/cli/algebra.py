@@ -61,7 +61,7 @@ def _captured_names(model, shape) -> list:
     from one forward pass of zeros (architecture only); [] when the capture cannot run."""
     import torch
 
-    from ..gates.recorder import capture
+    from ..gates.capture import capture
     try:
         was_training = model.training
         model.eval()

@@ -30,14 +30,13 @@ import torch.nn.functional as F
 
 from ..kernels.pack_bits import pack_per_sample
 
-# Sigmoid/Tanh saturation (SPEC section 1): within 5% of the output range's ends.
-SATURATION = 0.05
+from .kinds import KINDS, RELU_FAMILY, SATURATION, TERNARY
+
 SIGMOID_LO, SIGMOID_HI = SATURATION, 1.0 - SATURATION
 TANH_LO, TANH_HI = -1.0 + 2 * SATURATION, 1.0 - 2 * SATURATION
 
-RELU_FAMILY = ("relu", "relu6", "leaky_relu", "prelu", "elu", "gelu", "silu")
-TERNARY = ("sigmoid", "tanh")
-KINDS = RELU_FAMILY + TERNARY + ("maxpool", "dropout")
+__all__ = ["KINDS", "RELU_FAMILY", "TERNARY", "OPS", "ACTIVATION_MODULES", "Gate", "run_gate",
+           "resolve_kind", "module_gate", "module_gate_kind"]
 
 
 def _ops():
@@ -53,9 +52,17 @@ def _ops():
     add("relu6", F.relu6)
     add("leaky_relu", F.leaky_relu, getattr(F, "leaky_relu_", None))
     add("prelu", F.prelu, torch.prelu)
+    add("rrelu", F.rrelu, getattr(F, "rrelu_", None), torch.rrelu, torch.rrelu_)
     add("elu", F.elu, getattr(F, "elu_", None))
+    add("selu", F.selu, torch.selu, torch.selu_)
+    add("celu", F.celu, torch.celu, torch.celu_)
     add("gelu", F.gelu)
     add("silu", F.silu)
+    add("mish", F.mish)
+    add("softplus", F.softplus)
+    add("hardswish", F.hardswish)
+    add("hardsigmoid", F.hardsigmoid)
+    add("glu", F.glu)
     add("sigmoid", torch.sigmoid, torch.sigmoid_, T.sigmoid, T.sigmoid_)
     add("tanh", torch.tanh, torch.tanh_, T.tanh, T.tanh_)
     add("maxpool", F.max_pool1d, F.max_pool2d, F.max_pool3d, F.max_pool1d_with_indices,
@@ -70,7 +77,9 @@ OPS = _ops()
 
 # Module classes whose forward *is* one gating op: a call inside them is named after the module.
 ACTIVATION_MODULES = (torch.nn.ReLU, torch.nn.ReLU6, torch.nn.LeakyReLU, torch.nn.PReLU,
-                      torch.nn.ELU, torch.nn.GELU, torch.nn.SiLU, torch.nn.Sigmoid, torch.nn.Tanh,
+                      torch.nn.RReLU, torch.nn.ELU, torch.nn.SELU, torch.nn.CELU, torch.nn.GELU,
+                      torch.nn.SiLU, torch.nn.Mish, torch.nn.Softplus, torch.nn.Hardswish,
+                      torch.nn.Hardsigmoid, torch.nn.GLU, torch.nn.Sigmoid, torch.nn.Tanh,
                       torch.nn.MaxPool1d, torch.nn.MaxPool2d, torch.nn.MaxPool3d, torch.nn.Dropout)
 
 # transformers.activations classes -> gate kind ("" = not a gate: the module is opaque).
@@ -164,6 +173,13 @@ def resolve_kind(func, args, kwargs):
     return kind
 
 
+def glu_dim(args, kwargs):
+    """The (non-negative) axis that ``F.glu`` splits: its units' axis."""
+    x = first_input(args, kwargs)
+    dim = args[1] if len(args) > 1 else kwargs.get("dim", -1)
+    return int(dim) % x.dim()
+
+
 def run_gate(kind, func, args, kwargs, pack_input, order=None):
     """Runs the op; returns ``(output, Gate)``. `pack_input(tensor, threshold)` packs a float
     tensor per sample (called on a ReLU-family input before the op, in case it is in place).
@@ -184,13 +200,20 @@ def run_gate(kind, func, args, kwargs, pack_input, order=None):
         return out, gate
     if kind in TERNARY:
         out = func(*args, **kwargs)
-        u = order(out)
-        lo, hi = (SIGMOID_LO, SIGMOID_HI) if kind == "sigmoid" else (TANH_LO, TANH_HI)
+        if kind == "glu":  # out = a * sigmoid(b): the gate is the sigmoid of the second half b
+            dim = glu_dim(args, kwargs)
+            half = x.shape[dim] // 2
+            u = order(torch.sigmoid(x.narrow(dim, half, half)))
+            values = order(out)
+        else:
+            u = values = order(out)
+        # hardsigmoid and glu share the sigmoid's output range [0, 1], and so its reading
+        lo, hi, middle = (TANH_LO, TANH_HI, 0.0) if kind == "tanh" else (SIGMOID_LO, SIGMOID_HI, 0.5)
         gate = Gate(kind, u.shape[1:], bits_per_unit=2)
         # Layout: the lo bits of all units as channels [0, C), then the hi bits as [C, 2C).
         gate.bits = torch.cat([u < lo, u > hi], dim=1)
-        gate.binary_words = pack_input(u, 0.5 if kind == "sigmoid" else 0.0)
-        gate.values = u
+        gate.binary_words = pack_input(u, middle)
+        gate.values = values
         return out, gate
     if kind == "maxpool":
         p = _bind(_POOL_PARAMS, _POOL_DEFAULTS, args, kwargs)

@@ -24,9 +24,9 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
 
-from ..gates.ops import ACTIVATION_MODULES, OPS, RELU_FAMILY, first_input, resolve_kind
+from ..gates.kinds import RELU_FAMILY
+from ..gates.tracer import GateTracer, check_model
 from .ebm import EBM_DEFAULTS, EBMStack, GateEBM
 
 __all__ = ["ComplexityLoss", "GATE_KINDS"]
@@ -36,13 +36,11 @@ TARGET_ACCEPTANCE, ADAPT_RATE, STEP_MIN, STEP_MAX = 0.6, 0.5, 1e-3, 2.0
 GATE_KINDS = RELU_FAMILY  # the gates penalised: pre-activation x, gate x > 0
 
 # In-place forms of the ReLU-family ops (their input is overwritten: a copy is kept).
-_IN_PLACE = {torch.relu_, torch.Tensor.relu_, getattr(F, "leaky_relu_", None), getattr(F, "elu_", None)}
-
-
-def _kind(func, args, kwargs):
-    """The ReLU-family kind of this call (capture's op table and its hardtanh rule), or None."""
-    kind = resolve_kind(func, args, kwargs)
-    return kind if kind in RELU_FAMILY else None
+_IN_PLACE = {torch.relu_, torch.Tensor.relu_, getattr(F, "leaky_relu_", None), getattr(F, "elu_", None),
+             getattr(F, "rrelu_", None), torch.rrelu_, torch.selu_, torch.celu_}
+# Position of the `inplace` argument of the functional forms.
+_INPLACE_ARG = {F.relu: 1, F.relu6: 1, F.elu: 2, F.leaky_relu: 2, F.hardtanh: 3, F.selu: 1,
+                F.celu: 2, F.rrelu: 4, F.hardswish: 1, F.mish: 1, F.silu: 1}
 
 
 def _in_place(func, args, kwargs):
@@ -50,26 +48,8 @@ def _in_place(func, args, kwargs):
         return True
     if kwargs.get("inplace", False):
         return True
-    # positional `inplace`: F.relu(x, True), F.relu6(x, True), F.elu(x, a, True),
-    # F.leaky_relu(x, s, True), F.hardtanh(x, lo, hi, True)
-    pos = {F.relu: 1, F.relu6: 1, F.elu: 2, F.leaky_relu: 2, F.hardtanh: 3}.get(func)
+    pos = _INPLACE_ARG.get(func)
     return pos is not None and len(args) > pos and bool(args[pos])
-
-
-class _Mode(TorchFunctionMode):
-    def __init__(self, owner):
-        super().__init__()
-        self.owner = owner
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        try:
-            kind = _kind(func, args, kwargs) if func in OPS else None
-        except TypeError:  # unhashable callables are never gating ops
-            kind = None
-        if kind is not None:
-            self.owner._on_gate(kind, func, args, kwargs)
-        return func(*args, **kwargs)
 
 
 class ComplexityLoss:
@@ -117,11 +97,7 @@ class ComplexityLoss:
                  example: Optional[torch.Tensor] = None) -> None:
         from .._validate import check_choice, check_int, check_positive
 
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"argument 'model' must be a torch.nn.Module, got {type(model).__name__}")
-        if isinstance(model, torch.jit.ScriptModule):
-            raise TypeError("argument 'model' is a TorchScript module; its ops cannot be "
-                            "intercepted: pass the eager (Python) model")
+        check_model(model)
         if layers is not None:
             wanted = [layers] if isinstance(layers, str) else layers
             try:
@@ -156,20 +132,9 @@ class ComplexityLoss:
         self._layers = None        # chosen names, fixed by the first forward pass
         self._gating = None        # all ReLU-family gating layers, forward order
         self._x = OrderedDict()    # name -> pre-activation of the last forward (with graph)
-        self._stack = []
-        self._calls = {}
-        self._seen = None
-        self._mode = None
-        self._recording = False
+        self._pending = None       # name -> pre-activation, during a forward pass
         self.last = {}             # per-layer penalty values (floats) and EBM stats of the last call
-        self._handles = []
-        names = {}
-        for path, module in model.named_modules():
-            names.setdefault(module, path)
-        for module, path in names.items():
-            self._handles.append(module.register_forward_pre_hook(self._pre_hook(module, path)))
-            self._handles.append(module.register_forward_hook(self._post_hook(module),
-                                                              always_call=True))
+        self._tracer = GateTracer(model, self).attach()
         if example is not None:
             with torch.no_grad():
                 self._resolve_only = True
@@ -180,53 +145,42 @@ class ComplexityLoss:
 
     _resolve_only = False
 
-    # --- hooks ------------------------------------------------------------------------------
-    def _pre_hook(self, module, path):
-        def hook(mod, args):
-            if mod is self.model and not self._stack:
-                self._recording = torch.is_grad_enabled() or self._resolve_only
-                if self._recording:
-                    self._calls, self._seen, self._pending = {}, OrderedDict(), OrderedDict()
-                    self._mode = _Mode(self)
-                    self._mode.__enter__()
-            self._stack.append((module, path))
-        return hook
+    # --- the tracer's client (pycx.gates.tracer) ---------------------------------------------
+    def forward_started(self, args, kwargs):
+        if not (torch.is_grad_enabled() or self._resolve_only):
+            return False  # evaluation passes are not penalised
+        self._pending = OrderedDict()
+        return True
 
-    def _post_hook(self, module):
-        def hook(mod, args, output):
-            if self._stack and self._stack[-1][0] is module:
-                self._stack.pop()
-            if mod is self.model and not self._stack and self._mode is not None:
-                self._mode.__exit__(None, None, None)
-                self._mode = None
-                if self._recording:
-                    self._finish_forward()
-                self._recording = False
-        return hook
+    def _keep(self, call):
+        if call.kind not in RELU_FAMILY:
+            return False
+        return not self._resolve_only and (self._layers is None or call.name in self._layers)
 
-    def _on_gate(self, kind, func, args, kwargs):
-        x = first_input(args, kwargs)
-        if not self._stack or not isinstance(x, torch.Tensor) or x.dim() < 2:
-            return  # unbatched use: not a layer of a batched forward pass
-        module, path = self._stack[-1]
-        base = path if isinstance(module, ACTIVATION_MODULES) and path else (
-            f"{path}.{kind}" if path else kind)
-        k = self._calls.get(base, 0)
-        self._calls[base] = k + 1
-        name = base if k == 0 else f"{base}:{k}"
-        self._seen[name] = kind
-        if self._resolve_only or (self._layers is not None and name not in self._layers):
-            return
-        # An in-place op overwrites x: keep a (differentiable) copy of the pre-activation.
-        self._pending[name] = x.clone() if _in_place(func, args, kwargs) else x
+    def function_gate(self, call):
+        if self._keep(call):
+            # An in-place op overwrites x: keep a (differentiable) copy of the pre-activation.
+            x = call.x
+            self._pending[call.name] = x.clone() if _in_place(call.func, call.args, call.kwargs) else x
+        return call.run()
 
-    def _finish_forward(self):
-        seen = list(self._seen)
+    def module_gate(self, call):
+        if self._keep(call):
+            self._pending[call.name] = call.x
+        return False
+
+    def module_gate_output(self, call, output):
+        pass
+
+    def forward_finished(self, ok):
+        pending, self._pending = self._pending, None
+        if not ok:
+            return  # a pass that raised fixes nothing and replaces nothing
+        seen = [n for n, kind in self._tracer.seen.items() if kind in RELU_FAMILY]
         if self._layers is None:
             self._resolve(seen)
         if not self._resolve_only:
-            self._x = OrderedDict((n, self._pending[n]) for n in self._layers if n in self._pending)
-        self._pending = None
+            self._x = OrderedDict((n, pending[n]) for n in self._layers if n in pending)
 
     def _resolve(self, seen):
         if not seen:
@@ -235,7 +189,7 @@ class ComplexityLoss:
         if self._wanted is None:
             chosen = seen[-self.n_layers:]
         else:
-            missing = [w for w in self._wanted if w not in self._seen]
+            missing = [w for w in self._wanted if w not in seen]
             if missing:
                 raise ValueError(f"argument 'layers': {missing} are not gating layers of "
                                  f"{type(self.model).__name__}; its ReLU-family gating layers "
@@ -280,6 +234,11 @@ class ComplexityLoss:
         if not self._x:
             raise RuntimeError("no recorded forward pass: call the model (with autograd on) "
                                "before penalty() / update()")
+        empty = [n for n, x in self._x.items() if x.shape[0] == 0]
+        if empty:
+            # Checked before the EBMs see the batch: an empty batch would make their priors NaN.
+            raise ValueError(f"the last forward pass had an empty batch (0 samples at layers "
+                             f"{empty}): no penalty is defined; skip empty batches")
         return self._x
 
     def _groups(self, recorded):
@@ -393,12 +352,7 @@ class ComplexityLoss:
 
     def remove(self) -> None:
         """Detaches the hooks; the EBMs are kept."""
-        if self._mode is not None:
-            self._mode.__exit__(None, None, None)
-            self._mode = None
-        for h in self._handles:
-            h.remove()
-        self._handles = []
+        self._tracer.detach()
         self._x = OrderedDict()
 
     def __enter__(self):

@@ -75,6 +75,8 @@ def fit(model, loader, loss_fn, *, complexity=None, lam: float = 0.0, epochs: in
                 if not isinstance(batch, (tuple, list)) or len(batch) < 2:
                     raise TypeError("argument 'loader' must yield (x, y) pairs")
                 x, y = batch[0].to(device), batch[1].to(device)
+                if x.dim() and x.shape[0] == 0:
+                    continue  # an empty batch has no loss to follow (and would make it NaN)
                 task = loss_fn(model(x), y)
                 loss = task
                 if complexity is not None:
@@ -89,7 +91,7 @@ def fit(model, loader, loss_fn, *, complexity=None, lam: float = 0.0, epochs: in
                 sums["loss"] += float(loss.detach())
                 n += 1
             if n == 0:
-                raise ValueError("argument 'loader' yielded no batches")
+                raise ValueError("argument 'loader' yielded no non-empty batches")
             row = {"epoch": epoch, **{k: v / n for k, v in sums.items()},
                    "time_s": time.perf_counter() - start}
             if complexity is None:

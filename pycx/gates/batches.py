@@ -1,0 +1,130 @@
+"""Batches of `pycx.capture`'s data: how an item splits into inputs and labels, its size,
+its first rows, and the label rule.
+
+This module imports torch; it is only loaded through `pycx.capture`.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from .._validate import describe
+
+__all__ = ["split_batch", "batch_input"]
+
+
+def labels_array(name, y) -> np.ndarray:
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    arr = np.asarray(y)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ValueError(f"argument '{name}' must be one integer label per sample, got {describe(arr)}")
+    if arr.dtype.kind not in "iub":
+        raise TypeError(f"argument '{name}' must hold integer class labels, got {describe(arr)}")
+    return arr.astype(np.int64)
+
+
+# --- the one-call form -----------------------------------------------------------------------
+
+# Keys of a keyword batch that tell its number of samples, in order of preference.
+_SIZE_KEYS = ("input_ids", "inputs_embeds", "pixel_values", "input_values", "input_features")
+
+
+def split_batch(item):
+    """``(x, y)`` of one item of `capture`'s data: ``x`` a tensor or a mapping of keyword
+    arguments (a dict or a ``transformers.BatchEncoding``, called as ``model(**x)``); ``y`` the
+    labels or None. A mapping's ``"labels"`` are taken as the labels and not passed to the
+    model. Public for code that iterates the same data (e.g. to collect the inputs).
+
+    >>> import torch
+    >>> x, y = split_batch({"input_ids": torch.ones(2, 3, dtype=torch.long), "labels": [0, 1]})
+    >>> sorted(x), y
+    (['input_ids'], [0, 1])
+    """
+    if isinstance(item, (tuple, list)):
+        if not item:
+            raise ValueError("argument 'data' yielded an empty tuple; expected x or (x, y)")
+        x, y = item[0], (item[1] if len(item) > 1 else None)
+    else:
+        x, y = item, None
+    if isinstance(x, Mapping):
+        if "labels" in x:
+            if y is not None:
+                raise ValueError("labels were given twice: by a batch's 'labels' key and as the "
+                                 "second item of an (x, y) batch of 'data'")
+            y = x["labels"]
+        x = {k: v for k, v in x.items() if k != "labels"}
+    return x, y
+
+
+def batch_input(item):
+    """The input tensor of one item of `capture`'s data (e.g. for a baseline on the raw
+    inputs): the tensor (or array) itself, the first item of an ``(x, y)`` tuple, or a keyword
+    batch's first of ``input_ids``, ``inputs_embeds``, ``pixel_values``, ``input_values``,
+    ``input_features``; None for a mapping without any of them.
+
+    >>> import torch
+    >>> batch_input({"input_ids": torch.ones(2, 3, dtype=torch.long), "attention_mask": 0}).shape
+    torch.Size([2, 3])
+    """
+    x = item[0] if isinstance(item, (tuple, list)) and item else item
+    if isinstance(x, Mapping):
+        return next((x[k] for k in _SIZE_KEYS if x.get(k) is not None), None)
+    return x
+
+
+def to_device(x, device):
+    if isinstance(x, Mapping):
+        return {k: (to_device(v, device) if isinstance(v, (torch.Tensor, np.ndarray)) else v)
+                for k, v in x.items()}
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(x)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"argument 'data' must yield tensors, mappings of keyword arguments "
+                        f"(dict, BatchEncoding) or (x, y) tuples, got {type(x).__name__}")
+    return x.to(device, non_blocking=True) if x.device != device else x
+
+
+def batch_size(x):
+    """Samples in a batch: the first axis of the tensor, or of a mapping's input tensor."""
+    if isinstance(x, torch.Tensor):
+        return int(x.shape[0]) if x.dim() else 1
+    for key in _SIZE_KEYS + tuple(x):
+        v = x.get(key)
+        if isinstance(v, torch.Tensor) and v.dim():
+            return int(v.shape[0])
+    raise ValueError(f"argument 'data' yielded a mapping with no batched tensor (keys "
+                     f"{list(x)}); expected e.g. 'input_ids' of shape (N, T)")
+
+
+def input_rows(args, kwargs):
+    """The batch size of a model call: the first axis of its first batched tensor argument
+    (a keyword batch: of its input tensor); None when no argument is a batched tensor."""
+    for key in _SIZE_KEYS:
+        v = kwargs.get(key)
+        if isinstance(v, torch.Tensor) and v.dim():
+            return int(v.shape[0])
+    for v in list(args) + list(kwargs.values()):
+        if isinstance(v, torch.Tensor) and v.dim():
+            return int(v.shape[0])
+    return None
+
+
+def first_rows(x, keep, n):
+    """The first `keep` samples of a batch of `n` (a mapping: every tensor with n rows)."""
+    if isinstance(x, torch.Tensor):
+        return x[:keep]
+    return {k: (v[:keep] if isinstance(v, torch.Tensor) and v.dim() and v.shape[0] == n else v)
+            for k, v in x.items()}
+
+
+def model_device(model):
+    for p in model.parameters():
+        return p.device
+    for b in model.buffers():
+        return b.device
+    return torch.device("cpu")

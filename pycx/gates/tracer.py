@@ -1,0 +1,296 @@
+"""The gate tracer: the one place where pycx watches a model's forward pass for gating ops.
+
+`pycx.capture` / `Recorder` (bits and moments), `pycx.describe` (a dry run) and
+`pycx.train.ComplexityLoss` (pre-activations with their graph) are clients of `GateTracer`,
+so they see the same gating layers under the same names.
+
+How: forward pre- and post-hooks on every module keep the stack of running modules (for
+names); a `torch.overrides.TorchFunctionMode`, entered when the root module starts and left
+when it returns or raises, sees every torch function, so module calls (``nn.ReLU`` ->
+``F.relu``) and direct calls (``F.relu``, ``torch.relu``, ``x.relu_()``) reach it the same
+way. Activation modules of ``transformers`` are gates as whole modules (`pycx.gates.ops`).
+With a `UnitAxisRule`, the tracer also follows which axis of each tensor holds the units
+(`pycx.gates.layout`).
+
+**Layer names** (stable across batches and runs, given the same control flow):
+- an op run by an activation module (``nn.ReLU``, ``nn.Sigmoid``, ``nn.MaxPool2d``,
+  ``nn.Dropout``, ``nn.Hardswish``...) is named after the module's path in
+  ``model.named_modules()`` (``layer1.0.relu``; a module registered under several paths takes
+  its first one);
+- an op called functionally inside a module's forward is named ``<module path>.<kind>``
+  (``layer1.0.relu`` for ``F.relu`` in block ``layer1.0``; just ``<kind>`` in the top-level
+  forward);
+- the k-th repeated call (k >= 1) of the same name in one forward pass gets ``:k``
+  (torchvision's shared ``self.relu``: ``layer1.0.relu``, ``layer1.0.relu:1``).
+
+**Client protocol** (duck-typed; each method is called inside the forward pass):
+- ``forward_started(args, kwargs) -> bool``: the root module is about to run; False: do not
+  trace this pass. May raise (then the pass does not run).
+- ``function_gate(call) -> output``: a gating op; the client runs it (``call.run()``, or its
+  own way of running it) and returns what the op returns.
+- ``module_gate(call) -> bool`` / ``module_gate_output(call, output)``: an activation module
+  of ``transformers`` starts (``call.x`` is its input; True: call ``module_gate_output`` when
+  it returns) / has returned.
+- ``forward_finished(ok)``: the root returned (``ok`` True) or raised (False: whatever the
+  client kept of this pass must be dropped).
+
+This module imports torch; it is only loaded through `pycx.capture` and `pycx.train`.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+from .ops import ACTIVATION_MODULES, OPS, first_input, module_gate_kind, resolve_kind
+
+__all__ = ["GateCall", "GateTracer", "NOT_GATES", "check_model"]
+
+# Activation-like ops that ran but are not gates: `pycx.describe` lists them with the reason.
+NOT_GATES = {}
+for _f in (F.softmax, F.log_softmax, F.softmin, torch.softmax, torch.Tensor.softmax,
+           torch.log_softmax, torch.Tensor.log_softmax):
+    NOT_GATES[_f] = ("softmax", "a normalisation across units, not a per-unit gate")
+for _name in ("logsigmoid", "softsign", "tanhshrink", "softshrink", "hardshrink", "threshold"):
+    if hasattr(F, _name):
+        NOT_GATES[getattr(F, _name)] = (_name, "not in the gate table (docs/definitions.md)")
+for _name in ("adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"):
+    NOT_GATES[getattr(F, _name)] = ("adaptive_max_pool", "adaptive max pooling is not read as a gate")
+NOT_GATES[F.scaled_dot_product_attention] = (
+    "scaled_dot_product_attention", "its softmax and dropout run inside one fused kernel")
+_RECURRENT = (torch.nn.RNNBase,)
+
+
+def check_model(model):
+    """Refuses what the tracer cannot watch: a non-module, a TorchScript module, a module made
+    by ``torch.compile`` (anywhere inside `model`)."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"argument 'model' must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(model, torch.jit.ScriptModule):
+        raise TypeError("argument 'model' is a TorchScript module; its ops cannot be "
+                        "intercepted: pass the eager (Python) model")
+    for name, module in model.named_modules():
+        cls = type(module)
+        # Identified by type without importing torch._dynamo (slow to load).
+        if cls.__name__ == "OptimizedModule" and cls.__module__.startswith("torch._dynamo"):
+            where = "argument 'model'" if name == "" else f"submodule {name!r} of 'model'"
+            raise TypeError(f"{where} was made by torch.compile (an OptimizedModule); the "
+                            "compiled graph runs its ops out of reach of the capture: pass the "
+                            "eager module (torch.compile(m) keeps it as ._orig_mod)")
+
+
+class GateCall:
+    """One call of a gating op (or of a gating module of ``transformers``): its layer
+    ``name``, the ``path`` of the module running it, its ``kind``, the op with its arguments
+    (``func`` is None for a module) and ``x``, the op's input."""
+
+    __slots__ = ("name", "path", "kind", "func", "args", "kwargs", "x", "module")
+
+    def run(self):
+        return self.func(*self.args, **self.kwargs)
+
+
+class _Mode(TorchFunctionMode):
+    def __init__(self, tracer):
+        super().__init__()
+        self.tracer = tracer
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        tracer = self.tracer
+        try:
+            is_gate = func in OPS
+            note = None if is_gate else NOT_GATES.get(func)
+        except TypeError:  # an unhashable callable is never one of ours
+            is_gate, note = False, None
+        if is_gate:
+            out = tracer._function_gate(func, args, kwargs)
+        else:
+            out = func(*args, **kwargs)
+            if note is not None and not tracer.opaque:
+                tracer._skip(note[0], note[1])
+        if tracer.axes is not None:
+            tracer.axes.observe(func, args, kwargs, out)
+        return out
+
+
+class GateTracer:
+    """Watches `model`'s forward passes for `client` (module docstring). `unit_rule`: a
+    `pycx.gates.layout.UnitAxisRule` whose tensor marks the tracer keeps up to date (None:
+    no unit tracing). ``seen``: name -> kind of the gating layers of the last traced pass, in
+    forward order (selected or not); ``skipped``: name -> (op, reason) of activation-like ops
+    that ran and were not read as gates, over all traced passes."""
+
+    def __init__(self, model, client, unit_rule=None):
+        self.model = model
+        self.client = client
+        self.unit_rule = unit_rule
+        self.axes = unit_rule.axes if unit_rule is not None else None
+        self.gate_modules = {}  # transformers activation modules -> kind ("" = opaque)
+        for m in model.modules():
+            kind = module_gate_kind(m)
+            if kind is not None:
+                self.gate_modules[m] = kind
+        self.seen = OrderedDict()
+        self.skipped = OrderedDict()
+        self.stack = []
+        self.opaque = 0
+        self._calls = {}
+        self._pending = {}
+        self._handles = []
+        self._mode = None
+
+    # --- attach / detach ---------------------------------------------------------------------
+    def attach(self):
+        names = {}
+        for path, module in self.model.named_modules():
+            names.setdefault(module, path)
+        try:
+            for module, path in names.items():
+                self._handles.append(module.register_forward_pre_hook(
+                    self._pre_hook(module, path), with_kwargs=True))
+                if module in self.gate_modules:
+                    # before the end hook: a root that is itself an activation module
+                    self._handles.append(module.register_forward_hook(self._gate_hook(module)))
+                if module is self.model:
+                    self._handles.append(module.register_forward_hook(self._end_hook))
+                self._handles.append(module.register_forward_hook(self._post_hook(module),
+                                                                  always_call=True))
+        except BaseException:
+            self.detach()
+            raise
+        return self
+
+    def detach(self):
+        self._leave()
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        self.stack = []
+        self.opaque = 0
+
+    @property
+    def tracing(self) -> bool:
+        return self._mode is not None
+
+    def _enter(self):
+        self._calls = {}
+        self._pending = {}
+        self.seen = OrderedDict()
+        self.opaque = 0
+        if self.axes is not None:
+            self.axes.clear()
+        self._mode = _Mode(self)
+        self._mode.__enter__()
+
+    def _leave(self):
+        if self._mode is not None:
+            mode, self._mode = self._mode, None
+            mode.__exit__(None, None, None)
+            self._pending = {}
+            if self.axes is not None:
+                self.axes.clear()
+
+    # --- hooks -----------------------------------------------------------------------------
+    def _pre_hook(self, module, path):
+        gate_kind = self.gate_modules.get(module)
+        recurrent = isinstance(module, _RECURRENT)
+
+        def hook(mod, args, kwargs):
+            if mod is self.model and not self.stack:
+                if not self.client.forward_started(args, kwargs):
+                    return None
+                self._enter()
+            self.stack.append((module, path))
+            if self._mode is None:
+                return None
+            if recurrent and not self.opaque:
+                self._skip(type(module).__name__, "recurrent gates run inside a C++ kernel",
+                           path=path)
+            if gate_kind is not None:
+                if not gate_kind and not self.opaque:
+                    self._skip(type(module).__name__, "a transformers activation module that is "
+                               "not a gate (its ops are not read either)", path=path)
+                if gate_kind and not self.opaque:
+                    x = args[0] if args else next(iter(kwargs.values()), None)
+                    self._module_gate(module, gate_kind, x)
+                self.opaque += 1  # the ops inside are not gates of their own
+            return None
+        return hook
+
+    def _gate_hook(self, module):
+        def hook(mod, args, output):
+            call = self._pending.pop(module, None)
+            if call is not None:
+                self.client.module_gate_output(call, output)
+        return hook
+
+    def _end_hook(self, mod, args, output):
+        if self._mode is not None and len(self.stack) == 1:
+            self._leave()
+            self.client.forward_finished(True)
+
+    def _post_hook(self, module):
+        is_gate = module in self.gate_modules
+
+        def hook(mod, args, output):
+            if self.stack and self.stack[-1][0] is module:
+                self.stack.pop()
+                if is_gate and self.opaque:
+                    self.opaque -= 1
+            if mod is self.model and not self.stack and self._mode is not None:
+                self._leave()  # the forward raised (a normal return went through _end_hook)
+                self.client.forward_finished(False)
+        return hook
+
+    # --- gates -----------------------------------------------------------------------------
+    def _skip(self, op, reason, path=None):
+        if path is None:
+            path = self.stack[-1][1] if self.stack else ""
+        name = f"{path}.{op}" if path else op
+        self.skipped.setdefault(name, (op, reason))
+
+    def name(self, kind):
+        """The layer name of a gate of `kind` called now (module docstring)."""
+        module, path = self.stack[-1]
+        if (isinstance(module, ACTIVATION_MODULES) or module in self.gate_modules) and path:
+            base = path
+        else:
+            base = f"{path}.{kind}" if path else kind
+        k = self._calls.get(base, 0)
+        self._calls[base] = k + 1
+        return base if k == 0 else f"{base}:{k}"
+
+    def _function_gate(self, func, args, kwargs):
+        if not self.stack or self.opaque:
+            return func(*args, **kwargs)
+        kind = resolve_kind(func, args, kwargs)
+        if kind is None:
+            what = getattr(func, "__name__", "op")
+            self._skip(what, "dropout in eval mode" if "dropout" in what else
+                       "hardtanh whose lower bound is not 0")
+            return func(*args, **kwargs)
+        x = first_input(args, kwargs)
+        if not isinstance(x, torch.Tensor) or x.dim() < 2:
+            self._skip(kind, "unbatched input (fewer than 2 axes)")
+            return func(*args, **kwargs)
+        call = GateCall()
+        call.name, call.path = self.name(kind), self.stack[-1][1]
+        call.kind, call.func, call.args, call.kwargs, call.x = kind, func, args, kwargs, x
+        call.module = None
+        self.seen[call.name] = kind
+        return self.client.function_gate(call)
+
+    def _module_gate(self, module, kind, x):
+        if not isinstance(x, torch.Tensor) or x.dim() < 2 or not x.is_floating_point():
+            self._skip(kind, "unbatched or non-float input")
+            return
+        call = GateCall()
+        call.name, call.path = self.name(kind), self.stack[-1][1]
+        call.kind, call.func, call.args, call.kwargs, call.x = kind, None, (x,), {}, x
+        call.module = module
+        self.seen[call.name] = kind
+        if self.client.module_gate(call):
+            self._pending[module] = call

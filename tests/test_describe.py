@@ -1,0 +1,101 @@
+"""`pycx.describe`, layer selection by name or kind, and ops whose rows are not the batch."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("pandas")
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import pycx  # noqa: E402
+from pycx.cli import main  # noqa: E402
+
+
+class Zoo(nn.Module):
+    """A stem ReLU module named ``relu`` (as in torchvision's ResNet), a block with its own
+    ReLU, a softmax head, an LSTM and adaptive max pooling: the last three are not gates."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.block = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU())
+        self.lstm = nn.LSTM(4, 3, batch_first=True)
+        self.head = nn.Linear(3, 2)
+
+    def forward(self, x):
+        h = self.block(self.relu(self.conv(x)))
+        h = F.adaptive_max_pool2d(h, 2).flatten(2).transpose(1, 2)   # (N, 4, 4)
+        h, _ = self.lstm(h)
+        return F.softmax(self.head(h[:, -1]), dim=1)
+
+
+def test_describe_lists_gates_and_what_is_not_captured():
+    df = pycx.describe(Zoo(), torch.randn(2, 1, 6, 6))
+    got = {r.layer: r for r in df.itertuples()}
+    assert got["relu"].captured and got["relu"].shape == (4, 6, 6) and got["relu"].unit_axis == 1
+    assert got["relu"].units == 4 and got["relu"].bits_per_sample == 144
+    assert got["relu"].patch_rows_per_sample == 36 and got["relu"].bytes_per_sample == 24
+    assert got["block.1"].unit_axis_source == "traced:conv2d"
+    skipped = {r.kind: r.reason for r in df.itertuples() if not r.captured}
+    assert set(skipped) == {"softmax", "adaptive_max_pool", "LSTM"}
+    assert "C++" in skipped["LSTM"]
+
+
+def test_capture_warns_once_naming_the_kinds_it_skipped():
+    with pytest.warns(UserWarning, match=r"not captured: .*adaptive_max_pool x1.*LSTM x1.*softmax x1"):
+        cap = pycx.capture(Zoo(), [torch.randn(2, 1, 6, 6)], progress=False)
+    assert cap.names == ["relu", "block.1"]
+
+
+def test_a_name_that_is_also_a_kind_selects_the_layer():
+    model = Zoo()
+    x = torch.randn(2, 1, 6, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert pycx.capture(model, [x], layers="relu", progress=False).names == ["relu"]
+        assert pycx.capture(model, [x], layers="kind:relu", progress=False).names == ["relu", "block.1"]
+        assert pycx.capture(model, [x], exclude="relu", progress=False).names == ["block.1"]
+        df = pycx.describe(model, x, exclude=["block.1"])
+    assert not df.set_index("layer").loc["block.1", "captured"]
+    with pytest.raises(ValueError, match="names no gate kind"):
+        pycx.capture(model, [x], layers="kind:softmax", progress=False)
+
+
+class TableMLP(nn.Module):
+    """A gating MLP over a fixed table (Swin V2's position-bias MLP): its rows are table
+    entries, not samples."""
+
+    def __init__(self):
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(7, 2))
+        self.mlp = nn.Sequential(nn.Linear(2, 5), nn.ReLU(), nn.Linear(5, 1))
+        self.fc = nn.Linear(3, 4)
+
+    def forward(self, x):
+        bias = self.mlp(self.table).sum()
+        return F.relu(self.fc(x) + bias)
+
+
+def test_an_op_whose_rows_are_not_the_batch_is_skipped_not_fatal():
+    model = TableMLP()
+    with pytest.warns(UserWarning, match=r"'mlp.1' \(relu\) is skipped: .*7 rows where the batch has 5"):
+        cap = pycx.capture(model, [torch.randn(5, 3), torch.randn(5, 3)], progress=False)
+    assert cap.names == ["relu"] and cap.n_samples == 10
+    df = pycx.describe(model, torch.randn(5, 3))
+    row = df.set_index("layer").loc["mlp.1"]
+    assert not row["captured"] and "not samples" in row["reason"]
+
+
+def test_cli_describe(capsys, tmp_path):
+    out = tmp_path / "layers.csv"
+    assert main(["describe", "--model", "pycx.models:cifar_resnet", "--kwargs", "depth=8",
+                 "--input-shape", "3,16,16", "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "7 of 7 rows captured" in text and "traced:batch_norm" in text
+    assert out.read_text().splitlines()[0].startswith("layer,kind,module,captured")
+    assert main(["describe", "--model", "pycx.models:cifar_resnet", "--input-shape", "3,x"]) == 2
