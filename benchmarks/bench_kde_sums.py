@@ -12,7 +12,7 @@ import pycx
 from pycx.reference import kde_sums as ref
 
 SIZES = [(2000, 16384), (10000, 1024)]
-ALPHA = 0.01  # bandwidth s2 = alpha * d (SPEC section 4, the option V = d)
+ALPHA = 0.01  # bandwidth s2 = alpha * d (docs/definitions.md §4, the option V = d)
 _rng = np.random.default_rng(0)
 _GATES = {size: (_rng.random(size) < 0.3).astype(np.uint8) for size in SIZES}
 _PACKED = {size: pycx.pack_bits(x) for size, x in _GATES.items()}

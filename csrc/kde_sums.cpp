@@ -1,4 +1,4 @@
-// Hamming distances and kernel sums (SPEC section 4): tiling, threading and dispatch. The
+// Hamming distances and kernel sums (docs/definitions.md §4): tiling, threading and dispatch. The
 // per-ISA register blocks and the shared tile loops are in kde_sums_tile.hpp and
 // kde_sums_<isa>.cpp.
 #include "pycx/kde_sums.hpp"

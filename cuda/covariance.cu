@@ -1,4 +1,4 @@
-// Batched covariance on the GPU (SPEC section 2): many independent dim x dim accumulators
+// Batched covariance on the GPU (docs/definitions.md §2): many independent dim x dim accumulators
 // (layers, pixels) updated from device batches without leaving the device.
 //
 // An update runs three kernels: the update's per-entry column means (one thread per column,

@@ -1,4 +1,4 @@
-// Host-side interface of the CUDA batched covariance accumulators (SPEC section 2). State per
+// Host-side interface of the CUDA batched covariance accumulators (definitions §2). State per
 // batch entry b: mean (B, dim) and centred second moment m2 (B, dim, dim), float64, on the
 // device; the row count (shared by all entries) is kept by the caller.
 #pragma once

@@ -1,4 +1,4 @@
-// Hamming distances and kernel sums on the GPU (SPEC section 4).
+// Hamming distances and kernel sums on the GPU (docs/definitions.md §4).
 //
 // Each block takes a 64 x 64 tile of (A row, B row) pairs; 256 threads each own a 4 x 4
 // register block of distances. Rows stream through shared memory kChunk words at a time

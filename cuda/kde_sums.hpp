@@ -1,4 +1,4 @@
-// Host-side interface of the CUDA Hamming distances / kernel sums (SPEC section 4); the same
+// Host-side interface of the CUDA Hamming distances / kernel sums (definitions §4); the same
 // contract as csrc/include/pycx/kde_sums.hpp with device pointers, plus the device and stream.
 #pragma once
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Bit-packing on the GPU (SPEC section 1), same bit layout as the CPU kernels.
+// Bit-packing on the GPU (docs/definitions.md §1), same bit layout as the CPU kernels.
 //
 // Two kernels for the two memory orders of the gate axis:
 // - channels contiguous (s_c == 1: rows of a 2-D array, channels-last 4-D tensors): one warp

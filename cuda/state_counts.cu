@@ -1,4 +1,4 @@
-// State counts on the GPU (SPEC section 3).
+// State counts on the GPU (docs/definitions.md §3).
 //
 // Rows are grouped by sorting, never by comparing all pairs:
 // 1. each row gets the 64-bit hash shared with the CPU (state_hash.hpp; a bijection of the

@@ -1,4 +1,4 @@
-// Host-side interface of the CUDA state counts (SPEC section 3): distinct packed rows, their
+// Host-side interface of the CUDA state counts (definitions §3): distinct packed rows, their
 // counts k_s, the row -> state index, degeneracies m_k and per-label counts. Device pointers on
 // `device`, work on `stream`. Functions returning a size synchronise the stream (the caller
 // needs the size to allocate the next output); the others only queue work.

@@ -287,7 +287,7 @@ def test_kmeans_baseline_and_curves(digits):
     assert np.allclose(np.array(km["h_s"]) / math.log2(m), km["h_s_norm"])
     assert rep.settings["kmeans"]["k_used"] == km["k"]
     mr = rep.curves["max_relevance"]
-    # The integer-profile curve (SPEC §3, changed): H[k] <= H[s], peak near log2 sqrt(2M).
+    # The integer-profile curve (definitions §3, changed): H[k] <= H[s], peak near log2 sqrt(2M).
     from pycx.reference.relevance import max_relevance_curve as ref_curve
     want = ref_curve(m)
     assert mr["M"] == m and mr["method"] == want.method

@@ -1,4 +1,4 @@
-"""Plug-in and Miller–Madow entropies from state counts (SPEC §5.2) against the reference."""
+"""Plug-in and Miller–Madow entropies from state counts (definitions §5.2) against the reference."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""Unit entropies, linearity, normalized total correlation, effective dimension (SPEC §2)
+"""Unit entropies, linearity, normalized total correlation, effective dimension (definitions §2)
 against the numpy reference."""
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""KDE entropy, H(Sigma|Y), I(X;Sigma;Y) and total correlation (SPEC §4) against the numpy
+"""KDE entropy, H(Sigma|Y), I(X;Sigma;Y) and total correlation (definitions §4) against the numpy
 reference, on random and adversarial inputs; bandwidth defaults; bad input."""
 import numpy as np
 import pytest
@@ -65,7 +65,7 @@ def test_total_correlation_matches_reference(rng, alpha, leave_one_out, ref_spaw
         if z.shape[0] < 2 and leave_one_out:
             continue
         got = pycx.kde_total_correlation(z, alpha=alpha, seed=11, leave_one_out=leave_one_out)
-        s2 = ref.kde_bandwidth(z, alpha, mode="d")  # the default bandwidth (SPEC §4, changed)
+        s2 = ref.kde_bandwidth(z, alpha, mode="d")  # the default bandwidth (definitions §4, changed)
         want = ref_spawned.kde_total_correlation(z, s2, seed=11, leave_one_out=leave_one_out)
         np.testing.assert_allclose(got.total_correlation, want, **TOL, err_msg=name)
         assert got.settings["leave_one_out"] is leave_one_out
@@ -116,7 +116,7 @@ def test_entropy_bounds_and_plugin_limit(rng):
 
 def test_independent_units_have_small_total_correlation(rng):
     z = (rng.random((600, 40)) < 0.5).astype(np.uint8)
-    # SPEC §4: leave-one-out gives about 0 for independent units (sampling noise ~0.3 bits).
+    # definitions §4: leave-one-out gives about 0 for independent units (sampling noise ~0.3 bits).
     assert abs(pycx.kde_total_correlation(z, alpha=0.04).total_correlation) < 1.0
 
 
@@ -130,7 +130,7 @@ def test_alpha_defaults_by_layer_kind(rng):
     assert pycx.kde_entropy(flat, alpha=0.2, layer="conv").alpha == 0.2
     np.testing.assert_allclose(pycx.kde_entropy(flat, layer="conv").entropy, conv.entropy, rtol=1e-14)
     d = conv.to_dict()
-    # The default is V = d (SPEC §4, changed from "var"): s2 = alpha * number of gate bits.
+    # The default is V = d (definitions §4, changed from "var"): s2 = alpha * number of gate bits.
     assert d["s2"] == conv.s2 == 0.04 * 48 and d["settings"]["bandwidth"] == "d"
 
 

@@ -1,5 +1,5 @@
 """Resolution, relevance, beta, classification error and the maximal relevance curve
-(SPEC §3) against the numpy reference."""
+(docs/definitions.md §3) against the numpy reference."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""Classifier chain-rule entropy (SPEC §5.1): dedup vs plain fits, an independent
+"""Classifier chain-rule entropy (docs/definitions.md §5.1): dedup vs plain fits, an independent
 XGBClassifier chain, ground-truth distributions, orders, degenerate folds, bad input."""
 import sys
 

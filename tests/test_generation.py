@@ -1,4 +1,4 @@
-"""Generation ability (SPEC §7): hand-computed KL divergences, KT smoothing, the classifier
+"""Generation ability (definitions §7): hand-computed KL divergences, KT smoothing, the classifier
 helpers and their input checks."""
 import math
 

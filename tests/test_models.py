@@ -1,4 +1,4 @@
-"""Reference architectures: parameter counts, and paper 002's findings under SPEC section 6."""
+"""Reference architectures: parameter counts, and paper 002's findings under definitions §6."""
 import math
 
 import pytest
@@ -60,7 +60,7 @@ def cifar_results():
 
 
 def test_cifar_regression_values(cifar_results):
-    # SPEC section 6 (log10 GCIP, rounded to one decimal there): the values of the trunk, up to
+    # definitions §6 (log10 GCIP, rounded to one decimal there): the values of the trunk, up to
     # the global pooling. 0.06: one-decimal rounding, and PlainNet-110's -129.348 sits at the edge.
     spec = {(20, True): -3.2, (56, True): -7.4, (110, True): -13.7,
             (20, False): -22.4, (56, False): -65.2, (110, False): -129.4}

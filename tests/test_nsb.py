@@ -1,4 +1,4 @@
-"""NSB entropy (SPEC §5.2) against the numpy reference, an independent scipy integration,
+"""NSB entropy (definitions §5.2) against the numpy reference, an independent scipy integration,
 and ground truth on uniform and Zipf-distributed states."""
 import math
 

@@ -45,7 +45,7 @@ def test_miller_madow_correction():
 
 
 def test_total_correlation_identity_with_plugin_entropies(rng):
-    # H + TC = sum_i h2(p_i) (SPEC §4 eq. 6) holds exactly for the empirical distribution;
+    # H + TC = sum_i h2(p_i) (definitions §4 eq. 6) holds exactly for the empirical distribution;
     # TC is computed independently as a KL divergence. 1e-12: sums of ~100 O(1) terms.
     for _ in range(5):
         x = (rng.random((300, 6)) < rng.random(6)).astype(np.uint8)

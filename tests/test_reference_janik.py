@@ -61,7 +61,7 @@ def test_effective_dimension_from_data(rng):
     # positive ones contribute q ln q of order 1e-14.
     assert ref.effective_dimension_from_data(rank_one) == pytest.approx(1.0, abs=1e-6)
     assert ref.effective_dimension(rank_one) == pytest.approx(1.0, abs=1e-6)
-    # Zero total variance -> 0 (SPEC §2 decision).
+    # Zero total variance -> 0 (docs/definitions.md §2 decision).
     assert ref.effective_dimension_from_data(np.full((10, 4), 7.0)) == 0.0
     assert ref.effective_dimension_from_covariance(np.zeros((3, 3))) == 0.0
     # Two orthogonal directions with equal variance: dimension 2 exactly.

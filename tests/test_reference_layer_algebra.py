@@ -1,4 +1,4 @@
-"""Reference layer algebra (SPEC section 6) on graphs whose values are computed by hand."""
+"""Reference layer algebra (docs/definitions.md §6) on graphs whose values are computed by hand."""
 import math
 
 import pytest

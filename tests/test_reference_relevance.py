@@ -100,7 +100,7 @@ def test_beta_mle_maximises_the_likelihood_computed_with_scipy(rng):
 def test_beta_mle_edge_cases():
     # Fewer than three distinct frequencies: undefined (NaN), never an arbitrary number. (This
     # test encoded inf for "all equal k_min" and a finite value for one pair among singletons
-    # before; the SPEC now defines both as undefined.)
+    # before; docs/definitions.md §3 now defines both as undefined.)
     assert math.isnan(ref.beta_mle(np.ones(10, np.int64)))            # every sample alone
     assert math.isnan(ref.beta_mle(np.array([50])))                   # one state
     assert math.isnan(ref.beta_mle(np.array([1, 3, 3]), k_min=3))

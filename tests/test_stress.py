@@ -91,7 +91,7 @@ def test_count_estimators_past_65536_states(cube_twice):
 
 def test_kde_entropy_of_the_hypercube_past_65536_states():
     # Every state of the 17-bit hypercube twice: every row's kernel sum is exactly
-    # 2 (1 + q)^17 with q = exp(-1 / (2 s2)), so H = 17 (1 - log2(1 + q)) bits (SPEC eq. 2).
+    # 2 (1 + q)^17 with q = exp(-1 / (2 s2)), so H = 17 (1 - log2(1 + q)) bits (definitions §4, eq. 2).
     cube = np.arange(2**CUBE_BITS, dtype=np.uint64)
     packed = pycx.PackedBits(np.concatenate([cube, cube])[:, None].copy(), CUBE_BITS)
     r = pycx.kde_entropy(packed, alpha=0.1, bandwidth="d")

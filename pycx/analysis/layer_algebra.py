@@ -1,4 +1,4 @@
-"""Layer algebra (SPEC section 6; Badias & Banerjee): architecture-only intrinsic power and
+"""Layer algebra (docs/definitions.md §6; Badias & Banerjee): architecture-only intrinsic power and
 complexity, per layer and cumulative along the model's data-flow graph.
 
 No data is needed: the graph comes from ``torch.fx`` and the spatial sizes from shape
@@ -88,7 +88,7 @@ def activation_power(fn: Callable[[Any], Any], distribution: str = "normal", n: 
     ``var(fn(x)) / var(x)`` for ``n`` samples x of a standard normal (``distribution="normal"``,
     times ``scale``) or of a uniform on ``[-scale, scale]``. ``fn`` is applied to the 1-D float64
     sample array: a numpy function, or a torch function/module (it then gets a tensor). Its
-    complexity is the inverse (eq. 7). The paper's fixed values (SPEC) come from its own
+    complexity is the inverse (eq. 7). The paper's fixed values (definitions §6) come from its own
     setting; this function is for activations it does not list.
 
     >>> round(activation_power(lambda x: 2 * x), 6)                     # var(2x) / var(x)
@@ -695,7 +695,7 @@ def layer_algebra(model: "torch.nn.Module | Callable",
                   concrete_args: Optional[dict[str, Any]] = None,
                   input_dtype: "torch.dtype | None" = None,
                   resample_power: bool = True) -> LayerAlgebra:
-    """Intrinsic power and complexity of a model's layers and of the whole model (SPEC section 6).
+    """Intrinsic power and complexity of a model's layers and of the whole model (definitions §6).
 
     ``model``: a torch ``nn.Module`` (or a function) traceable by ``torch.fx``.
     ``input_shape``: the shape of one input, batch axis included, e.g. ``(1, 3, 224, 224)``

@@ -2,7 +2,7 @@
 Learning"): ``entropy_xgb(X, n_splits=5, verbose=True, base2=True, **xgb_kwargs)`` and
 ``entropy_histogram(X, method)``, both returning the total entropy as a float.
 
-Differences from the original ``entropy_xgb`` (all deliberate, SPEC §5.1):
+Differences from the original ``entropy_xgb`` (all deliberate, docs/definitions.md §5.1):
 - probabilities are clipped to ``[eps, 1 - eps]`` instead of ``log(p + eps)``;
 - the first unit's term is the exact ``h2(p_0)`` (the original adds eps inside its logs);
 - a training fold in which the target has one class predicts the Laplace rate

@@ -1,4 +1,4 @@
-"""Entropy from the counts of distinct states (SPEC section 5.2): plug-in and Miller–Madow.
+"""Entropy from the counts of distinct states (docs/definitions.md §5.2): plug-in and Miller–Madow.
 
 Exact when the number of rows is much larger than the number of distinct states. The heavy
 part, finding the distinct rows, is ``pycx.state_counts`` (hashing of packed rows); the rest

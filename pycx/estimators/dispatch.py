@@ -22,8 +22,8 @@ METHODS = {
 def entropy(gates: "npt.ArrayLike | PackedBits", method: str = "xgb", **kwargs: Any) -> Result:
     """Entropy of binary rows by the named estimator; keyword arguments go to it.
 
-    "xgb": `xgb_entropy` (classifier chain rule, SPEC §5.1, the default of paper 000);
-    "plugin" / "miller_madow": from state counts (SPEC §5.2); "kde": `kde_entropy` (SPEC §4).
+    "xgb": `xgb_entropy` (classifier chain rule, definitions §5.1, the default of paper 000);
+    "plugin" / "miller_madow": from state counts (definitions §5.2); "kde": `kde_entropy` (definitions §4).
     Every result has an ``entropy`` attribute in bits.
 
     >>> import numpy as np

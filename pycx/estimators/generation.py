@@ -1,4 +1,4 @@
-"""Generation ability (SPEC section 7; Song, Marsili & Jo eq. 9): how closely the label
+"""Generation ability (docs/definitions.md §7; Song, Marsili & Jo eq. 9): how closely the label
 distribution of generated samples follows that of the training samples.
 
 ``generation_ability = 1 / KL(P || Q)`` in bits, P the training label distribution, Q the
@@ -61,7 +61,7 @@ def generation_ability(train_labels: npt.ArrayLike, generated_labels: npt.ArrayL
                        n_classes: Optional[int] = None
                        ) -> GenerationAbility:
     """``1 / KL(P || Q)`` (bits) between the training labels' distribution P and the generated
-    labels' distribution Q (SPEC §7), ``Q_c = (n_c + 1/2) / (n_gen + C/2)``.
+    labels' distribution Q (docs/definitions.md §7), ``Q_c = (n_c + 1/2) / (n_gen + C/2)``.
 
     train_labels, generated_labels: 1-D integer class indices (any lengths). n_classes: C
     (default: one more than the largest label of either array); labels must be below it.

@@ -1,5 +1,5 @@
 """Hamming-kernel (KDE) entropy, conditional entropy, I(X;Sigma;Y) and total correlation of
-gating states (SPEC section 4; paper 004).
+gating states (docs/definitions.md §4; paper 004).
 
 Rows are deduplicated first (``pycx.state_counts``): with S distinct states of counts ``c_s``,
 every sum over rows becomes a weighted sum over states (``pycx.kde_sums(..., weights=c)``),
@@ -72,7 +72,7 @@ class KdeEntropy(Result):
 
 @dataclass(frozen=True)
 class KdeTotalCorrelation(Result):
-    total_correlation: float    # bits (leave-one-out numerator, SPEC §4 decision)
+    total_correlation: float    # bits (leave-one-out numerator, docs/definitions.md §4 decision)
     s2: float
     alpha: float
     variance: float
@@ -144,7 +144,7 @@ def _weighted_entropy(log_sums: np.ndarray, weights: np.ndarray, log_norm: np.nd
 def kde_entropy(gates: "npt.ArrayLike | PackedBits", *, alpha: Optional[float] = None,
                 bandwidth: str = DEFAULT_BANDWIDTH, labels: Optional[npt.ArrayLike] = None,
                 layer: Optional[str] = None, threads: Optional[int] = None) -> KdeEntropy:
-    """``H(Sigma) = -(1/n) sum_j log2( (1/n) sum_k K_jk )`` (SPEC §4, paper 004 eq. 2; self
+    """``H(Sigma) = -(1/n) sum_j log2( (1/n) sum_k K_jk )`` (definitions §4, paper 004 eq. 2; self
     term included, so ``0 <= H <= log2 n``), and with ``labels`` ``H(Sigma|Y) = sum_m (n_m/n)
     H(Sigma restricted to class m)`` (same ``s2``) and ``I(X;Sigma;Y) = H(Sigma) - H(Sigma|Y)``.
 
@@ -346,12 +346,12 @@ def kde_total_correlation(gates: "npt.ArrayLike | PackedBits", *, alpha: Optiona
                           seed: int = 0, layer: Optional[str] = None,
                           threads: Optional[int] = None,
                           leave_one_out: bool = True) -> KdeTotalCorrelation:
-    """Total correlation (SPEC §4, paper 004 eq. 28), bits:
+    """Total correlation (docs/definitions.md §4, paper 004 eq. 28), bits:
     ``TC = (1/n) sum_j log2( mean_{k != j} K(sigma_j, sigma_k) / mean_k K(sigma_j, sigma_hat_k) )``
     with ``sigma_hat`` n synthetic rows of independent Bernoulli(p_i) bits (seeded, drawn as
     ``(synthetic_rng(seed).random((n, d)) < p)``, a stream of its own derived from ``seed``
     by a `numpy.random.SeedSequence` spawn key), same bandwidth as `kde_entropy`.
-    The numerator leaves row j out (SPEC decision), so n >= 2; ``leave_one_out=False`` is eq.
+    The numerator leaves row j out (definitions §4, Decision), so n >= 2; ``leave_one_out=False`` is eq.
     28 as printed (mean over all k, self term ``K_jj = 1`` included; n >= 1). Compare layers
     and models with it; it overestimates the true total correlation of strongly coupled units.
 

@@ -1,4 +1,4 @@
-"""NSB entropy (Nemenman, Shafee & Bialek 2002; SPEC §5.2): the estimator for the
+"""NSB entropy (Nemenman, Shafee & Bialek 2002; docs/definitions.md §5.2): the estimator for the
 undersampled regime, where the plug-in entropy is biased low by up to ``log2(K/N)``.
 
 The posterior mean of the entropy under the NSB prior (a mixture of symmetric Dirichlet priors

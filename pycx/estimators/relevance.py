@@ -1,4 +1,4 @@
-"""Resolution and relevance (SPEC section 3; Song, Marsili & Jo): state frequencies ``k_s``,
+"""Resolution and relevance (docs/definitions.md §3; Song, Marsili & Jo): state frequencies ``k_s``,
 degeneracies ``m_k``, ``H[s]``, ``H[k]``, the exponent beta and the maximal relevance curve.
 
 The distinct states and their counts come from ``pycx.state_counts`` (the only part that
@@ -56,7 +56,7 @@ def _classification_error(inverse: np.ndarray, labels: np.ndarray) -> float:
 def resolution_relevance(gates: "npt.ArrayLike | PackedBits",
                          labels: Optional[npt.ArrayLike] = None,
                          *, k_min: int = 1) -> ResolutionRelevance:
-    """SPEC §3 summary of one layer's per-sample binarised states.
+    """docs/definitions.md §3 summary of one layer's per-sample binarised states.
 
     gates: `PackedBits` or a 2-D 0/1 array, one row per sample. labels: optional integer
     class labels (one per row) for the classification error. k_min: smallest frequency used
@@ -110,7 +110,7 @@ def _curve(m: int, method: str, n_lines: int):
 
 def max_relevance_curve(n_samples: int, *, method: str = "auto",
                         n_lines: int = 64) -> MaxRelevanceCurve:
-    """The maximal relevance curve for M samples (SPEC §3; Haimovici & Marsili 2015, the
+    """The maximal relevance curve for M samples (definitions §3; Haimovici & Marsili 2015, the
     dotted line of Song, Marsili & Jo fig. 2a): the upper envelope of ``(H[s], H[k])`` over
     all frequency profiles of M samples (integers ``m_k >= 0``, ``sum_k k m_k = M``).
 

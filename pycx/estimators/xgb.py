@@ -1,4 +1,4 @@
-"""Classifier chain-rule entropy of a binary vector (SPEC section 5.1; Janik, "Entropy from
+"""Classifier chain-rule entropy of a binary vector (docs/definitions.md §5.1; Janik, "Entropy from
 Machine Learning", as used by paper 000).
 
 ``H(Z) = h2(p_0) + sum_{i>=1} H(z_i | z_0..z_{i-1})``; each conditional term is bounded above
@@ -258,7 +258,7 @@ def xgb_entropy(gates: "npt.ArrayLike | PackedBits", *, folds: int = 2, n_estima
                 threads: Optional[int] = None, xgb_params: Optional[dict] = None,
                 executor: "str | concurrent.futures.Executor | None" = None,
                 backend: str = "xgboost") -> XgbEntropy:
-    """Entropy (bits) of binary rows by the classifier chain rule with XGBoost (SPEC §5.1).
+    """Entropy (bits) of binary rows by the classifier chain rule with XGBoost (definitions §5.1).
 
     gates: ``(rows, units)`` 0/1 array (bool/integer/float) or `PackedBits` (e.g. the per-patch
         rows of ``pycx.pack_per_patch``).

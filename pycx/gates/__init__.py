@@ -1,4 +1,4 @@
-"""Capture of gate states from PyTorch models (SPEC section 1).
+"""Capture of gate states from PyTorch models (docs/definitions.md §1).
 
 - `ops`: the table of gating ops (which torch functions and modules are gates, and how each
   gate is read);

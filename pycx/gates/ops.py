@@ -1,4 +1,4 @@
-"""Gating operations seen by `pycx.capture` (SPEC section 1) and the torch-side bit packer.
+"""Gating operations seen by `pycx.capture` (docs/definitions.md §1) and the torch-side bit packer.
 
 Each gating op is recognised by the function object a `TorchFunctionMode` receives: module
 calls (``nn.ReLU`` -> ``F.relu``, ``nn.Sigmoid`` -> ``torch.sigmoid``, ``nn.MaxPool2d`` ->

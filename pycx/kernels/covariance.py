@@ -1,4 +1,4 @@
-"""Streaming (batched) population covariance for the effective dimension (SPEC section 2).
+"""Streaming (batched) population covariance for the effective dimension (docs/definitions.md §2).
 
 `Covariance` keeps, per batch entry, the running ``(count, mean, M2)`` where ``M2`` is the
 centred second moment; ``covariance() = M2 / count``. Each update is cut into row blocks. In one
@@ -81,7 +81,7 @@ class Covariance:
     is the population covariance (divided by ``count``) in float64.
 
     With ``batch_shape=(H, W)`` and updates of shape ``(H, W, N, C)`` this is the pixel-wise
-    covariance (SPEC section 2): one ``C x C`` covariance per spatial position, e.g. from an
+    covariance (docs/definitions.md §2): one ``C x C`` covariance per spatial position, e.g. from an
     ``(N, C, H, W)`` output ``y`` via ``y.transpose(2, 3, 0, 1)`` (a view, no copy).
 
     >>> x = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])

@@ -1,4 +1,4 @@
-"""Hamming distances and Hamming-kernel sums of packed gate rows (SPEC section 4).
+"""Hamming distances and Hamming-kernel sums of packed gate rows (docs/definitions.md §4).
 
 ``kde_sums`` is the n^2 core of the KDE entropy and total-correlation estimators: for each
 row ``j`` of A, ``total[j] = sum_k w_k exp(-h(a_j, b_k) / (2 s2))`` over the rows of B. It
@@ -70,7 +70,7 @@ def kde_sums(a: "PackedBits | npt.ArrayLike", b: "PackedBits | npt.ArrayLike | N
     """Hamming-kernel sums ``total[j] = sum_k w_k exp(-h(a_j, b_k) / (2 s2))``.
 
     a, b: `PackedBits` with the same ``n_bits`` (n and m rows); ``b=None`` means B = A, and
-    then each pair is computed once (the self pair ``k = j`` is included, as in SPEC eq. 2).
+    then each pair is computed once (the self pair ``k = j`` is included, as in definitions §4, eq. 2).
     weights: optional non-negative integers, one per row of B (multiplicities of deduplicated
     rows; with ``b=None`` they are also the multiplicities of A's rows).
     labels: optional integer labels of A's rows; then ``same_label[j]`` is the sum over the

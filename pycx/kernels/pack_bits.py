@@ -1,4 +1,4 @@
-"""Bit-packing of gate states (SPEC section 1): `pack_bits`, the two layouts of an
+"""Bit-packing of gate states (docs/definitions.md §1): `pack_bits`, the two layouts of an
 ``(N, C, H, W)`` output, and concatenation of several layers' bits."""
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def pack_bits(x: "npt.ArrayLike | torch.Tensor", threshold: float = 0.0, *,
 
 def pack_per_sample(x: "npt.ArrayLike | torch.Tensor", threshold: float = 0.0, *,
                     threads: int | None = None) -> PackedBits:
-    """Per-sample layout (SPEC section 1): one row per sample holding all of its gates in C
+    """Per-sample layout (docs/definitions.md §1): one row per sample holding all of its gates in C
     order (``C*H*W`` bits for an ``(N, C, H, W)`` output). No copy for contiguous input.
 
     >>> x = np.array([[[[1.0, -1.0]], [[-1.0, 2.0]]]])            # (N, C, H, W) = (1, 2, 1, 2)
@@ -129,7 +129,7 @@ def pack_per_sample(x: "npt.ArrayLike | torch.Tensor", threshold: float = 0.0, *
 
 def pack_per_patch(x: "npt.ArrayLike | torch.Tensor", threshold: float = 0.0, *,
                    threads: int | None = None) -> PackedBits:
-    """Per-patch layout (SPEC section 1, paper 000 eq. 1): for an ``(N, C, H, W)`` output,
+    """Per-patch layout (docs/definitions.md §1, paper 000 eq. 1): for an ``(N, C, H, W)`` output,
     ``N*H*W`` rows of ``C`` gates, row ``n*H*W + h*W + w`` = ``x[n, :, h, w]``. Any strides
     (channels-last tensors included) are read in place, without a copy. An ``(N, C)`` input
     (a linear layer) gives the same rows as `pack_bits`.

@@ -1,4 +1,4 @@
-"""State frequencies of packed gate rows (SPEC section 3): the distinct states ``s``, their
+"""State frequencies of packed gate rows (docs/definitions.md §3): the distinct states ``s``, their
 counts ``k_s``, the row -> state map, the degeneracies ``m_k`` and per-label counts.
 
 The kernel (``csrc/state_counts.cpp``) hashes every row (all of its words), inserts the hashes
@@ -93,7 +93,7 @@ def state_counts(packed: "PackedBits | npt.ArrayLike", labels: Optional[npt.Arra
                  threads: int | None = None, *, _weak_hash_bits: int = 0,
                  _partition_min_rows: int = -1) -> StateCounts:
     """Distinct rows of a `PackedBits` (or of a 2-D 0/1 array, packed first) with their
-    counts (SPEC section 3, ``k_s``).
+    counts (docs/definitions.md §3, ``k_s``).
 
     ``labels`` (optional, one class label per row: integers or strings) enables
     `StateCounts.label_counts`. ``threads``: OpenMP threads (default: all, one for inputs

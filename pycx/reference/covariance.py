@@ -1,4 +1,4 @@
-"""Reference of the (batched) population covariance used for effective dimension (SPEC §2)."""
+"""Reference of the (batched) population covariance used for effective dimension (definitions §2)."""
 from __future__ import annotations
 
 import numpy as np

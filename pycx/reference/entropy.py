@@ -1,4 +1,4 @@
-"""Reference entropies from counts (SPEC §5.2) and the binary entropy h2 (SPEC, units).
+"""Reference entropies from counts (docs/definitions.md §5.2) and the binary entropy h2 (units).
 
 Entropies are in bits by default; every function takes ``base=`` (e.g. ``base=np.e`` for
 nats). The convention ``0 log 0 = 0`` is used throughout.
@@ -21,7 +21,7 @@ def _log_base(base) -> float:
 
 
 def h2(p, *, base=2):
-    """Binary entropy ``h2(p) = -p log p - (1-p) log(1-p)``, ``h2(0) = h2(1) = 0`` (SPEC units).
+    """Binary entropy ``h2(p) = -p log p - (1-p) log(1-p)``, ``h2(0) = h2(1) = 0`` (definitions, units).
 
     ``p`` is a probability or an array of them (float or integer dtype, values in [0, 1]).
     Returns a float for scalar input, else a float64 array of p's shape.
@@ -55,7 +55,7 @@ def _counts_of(name: str, counts_or_bits) -> np.ndarray:
 
 
 def plugin_entropy(counts_or_bits, *, base=2) -> float:
-    """Plug-in entropy ``-sum_s (k_s/M) log(k_s/M)`` (SPEC §5.2).
+    """Plug-in entropy ``-sum_s (k_s/M) log(k_s/M)`` (docs/definitions.md §5.2).
 
     ``counts_or_bits``: 1-D integer counts ``k_s`` (zeros are ignored) or 2-D 0/1 rows
     ``(M, d)``, whose distinct rows are the states.
@@ -69,7 +69,7 @@ def plugin_entropy(counts_or_bits, *, base=2) -> float:
 
 def miller_madow_entropy(counts_or_bits, *, base=2) -> float:
     """Miller–Madow estimate: plug-in ``+ (S - 1) / (2 M ln base)`` with S the number of
-    states observed (nonzero counts) and M the number of samples (SPEC §5.2; in bits the
+    states observed (nonzero counts) and M the number of samples (definitions §5.2; in bits the
     correction is ``(S-1)/(2 M ln 2)``)."""
     ln_b = _log_base(base)
     k = _counts_of("counts_or_bits", counts_or_bits)
@@ -81,7 +81,7 @@ def miller_madow_entropy(counts_or_bits, *, base=2) -> float:
 def plugin_total_correlation(bits, *, base=2) -> float:
     """Total correlation of the empirical distribution of 0/1 rows, computed directly as
     ``KL(P || prod_i P_i) = sum_s P(s) log(P(s) / prod_i p_i^{s_i} (1-p_i)^{1-s_i})`` with
-    ``p_i`` the unit rates. Equals ``sum_i h2(p_i) - plugin_entropy(bits)`` (SPEC §4, eq. 6),
+    ``p_i`` the unit rates. Equals ``sum_i h2(p_i) - plugin_entropy(bits)`` (definitions §4, eq. 6),
     which is why it is computed the long way here: the identity is then a test."""
     ln_b = _log_base(base)
     x = check_gate_matrix("bits", bits, min_rows=1)

@@ -1,4 +1,4 @@
-"""Plain-numpy reference of SPEC section 7: Bernoulli-Bernoulli RBMs by exact enumeration, and
+"""Plain-numpy reference of definitions §7: Bernoulli-Bernoulli RBMs by exact enumeration, and
 the generation ability (KL divergence of label distributions, in bits).
 
 Conventions: ``W`` is ``(n_visible, n_hidden)``, ``a`` the visible biases, ``b`` the hidden
@@ -105,7 +105,7 @@ def kl_bits(p, q) -> float:
 
 
 def generation_ability(train_labels, generated_labels, n_classes: int) -> float:
-    """SPEC §7: ``1 / KL(P || Q)`` in bits, P the empirical training label distribution, Q the
+    """definitions §7: ``1 / KL(P || Q)`` in bits, P the empirical training label distribution, Q the
     KT-smoothed distribution of the generated labels; infinity when KL = 0."""
     p = np.bincount(np.asarray(train_labels, np.int64), minlength=n_classes) / len(train_labels)
     kl = kl_bits(p, kt_distribution(generated_labels, n_classes))

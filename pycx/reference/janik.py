@@ -1,4 +1,4 @@
-"""Reference of the Janik & Witaszczyk layer metrics (SPEC §2; papers 000/001).
+"""Reference of the Janik & Witaszczyk layer metrics (docs/definitions.md §2; papers 000/001).
 
 Gate input is per-patch rows ``Z`` of shape ``(M, C)`` (M patches, C units), 0/1 values of
 any gate dtype. Entropies are in bits.
@@ -20,25 +20,25 @@ def unit_rates(gates) -> np.ndarray:
 
 
 def unit_entropies(gates) -> np.ndarray:
-    """``H(Z_i) = h2(p_i)`` per unit, bits, float64 ``(C,)`` (SPEC §2)."""
+    """``H(Z_i) = h2(p_i)`` per unit, bits, float64 ``(C,)`` (docs/definitions.md §2)."""
     return np.asarray(h2(unit_rates(gates)), dtype=np.float64).reshape(-1)
 
 
 def linearity(gates) -> float:
-    """Linearity ``mean_i p_i`` (SPEC §2, paper 000 eq. 8): the mean fraction of active gates."""
+    """Linearity ``mean_i p_i`` (definitions §2, paper 000 eq. 8): the mean fraction of active gates."""
     z = check_gate_matrix("gates", gates, min_rows=1, min_units=1)
     return float(unit_rates(z).mean())
 
 
 def complexity_per_neuron(joint_entropy, n_units) -> float:
-    """``H(Z) / C`` (SPEC §2): a layer's complexity divided by its number of units."""
+    """``H(Z) / C`` (definitions §2): a layer's complexity divided by its number of units."""
     h = check_positive("joint_entropy", joint_entropy, allow_zero=True)
     c = check_int("n_units", n_units, minimum=1)
     return h / c
 
 
 def normalized_total_correlation(gates, joint_entropy) -> float:
-    """``(sum_i H(Z_i) - H(Z)) / sum_i H(Z_i)`` (SPEC §2, paper 000 eq. 7), with ``H(Z)`` the
+    """``(sum_i H(Z_i) - H(Z)) / sum_i H(Z_i)`` (definitions §2, paper 000 eq. 7), with ``H(Z)`` the
     given estimate of the joint entropy (bits). Defined as 0 when ``sum_i H(Z_i) = 0`` (every
     unit constant): there is no correlation to normalise."""
     h = check_positive("joint_entropy", joint_entropy, allow_zero=True)
@@ -50,7 +50,7 @@ def normalized_total_correlation(gates, joint_entropy) -> float:
 
 def _entropy_dimension(eigenvalues: np.ndarray) -> np.ndarray:
     """``exp(-sum q ln q)`` over the last axis with ``q = l / sum l``, negatives clipped to 0;
-    0 where the total is 0 (SPEC §2 decision)."""
+    0 where the total is 0 (docs/definitions.md §2 decision)."""
     lam = np.clip(eigenvalues, 0.0, None)
     total = lam.sum(axis=-1, keepdims=True)
     safe_total = np.where(total > 0, total, 1.0)
@@ -81,7 +81,7 @@ def _check_covariances(name: str, cov) -> np.ndarray:
 
 
 def effective_dimension_from_covariance(cov) -> float:
-    """Effective dimension (SPEC §2, paper 000 eqs. 9-10) of a C x C covariance matrix:
+    """Effective dimension (definitions §2, paper 000 eqs. 9-10) of a C x C covariance matrix:
     eigenvalues ``l_i`` clipped at 0, ``q_i = l_i / sum l``, ``exp(-sum q_i ln q_i)``.
     Zero total variance gives 0 (decision); otherwise the value lies in ``[1, C]``."""
     c = _check_covariances("cov", cov)
@@ -122,7 +122,7 @@ def effective_dimension(x, *, is_covariance: bool = False) -> float:
 
 def effective_dimension_map(covariances) -> np.ndarray:
     """Effective dimension of every matrix of a ``(..., C, C)`` stack (e.g. ``(H, W, C, C)``
-    for the pixel-wise map of SPEC §2 / fig. S7): a float64 array of shape ``(...)``."""
+    for the pixel-wise map of definitions §2 / fig. S7): a float64 array of shape ``(...)``."""
     c = _check_covariances("covariances", covariances)
     return _entropy_dimension(np.linalg.eigvalsh(c))
 

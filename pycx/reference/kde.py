@@ -1,4 +1,4 @@
-"""Reference of the transformation-complexity estimators of paper 004 (SPEC §4).
+"""Reference of the transformation-complexity estimators of paper 004 (docs/definitions.md §4).
 
 Input: per-sample gate rows ``sigma_j in {0,1}^d`` of shape ``(n, d)`` (any gate dtype),
 unit rates ``p_i = mean_j sigma_ji``. Kernel ``K_jk = exp(-h_jk / (2 s2))`` with ``h_jk`` the
@@ -19,12 +19,12 @@ from .._validate import (check_choice, check_gate_matrix, check_int, check_label
 from .entropy import h2
 from .kde_sums import hamming_distances
 
-ALPHA_CONV = 0.04    # bandwidth factor for gates of a convolutional output (SPEC §4)
+ALPHA_CONV = 0.04    # bandwidth factor for gates of a convolutional output (docs/definitions.md §4)
 ALPHA_LINEAR = 0.01  # ... and of a linear (2-D) output
 
 
 def default_alpha(output_ndim) -> float:
-    """SPEC §4 default bandwidth factor for a layer whose output has ``output_ndim`` axes
+    """definitions §4 default bandwidth factor for a layer whose output has ``output_ndim`` axes
     (batch axis included): 0.01 for a linear ``(N, D)`` output, 0.04 for a convolutional one.
     Outputs with spatial axes of any count (3-D conv1d, 5-D conv3d) count as convolutional."""
     ndim = check_int("output_ndim", output_ndim, minimum=2)
@@ -36,14 +36,14 @@ def _gates(gates, min_rows: int = 1) -> np.ndarray:
 
 
 def layer_sum_entropy(gates) -> float:
-    """``C_l = sum_i h2(p_i)`` in bits (SPEC §4, paper 004 eq. 6): the joint entropy if the
+    """``C_l = sum_i h2(p_i)`` in bits (definitions §4, paper 004 eq. 6): the joint entropy if the
     units were independent."""
     g = _gates(gates)
     return float(np.sum(h2(g.astype(np.float64).mean(axis=0))))
 
 
 def kde_bandwidth(gates, alpha, *, mode: str = "var") -> float:
-    """Kernel variance ``s2 = alpha * V`` (SPEC §4). ``mode="var"`` (default, the paper's
+    """Kernel variance ``s2 = alpha * V`` (definitions §4). ``mode="var"`` (default, the paper's
     ``Var(Sigma_l)``): ``V = sum_i p_i (1 - p_i)``; ``mode="d"`` (the authors' released code):
     ``V = d``. See `default_alpha` for the usual alpha. ``V = 0`` (all units constant in
     "var" mode, or d = 0) gives 0, which the estimators read as the small-bandwidth limit."""
@@ -83,13 +83,13 @@ def _entropy_of(g: np.ndarray, s2: float) -> float:
 
 
 def kde_entropy(gates, s2) -> float:
-    """Complexity ``H(Sigma) = -(1/n) sum_j log2( (1/n) sum_k K_jk )`` (SPEC §4, paper 004
+    """Complexity ``H(Sigma) = -(1/n) sum_j log2( (1/n) sum_k K_jk )`` (definitions §4, paper 004
     eq. 2), self term ``K_jj = 1`` included, so ``0 <= H <= log2 n``."""
     return _entropy_of(_gates(gates), _check_s2(s2))
 
 
 def kde_conditional_entropy(gates, labels, s2) -> float:
-    """``H(Sigma|Y) = sum_m (n_m/n) H(Sigma restricted to class m)`` (SPEC §4), each class
+    """``H(Sigma|Y) = sum_m (n_m/n) H(Sigma restricted to class m)`` (definitions §4), each class
     term the `kde_entropy` of the class's rows alone: normalised by its own ``n_m``, same
     bandwidth ``s2``. Equivalently ``-(1/n) sum_j log2( (1/n_{y_j}) sum_{k: y_k = y_j} K_jk )``."""
     g = _gates(gates)
@@ -103,7 +103,7 @@ def kde_conditional_entropy(gates, labels, s2) -> float:
 
 
 def kde_mutual_information(gates, labels, s2) -> float:
-    """``I(X; Sigma; Y) = H(Sigma) - H(Sigma|Y)`` (SPEC §4, paper 004 eq. 4 with
+    """``I(X; Sigma; Y) = H(Sigma) - H(Sigma|Y)`` (docs/definitions.md §4, paper 004 eq. 4 with
     ``I(Sigma; Y | X) = 0``)."""
     g = _gates(gates)
     return kde_entropy(g, s2) - kde_conditional_entropy(g, labels, s2)
@@ -129,7 +129,7 @@ def synthetic_independent_rows(gates, seed) -> np.ndarray:
 
 
 def kde_total_correlation(gates, s2, seed=0, *, leave_one_out: bool = True) -> float:
-    """Total correlation (SPEC §4, paper 004 eq. 28), bits:
+    """Total correlation (docs/definitions.md §4, paper 004 eq. 28), bits:
     ``TC = (1/n) sum_j log2( mean_{k != j} K(sigma_j, sigma_k) / mean_k K(sigma_j, sigma_hat_k) )``
     with ``sigma_hat`` = `synthetic_independent_rows` (gates, seed), same ``s2``.
 

@@ -1,4 +1,4 @@
-"""Reference of Hamming distances and Hamming-kernel sums (SPEC section 4)."""
+"""Reference of Hamming distances and Hamming-kernel sums (docs/definitions.md §4)."""
 from __future__ import annotations
 
 from typing import NamedTuple, Optional

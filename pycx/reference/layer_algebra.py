@@ -1,4 +1,4 @@
-"""Reference of the layer algebra (SPEC section 6; Badias & Banerjee, sections 5-6).
+"""Reference of the layer algebra (docs/definitions.md §6; Badias & Banerjee, sections 5-6).
 
 Plain Python: the local intrinsic power ``p`` and complexity ``c`` of each layer type as
 functions of plain numbers, and :func:`combine`, which walks a given graph and returns the
@@ -6,7 +6,7 @@ cumulative values (log10) at every node and the global values GCIP, GCC, GSC, GW
 
 Notation: ``n_k`` filters (output channels), ``k`` the kernel's spatial size (kh*kw),
 ``c_in`` input channels, ``s_i``/``s_o`` input/output spatial size (H*W), ``d_in``/``d_out``
-fully connected widths. Decision (SPEC section 6): a convolution's kernel size counts its input
+fully connected widths. Decision (definitions §6): a convolution's kernel size counts its input
 channels, ``K = k * c_in / groups``.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reference of the NSB entropy estimator (Nemenman, Shafee & Bialek 2002; SPEC §5.2): the
+"""Reference of the NSB entropy estimator (Nemenman, Shafee & Bialek 2002; definitions §5.2): the
 posterior mean of the entropy under a mixture of symmetric Dirichlet priors whose mixing
 density makes the prior on the entropy flat.
 

@@ -1,4 +1,4 @@
-"""Reference of bit-packing and the two gate layouts (SPEC section 1)."""
+"""Reference of bit-packing and the two gate layouts (docs/definitions.md §1)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Reference of resolution, relevance and the frequency exponent (SPEC §3; paper 003).
+"""Reference of resolution, relevance and the frequency exponent (definitions §3; paper 003).
 
 Input is the vector ``counts`` of the frequencies ``k_s`` of the distinct states of a layer
 (e.g. ``state_counts(bits).counts``): M = sum k_s samples, ``m_k`` = number of states seen
@@ -30,7 +30,7 @@ def _normalize(value: float, n_samples: int) -> float:
 
 
 def resolution(counts, *, normalized: bool = False) -> float:
-    """Resolution ``H[s] = -sum_s (k_s/M) log2(k_s/M)`` (SPEC §3, paper 003 eq. 1); divided
+    """Resolution ``H[s] = -sum_s (k_s/M) log2(k_s/M)`` (definitions §3, paper 003 eq. 1); divided
     by ``log2 M`` when ``normalized``. ``counts`` are the ``k_s >= 1`` of the distinct states."""
     k = _counts(counts).astype(np.float64)
     n = k.sum()
@@ -40,7 +40,7 @@ def resolution(counts, *, normalized: bool = False) -> float:
 
 
 def relevance(counts, *, normalized: bool = False) -> float:
-    """Relevance ``H[k] = -sum_k (k m_k/M) log2(k m_k/M)`` (SPEC §3, paper 003 eq. 2): the
+    """Relevance ``H[k] = -sum_k (k m_k/M) log2(k m_k/M)`` (definitions §3, paper 003 eq. 2): the
     entropy of the frequency of a sample's state. Divided by ``log2 M`` when ``normalized``."""
     c = _counts(counts)
     k, m_k = degeneracy(c)
@@ -59,7 +59,7 @@ class ResolutionRelevance(NamedTuple):
 
 
 def resolution_relevance(counts) -> ResolutionRelevance:
-    """Both entropies of SPEC §3, raw and normalised by ``log2 M``."""
+    """Both entropies of docs/definitions.md §3, raw and normalised by ``log2 M``."""
     c = _counts(counts)
     n = int(c.sum())
     h_s, h_k = resolution(c), relevance(c)
@@ -179,7 +179,7 @@ def _n_frequencies(counts: np.ndarray, k_min: int = 1) -> int:
 
 
 def beta_mle(counts, k_min: int = 1) -> float:
-    """Exponent beta of ``m_k ~ k^(-beta-1)`` (SPEC §3 decision): ``a - 1`` with ``a`` the
+    """Exponent beta of ``m_k ~ k^(-beta-1)`` (definitions §3 decision): ``a - 1`` with ``a`` the
     discrete power-law MLE of `power_law_exponent_mle` over the frequencies ``k_s >= k_min``.
     (Drawing a distinct state uniformly, its frequency k has probability ``m_k / S``, so the
     law of the ``k_s`` is the law of ``m_k``.)
@@ -200,7 +200,7 @@ def beta_mle(counts, k_min: int = 1) -> float:
 
 def beta_least_squares(counts) -> float:
     """Exponent beta from the least-squares line ``log m_k = c - (beta + 1) log k`` over the
-    distinct frequencies k present (SPEC §3): ``-slope - 1``.
+    distinct frequencies k present (docs/definitions.md §3): ``-slope - 1``.
 
     **Undefined (NaN)** with fewer than three distinct frequencies, and when every ``m_k`` is
     1 (each state has its own frequency: the line is flat whatever the states, and -1 would be
@@ -213,7 +213,7 @@ def beta_least_squares(counts) -> float:
 
 
 def beta_across_layers(h_s, h_k) -> np.ndarray:
-    """``-dH[k]/dH[s]`` between consecutive layers (SPEC §3): ``-(H[k]_{l+1} - H[k]_l) /
+    """``-dH[k]/dH[s]`` between consecutive layers (definitions §3): ``-(H[k]_{l+1} - H[k]_l) /
     (H[s]_{l+1} - H[s]_l)``, length L-1; NaN/inf where H[s] does not change."""
     hs = _layer_values("h_s", h_s)
     hk = _layer_values("h_k", h_k)
@@ -419,7 +419,7 @@ def _lines_envelope(slopes: np.ndarray, intercepts: np.ndarray, x_max: float) ->
 
 def max_relevance_curve(n_samples, *, method: str = "auto",
                         n_lines: int = _CURVE_LINES) -> MaxRelevanceCurve:
-    """The maximal relevance curve for M samples (SPEC §3; Haimovici & Marsili 2015, the
+    """The maximal relevance curve for M samples (definitions §3; Haimovici & Marsili 2015, the
     dotted line of Song, Marsili & Jo fig. 2a): the upper envelope of ``(H[s], H[k])`` over
     every frequency profile, i.e. non-negative integers ``m_k`` with ``sum_k k m_k = M``.
 
@@ -493,7 +493,7 @@ def curve_value(curve: MaxRelevanceCurve, h_s) -> np.ndarray:
 # --------------------------------------------------------------------------- per-layer summaries
 
 def classification_error(inverse_or_states, labels) -> float:
-    """``1 - (1/M) sum_s max_y count(s, y)`` (SPEC §3, paper 003 fig. 2d): the fraction of
+    """``1 - (1/M) sum_s max_y count(s, y)`` (definitions §3, paper 003 fig. 2d): the fraction of
     samples whose label differs from the majority label of their state.
 
     ``inverse_or_states``: 1-D integer state ids, one per sample (any integers: equal ids =
@@ -519,7 +519,7 @@ def classification_error(inverse_or_states, labels) -> float:
 
 
 def critical_layer(points: Sequence) -> Optional[int]:
-    """Index of the layer maximising ``H[s] + H[k]`` (SPEC §3) among ``(H_s, H_k)`` pairs,
+    """Index of the layer maximising ``H[s] + H[k]`` (definitions §3) among ``(H_s, H_k)`` pairs,
     one per layer (raw or normalised, consistently); the first one on ties.
 
     Layers with ``H[k] = 0`` (every state seen equally often: one state, or every sample in
@@ -549,7 +549,7 @@ def why_no_critical_layer(points: Sequence) -> str:
 
 
 def zipf_layer(betas) -> Optional[int]:
-    """Index of the layer whose beta is closest to 1 (Zipf's law, SPEC §3); NaN and infinite
+    """Index of the layer whose beta is closest to 1 (Zipf's law, definitions §3); NaN and infinite
     betas (undefined exponents) are skipped, the first one on ties; **None** when no layer
     has a defined beta."""
     b = as_host_array("betas", betas)

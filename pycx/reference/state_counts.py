@@ -1,4 +1,4 @@
-"""Reference of state frequencies (SPEC section 3): distinct rows, k_s, m_k, per-label counts."""
+"""Reference of state frequencies (definitions §3): distinct rows, k_s, m_k, per-label counts."""
 from __future__ import annotations
 
 from typing import NamedTuple

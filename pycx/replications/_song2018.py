@@ -80,7 +80,7 @@ def train_dbn(x, cfg: dict, seed: int, progress: bool, *, epochs=None):
 
 
 def layer_stats(dbn, x, y) -> list:
-    """Per hidden layer: SPEC §3 statistics of the binarised states ``P(h | v) > 0.5``."""
+    """Per hidden layer: definitions §3 statistics of the binarised states ``P(h | v) > 0.5``."""
     import pycx
 
     rows = []
@@ -110,7 +110,7 @@ def zipf_layer(rows):
 
 
 def kmeans_points(x, seed: int, max_log2: int) -> list:
-    """k-means baseline (SPEC §3): ``H[s], H[k]`` (normalised) of the cluster sizes for
+    """k-means baseline (definitions §3): ``H[s], H[k]`` (normalised) of the cluster sizes for
     ``k = 2^2 .. 2^max_log2`` below M, on the 64 leading principal components of the
     images (Lloyd, k-means++ centres with one candidate per step, at most 100 iterations)."""
     import pycx

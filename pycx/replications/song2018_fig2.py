@@ -35,7 +35,7 @@ def _spearman(a, b) -> float:
 
 
 def _defined_beta(rows):
-    """beta per layer, NaN where SPEC §3 calls it undefined (< 3 distinct frequencies)."""
+    """beta per layer, NaN where definitions §3 calls it undefined (< 3 distinct frequencies)."""
     return [r["beta"] if len(r["k"]) >= 3 and np.isfinite(r["beta"]) else np.nan for r in rows]
 
 

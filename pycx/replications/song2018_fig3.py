@@ -1,6 +1,6 @@
 """Song, Marsili & Jo fig. 3: samples generated from each hidden layer of a deep belief
 network, their label histograms, and the generation ability (1 / KL of label distributions,
-SPEC §7) and classification error against the exponent beta.
+docs/definitions.md §7) and classification error against the exponent beta.
 
 Protocol (per seed, the DBN of `song2018-fig2`): from each hidden layer H_l, `gen_samples`
 chains start at uniformly random binary states of H_l, run `gen_steps` Gibbs sweeps between

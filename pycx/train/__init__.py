@@ -1,4 +1,4 @@
-"""Training with paper 004's complexity loss (SPEC section 8).
+"""Training with paper 004's complexity loss (docs/definitions.md §8).
 
 Owns: `ComplexityLoss` (the penalty on chosen gating layers, `complexity_loss`), the per-layer
 energy-based models of gate states and their sampler (`ebm`: `GateEBM`, `EBMStack`, `langevin`), and

@@ -1,5 +1,5 @@
 """Paper 004's complexity loss ``L = L_task + lambda * sum_l H(Sigma_l)`` (section 4.3,
-appendix J; SPEC section 8).
+appendix J; docs/definitions.md §8).
 
 `ComplexityLoss` attaches to a torch model and, during every forward pass run with autograd
 on, keeps the pre-activation ``x`` of each chosen ReLU-family gating layer (with its graph).
@@ -346,7 +346,7 @@ class ComplexityLoss:
     def penalty(self, update: bool = True) -> torch.Tensor:
         """``sum_l`` of the eq. 38 terms (nats, log Z held constant) for the last forward
         pass, differentiable in the model's parameters; `update`: train the EBMs on this
-        batch first (SPEC section 8: the EBM first, on every batch)."""
+        batch first (docs/definitions.md §8: the EBM first, on every batch)."""
         terms = self.layer_penalties(update=update)
         return torch.stack(list(terms.values())).sum()
 

@@ -1,4 +1,4 @@
-"""Energy-based models of one layer's gate states (paper 004, appendix J; SPEC section 8).
+"""Energy-based models of one layer's gate states (paper 004, appendix J; docs/definitions.md §8).
 
 ``p(sigma) = exp(f(sigma; theta)) q(sigma) / Z``: `q` a product of Bernoulli(``p_hat_i``) priors
 (``p_hat`` the running mean of each unit's gate, clipped to [0.01, 0.99]), `f` a small MLP for
@@ -38,12 +38,12 @@ import torch.nn.functional as F
 
 __all__ = ["GateEBM", "EBMStack", "langevin", "EBM_DEFAULTS"]
 
-# Documented defaults (SPEC section 8): sampler step dtau, number of steps K, initialisation,
+# Documented defaults (definitions §8): sampler step dtau, number of steps K, initialisation,
 # Adam learning rate of theta, f-value regulariser, running-mean momentum of p_hat, width of f.
 EBM_DEFAULTS = dict(step_size=0.2, steps=5, init="data", lr=1e-3, f_reg=1e-3,
                     prior_momentum=0.1, hidden=64)
 
-P_MIN, P_MAX = 0.01, 0.99  # clip of p_hat (SPEC section 8)
+P_MIN, P_MAX = 0.01, 0.99  # clip of p_hat (docs/definitions.md §8)
 # Flip logits of the sampler's proposal are clamped to +-30 (flip probabilities within 1e-13 of
 # 0 or 1): exp stays finite in float32, and the proposal is still a proper distribution.
 LOGIT_CLAMP = 30.0

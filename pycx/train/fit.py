@@ -1,4 +1,4 @@
-"""`fit`: a plain training loop with paper 004's complexity loss (SPEC section 8): on every
+"""`fit`: a plain training loop with paper 004's complexity loss (docs/definitions.md §8): on every
 batch the EBMs take their step first, then the network takes one on
 ``loss_fn(model(x), y) + lam * complexity.penalty()``."""
 from __future__ import annotations

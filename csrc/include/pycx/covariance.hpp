@@ -1,4 +1,4 @@
-// Streaming (batched) covariance, SPEC section 2: the centring and merging halves. The centred
+// Streaming (batched) covariance, definitions §2: the centring and merging halves. The centred
 // block product M2 = Xc^T Xc is left to BLAS (see pycx/kernels/covariance.py for why).
 #pragma once
 #include <cstdint>

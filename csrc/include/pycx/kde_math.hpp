@@ -1,4 +1,4 @@
-// Hamming-kernel math shared by the CPU (csrc/) and CUDA (cuda/) KDE sums (SPEC section 4).
+// Hamming-kernel math shared by the CPU (csrc/) and CUDA (cuda/) KDE sums (docs/definitions.md §4).
 // Distances are integers in [0, n_bits], so every kernel value comes from one table of
 // n_bits + 1 entries built once per call: no exp() in the n^2 loop.
 #pragma once

@@ -1,4 +1,4 @@
-// Hamming distances and Hamming-kernel sums of packed rows (SPEC section 4).
+// Hamming distances and Hamming-kernel sums of packed rows (docs/definitions.md §4).
 #pragma once
 #include <cstdint>
 

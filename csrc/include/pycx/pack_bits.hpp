@@ -1,4 +1,4 @@
-// Bit-packing of gate states (SPEC section 1). Layout: see common.hpp.
+// Bit-packing of gate states (docs/definitions.md §1). Layout: see common.hpp.
 #pragma once
 #include <cstdint>
 

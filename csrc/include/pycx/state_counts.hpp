@@ -1,4 +1,4 @@
-// Distinct packed rows and their frequencies (SPEC section 3: k_s per state s).
+// Distinct packed rows and their frequencies (docs/definitions.md §3: k_s per state s).
 #pragma once
 #include <cstdint>
 #include <vector>
