@@ -279,3 +279,32 @@ def test_batch_input_of_every_batch_form():
     assert batch_input(({"input_ids": ids}, [0] * N)) is ids
     assert batch_input((ids, [0] * N)) is ids
     assert batch_input({"attention_mask": mask}) is None
+
+
+def test_encoder_mask_is_not_applied_to_the_decoder():
+    """T5: the encoder's attention_mask covers the encoder's gates only; the decoder's tokens
+    (here of the same length T) are another sequence and keep every gate."""
+    config = transformers.T5Config(vocab_size=100, d_model=16, d_kv=8, d_ff=24, num_layers=1,
+                                   num_decoder_layers=1, num_heads=2, feed_forward_proj="relu",
+                                   decoder_start_token_id=0)
+    torch.manual_seed(5)
+    model = transformers.T5Model(config).eval()
+    ids, mask = token_batch(6, n=4, t=7)
+    dec = torch.randint(1, 100, (4, 7), generator=torch.Generator().manual_seed(7))
+    batch = {"input_ids": ids, "attention_mask": mask, "decoder_input_ids": dec}
+    pre = {}
+    hooks = [model.get_submodule(f"{part}.block.0.layer.{i}.DenseReluDense.wi").register_forward_hook(
+        lambda m, a, out, part=part: pre.__setitem__(part, out.detach().clone()))
+        for part, i in (("encoder", 1), ("decoder", 2))]
+    with torch.no_grad():
+        model(**batch)
+    for h in hooks:
+        h.remove()
+    cap = pycx.capture(model, [batch], progress=False)
+    enc = cap["encoder.block.0.layer.1.DenseReluDense.act"]
+    dec_rec = cap["decoder.block.0.layer.2.DenseReluDense.act"]
+    assert enc.valid is not None and dec_rec.valid is None
+    assert dec_rec.unit_axis == -1 and enc.unit_axis == -1
+    np.testing.assert_array_equal(enc.per_sample.unpack(), reference_rows(pre["encoder"], mask)[0])
+    full = torch.ones_like(mask)
+    np.testing.assert_array_equal(dec_rec.per_sample.unpack(), reference_rows(pre["decoder"], full)[0])

@@ -1,4 +1,4 @@
-"""Layer metrics of Janik & Witaszczyk (SPEC section 2; papers 000/001): unit entropies,
+"""Layer metrics of Janik & Witaszczyk (docs/definitions.md §2; papers 000/001): unit entropies,
 linearity, normalized total correlation and the effective dimension (global and pixel-wise).
 
 Gate input: per-patch rows ``Z`` (``M x C``), as a `PackedBits` or an unpacked 0/1 array.
@@ -28,7 +28,7 @@ def unit_rates(gates) -> np.ndarray:
 
 
 def unit_entropies(gates: "npt.ArrayLike | PackedBits") -> np.ndarray:
-    """``H(Z_i) = h2(p_i)`` per unit, bits, float64 ``(C,)`` (SPEC §2).
+    """``H(Z_i) = h2(p_i)`` per unit, bits, float64 ``(C,)`` (docs/definitions.md §2).
 
     >>> z = np.array([[1, 0], [1, 1], [0, 0], [1, 0]])       # p = (3/4, 1/4)
     >>> unit_entropies(z).round(4).tolist()                   # h2(3/4) = h2(1/4)
@@ -38,7 +38,7 @@ def unit_entropies(gates: "npt.ArrayLike | PackedBits") -> np.ndarray:
 
 
 def linearity(gates: "npt.ArrayLike | PackedBits") -> float:
-    """Linearity ``mean_i p_i`` (SPEC §2, paper 000 eq. 8): the mean fraction of active gates.
+    """Linearity ``mean_i p_i`` (definitions §2, paper 000 eq. 8): the mean fraction of active gates.
 
     >>> linearity(np.array([[1, 0], [1, 1], [0, 0], [1, 0]]))     # p = (3/4, 1/4)
     0.5
@@ -61,7 +61,7 @@ def _joint_entropy_value(joint_entropy) -> float:
 
 def normalized_total_correlation(gates: "npt.ArrayLike | PackedBits",
                                  joint_entropy: float) -> float:
-    """``(sum_i H(Z_i) - H(Z)) / sum_i H(Z_i)`` (SPEC §2, paper 000 eq. 7) with ``H(Z)`` the
+    """``(sum_i H(Z_i) - H(Z)) / sum_i H(Z_i)`` (definitions §2, paper 000 eq. 7) with ``H(Z)`` the
     given joint-entropy estimate (bits, or a result such as `xgb_entropy`'s). 0 when every
     unit is constant (the denominator is 0).
 
@@ -78,7 +78,7 @@ def normalized_total_correlation(gates: "npt.ArrayLike | PackedBits",
 
 def _entropy_dimension(eigenvalues: np.ndarray) -> np.ndarray:
     """``exp(-sum q ln q)`` over the last axis, ``q = l / sum l`` with negative eigenvalues
-    (rounding) clipped to 0; 0 where the total variance is 0 (SPEC §2 decision)."""
+    (rounding) clipped to 0; 0 where the total variance is 0 (docs/definitions.md §2 decision)."""
     lam = np.clip(eigenvalues, 0.0, None)
     total = lam.sum(axis=-1, keepdims=True)
     q = lam / np.where(total > 0, total, 1.0)
@@ -157,7 +157,7 @@ def _stack_rel(x) -> float:
 
 
 def effective_dimension(x: npt.ArrayLike, *, is_covariance: bool = False) -> float:
-    """Effective dimension (SPEC §2, paper 000 eqs. 9-10): eigenvalues ``l_i`` of the C x C
+    """Effective dimension (definitions §2, paper 000 eqs. 9-10): eigenvalues ``l_i`` of the C x C
     covariance (negatives clipped to 0), ``q_i = l_i / sum l``, ``exp(-sum q_i ln q_i)``.
     Zero total variance gives 0; otherwise the value lies in ``[1, C]``. Scale-free: the data
     or matrix is normalised (by a power of two, exactly) before the eigen-decomposition, so
@@ -196,7 +196,12 @@ def effective_dimension(x: npt.ArrayLike, *, is_covariance: bool = False) -> flo
         centred *= _power_of_two_scale(centred)
         centred -= centred.mean(axis=0)
         centred *= _power_of_two_scale(centred)
-        c = centred.T @ centred / rows.shape[0]
+        # The nonzero eigenvalues of X^T X (C x C) are those of X X^T (M x M): with fewer
+        # rows than units the smaller Gram matrix gives the same spectrum for less work.
+        if rows.shape[0] < rows.shape[1]:
+            c = centred @ centred.T / rows.shape[0]
+        else:
+            c = centred.T @ centred / rows.shape[0]
         return float(_entropy_dimension(_checked_eigenvalues("x", c, _PSD_REL[np.dtype(np.float64)])))
     return float(_entropy_dimension(_checked_eigenvalues("x", c, _stack_rel(x))))
 
@@ -204,7 +209,7 @@ def effective_dimension(x: npt.ArrayLike, *, is_covariance: bool = False) -> flo
 def effective_dimension_map(covariances: npt.ArrayLike) -> np.ndarray:
     """Effective dimension of every matrix of a ``(..., C, C)`` stack, or of a batched
     `pycx.Covariance` (``batch_shape=(H, W)`` fed ``(H, W, N, C)`` views of an ``(N, C, H, W)``
-    output gives the pixel-wise map of SPEC §2 / fig. S7): float64 array of shape ``(...)``.
+    output gives the pixel-wise map of definitions §2 / fig. S7): float64 array of shape ``(...)``.
 
     >>> stack = np.stack([np.eye(3), np.diag([1.0, 1.0, 0.0]), np.ones((3, 3))])
     >>> effective_dimension_map(stack).round(6).tolist()      # 3 equal, 2 equal, 1 direction

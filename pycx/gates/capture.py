@@ -149,12 +149,17 @@ def capture(model: torch.nn.Module, data: Iterable[Any], *, layers: LayerSelecti
     return result
 
 
+# Listed by pycx.describe, not warned about: by definition no gates (a normalisation across
+# units, attention, dropout in eval mode, which is the identity).
+_NEVER_GATES = {"softmax", "scaled_dot_product_attention", "dropout"}
+
+
 def _warn_skipped(skipped, warned):
     """One warning naming the activation-like ops that ran and were not captured, by kind
     (less the layers the recorder has warned about already)."""
     kinds = {}
     for name, (op, reason) in skipped.items():
-        if name in warned:
+        if name in warned or op in _NEVER_GATES:
             continue
         n, _ = kinds.get(op, (0, reason))
         kinds[op] = (n + 1, reason)

@@ -80,12 +80,24 @@ class UnitAxes:
 
     def __init__(self):
         self._marks = WeakIdKeyDictionary()
+        self._sequences = WeakIdKeyDictionary()
 
     def clear(self):
         self._marks = WeakIdKeyDictionary()
+        self._sequences = WeakIdKeyDictionary()
 
     def mark(self, t):
         return self._marks.get(t)
+
+    def sequence(self, t):
+        """The tag of the input sequence `t` derives from (`tag_sequence`), or None."""
+        return self._sequences.get(t)
+
+    def tag_sequence(self, t, tag):
+        """Tags a root input (``input_ids``, ``decoder_input_ids``...): every tensor computed
+        from it carries the tag of its first tagged input, so the encoder's padding mask is
+        applied to the encoder's gates only (a decoder's tokens are another sequence)."""
+        self._sequences[t] = tag
 
     def observe(self, func, args, kwargs, out):
         """Marks the tensor output(s) of one op from the op and its inputs' marks."""
@@ -95,11 +107,29 @@ class UnitAxes:
             outs = out
         else:
             return
+        seq = self._first_sequence(args) if self._sequences else None
         for t in outs:
-            if isinstance(t, torch.Tensor) and t.dim() >= 2:
-                m = self._rule(func, args, kwargs, t)
-                if m is not None:
-                    self._marks[t] = m
+            if isinstance(t, torch.Tensor):
+                if seq is not None:
+                    self._sequences[t] = seq
+                if t.dim() >= 2:
+                    m = self._rule(func, args, kwargs, t)
+                    if m is not None:
+                        self._marks[t] = m
+
+    def _first_sequence(self, args):
+        for a in args:
+            if isinstance(a, torch.Tensor):
+                tag = self._sequences.get(a)
+                if tag is not None:
+                    return tag
+            elif isinstance(a, (tuple, list)):
+                for b in a:
+                    if isinstance(b, torch.Tensor):
+                        tag = self._sequences.get(b)
+                        if tag is not None:
+                            return tag
+        return None
 
     def _rule(self, func, args, kwargs, out):
         n = out.dim()
@@ -195,8 +225,7 @@ class UnitAxisRule:
         override = self.channel_axis
         self.per_layer = override if isinstance(override, dict) else {}
         self.everywhere = override if isinstance(override, int) else None
-        # Tracing costs a few microseconds per op: skipped when one axis is forced for all.
-        self.axes = UnitAxes() if self.everywhere is None else None
+        self.axes = UnitAxes()
 
     def decide(self, name, x):
         if x.dim() <= 2:
@@ -204,7 +233,7 @@ class UnitAxisRule:
         axis = self.per_layer.get(name, self.everywhere)
         if axis is not None:
             return axis, "channel_axis"
-        mark = self.axes.mark(x) if self.axes is not None else None
+        mark = self.axes.mark(x)
         if mark is not None:
             if mark[0] == x.dim() - 1:
                 return -1, f"traced:{mark[1]}"

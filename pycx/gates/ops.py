@@ -16,9 +16,11 @@ the ops inside it are not seen; the library's other activation modules (mish, la
 linear, ...) are not gates and are opaque the same way. Recognised by class name and module
 without importing transformers.
 
-**Unit axis.** Gates are stored units first: ``(N, C, *positions)``. `units_first` moves the
-last axis of a channels-last activation (a transformer's ``(N, T, C)``) to axis 1, so that
-token positions take the place of spatial positions. Max pooling keeps torch's own axes.
+**Unit axis.** Gates are stored units first: ``(N, C, *positions)``. The caller decides each
+gate's unit axis (`pycx.gates.layout`) and passes ``order``: `units_first` moves the last axis
+of a units-last activation (a linear layer's ``(N, T, C)``) to axis 1, so that token positions
+take the place of spatial positions. Max pooling keeps torch's own axes; GLU's units are on
+the axis it splits.
 
 This module imports torch; it is only loaded through `pycx.capture`.
 """

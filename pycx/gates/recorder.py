@@ -44,10 +44,16 @@ from .layout import UnitAxisRule, mask_argument_index
 from .ops import glu_dim, is_transformers_model, module_gate, pack_sample_rows, run_gate, units_first
 from .result import Capture, LayerRecord, _covariance_from_moments
 from .select import LayerSelection, layer_selector
-from .store import Moments, batch_moments, covariance_rows
+from .store import Moments, RowMoments, batch_moments, batch_rows, covariance_rows
 from .tracer import GateTracer, check_model
 
 __all__ = ["Recorder", "LayerSelection"]
+
+
+# The root call's inputs that the attention_mask covers, and those of a decoder (their own
+# sequence: the encoder's mask never applies to them).
+_ENCODER_INPUTS = ("input_ids", "inputs_embeds", "input_values", "input_features", "pixel_values")
+_DECODER_INPUTS = ("decoder_input_ids", "decoder_inputs_embeds")
 
 
 class _Staged:
@@ -152,6 +158,8 @@ class Recorder:
     def forward_started(self, args, kwargs):
         self._read_mask(args, kwargs)  # may raise: then nothing starts
         self._batch_rows = input_rows(args, kwargs)
+        if self._mask is not None:
+            self._tag_sequences(args, kwargs)
         self._staged = OrderedDict()
         self._cov_rows_cache = {}
         return True
@@ -181,6 +189,9 @@ class Recorder:
         mask = self._mask
         if mask is None or x.dim() != 3 or mask.shape[1] != x.shape[1]:
             return units_first, None, source
+        sequence = self._units.axes.sequence(x)
+        if sequence is not None and sequence != "attention_mask":
+            return units_first, None, source  # a decoder's tokens: not what the mask covers
         if mask.shape[0] != x.shape[0]:
             raise ValueError(f"argument 'attention_mask' of the model call has {mask.shape[0]} "
                              f"rows but gating layer {name!r} saw a batch of {x.shape[0]}")
@@ -210,6 +221,17 @@ class Recorder:
         self._stage(call.name, call.path, gate, mask, order is units_first, source)
 
     # --- padding ---------------------------------------------------------------------------
+    def _tag_sequences(self, args, kwargs):
+        """Tags the input the ``attention_mask`` belongs to, and a decoder's inputs apart."""
+        axes = self._units.axes
+        main = next((kwargs[k] for k in _ENCODER_INPUTS if isinstance(kwargs.get(k), torch.Tensor)),
+                    args[0] if args and isinstance(args[0], torch.Tensor) else None)
+        if main is not None:
+            axes.tag_sequence(main, "attention_mask")
+        for key in _DECODER_INPUTS:
+            if isinstance(kwargs.get(key), torch.Tensor):
+                axes.tag_sequence(kwargs[key], key)
+
     def _read_mask(self, args, kwargs):
         """The root call's ``attention_mask`` -> ``self._mask`` (bool (N, T) on its device,
         True = a token) and its host copy; None when absent or without padding."""
@@ -280,8 +302,7 @@ class Recorder:
             s.valid = self._mask_host
         s.moments = s.pixel_moments = None
         if self._covariance:
-            s.moments = batch_moments(gate.values, per_position=False,
-                                      rows=self._covariance_rows(gate.values, mask))
+            s.moments = batch_rows(gate.values, rows=self._covariance_rows(gate.values, mask))
         if self._pixel_covariance and gate.values.dim() > 2 and s.rows:  # (empty batch: no moments)
             if mask is not None:
                 raise ValueError(
@@ -362,17 +383,19 @@ class Recorder:
                 raise ValueError(f"argument 'channel_axis' names {unknown}, which are not gating "
                                  f"layers of this model; layers: {list(seen)}")
             if not staged:
+                unusable = {n: self._tracer.skipped[n][1] for n in seen if n in self._tracer.skipped}
+                if unusable and all(n in unusable for n in seen if self._select(n, seen[n])):
+                    raise ValueError(f"no gating layer of {type(self.model).__name__} can be "
+                                     f"captured: {unusable}")
                 raise ValueError(f"argument 'layers' selected none of the gating layers "
-                                 f"{list(seen)}" + (f" that can be captured (skipped: "
-                                                    f"{dict(self._tracer.skipped)})"
-                                                    if self._tracer.skipped else ""))
+                                 f"{list(seen)}")
             self._order = list(staged)
             for name, s in staged.items():
                 self._meta[name] = s
                 self._words[name] = []
                 self._valid[name] = []
                 self._binary[name] = [] if s.binary is not None else None
-                self._moments[name] = Moments() if self._covariance else None
+                self._moments[name] = RowMoments() if self._covariance else None
                 self._pixel_moments[name] = (Moments() if self._pixel_covariance and len(s.output_shape) > 1
                                              else None)
         elif list(staged) != self._order:
@@ -392,7 +415,7 @@ class Recorder:
             if s.binary is not None:
                 self._binary[name].append(s.binary)
             if self._moments[name] is not None:
-                self._moments[name].merge(s.moments)
+                self._moments[name].add(s.moments)
             if s.pixel_moments is not None:
                 self._pixel_moments[name].merge(s.pixel_moments)
         self._n_samples += rows.pop()
@@ -446,9 +469,11 @@ class Recorder:
                 bwords = _join(self._binary[name])
                 self._binary[name] = [bwords]
                 binary = PackedBits(bwords, n_bits // 2, _trusted=True)
-            cov = pcov = None
+            cov = pcov = cov_rows = None
             if self._moments[name] is not None and self._moments[name].count:
-                cov = _covariance_from_moments(*self._moments[name].host(), ())
+                cov_rows, moments = self._moments[name].host()
+                if moments is not None:
+                    cov = _covariance_from_moments(*moments, ())
             if self._pixel_moments[name] is not None:
                 count, mean, m2 = self._pixel_moments[name].host()
                 pcov = _covariance_from_moments(count, mean, m2, (mean.shape[0],))
@@ -457,7 +482,8 @@ class Recorder:
                                        binary=binary, covariance=cov, pixel_covariance=pcov,
                                        patch_rows=self._patch_rows, seed=self._seed, valid=valid,
                                        channels_last=meta.channels_last,
-                                       unit_axis_source=meta.unit_source)
+                                       unit_axis_source=meta.unit_source,
+                                       covariance_rows=cov_rows)
         self._result = Capture(layers, labels, self._patch_rows, self._seed)
         return self._result
 

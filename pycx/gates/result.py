@@ -34,6 +34,12 @@ def _covariance_from_moments(count, mean, m2, batch_shape):
     return Covariance.from_dict(state)
 
 
+def _covariance_from_rows(rows):
+    from ..kernels.covariance import Covariance
+
+    return Covariance(int(rows.shape[1])).update(rows)
+
+
 class LayerRecord:
     """What was captured from one gating layer.
 
@@ -61,9 +67,13 @@ class LayerRecord:
       whose padded gates are 0, and ``per_patch`` (and ``n_patch_rows_total``, ``patch_index``)
       count the real positions only, in order;
     - ``binary``: sigmoid/tanh only, per-sample `PackedBits` of ``out > 0.5`` (sigmoid) or
-      ``out > 0`` (tanh), the binarisation used for resolution/relevance (SPEC section 3);
+      ``out > 0`` (tanh), the binarisation used for resolution/relevance (docs/definitions.md §3);
     - ``covariance``: `pycx.Covariance` of the per-patch float outputs (dim C, over all
-      N*H*W rows); ``pixel_covariance``: per spatial position (``batch_shape=(H*W,)``, over the
+      N*H*W rows, or the ``covariance_positions`` subsample of them); ``covariance_rows``: the
+      float rows ``(r, C)`` themselves when the capture kept them instead (at most
+      ``2 * C`` rows: cheaper than the C x C moments, see `pycx.gates.store.RowMoments`),
+      else None; ``covariance`` is then computed from them on each access (not kept: hold on
+      to it when needed repeatedly); ``pixel_covariance``: per spatial position (``batch_shape=(H*W,)``, over the
       N samples), when asked for and the output has spatial positions;
     - ``counts_per_sample`` (per gate bit: number of samples with it set, shaped like the bits
       of a sample) and ``counts_per_patch`` (per channel bit: number of patch rows with it set,
@@ -72,7 +82,7 @@ class LayerRecord:
 
     def __init__(self, name, kind, module, shape, output_shape, bits_per_unit, per_sample,
                  binary=None, covariance=None, pixel_covariance=None, patch_rows=None, seed=0,
-                 valid=None, channels_last=False, unit_axis_source=None):
+                 valid=None, channels_last=False, unit_axis_source=None, covariance_rows=None):
         if valid is not None and not isinstance(per_sample, PaddedRows):
             per_sample = PaddedRows(per_sample.words, per_sample.n_bits, valid)
         self.channels_last = bool(channels_last)
@@ -85,12 +95,24 @@ class LayerRecord:
         self.bits_per_unit = int(bits_per_unit)
         self.per_sample = per_sample
         self.binary = binary
-        self.covariance = covariance
+        self.covariance_rows = covariance_rows
+        self._covariance = covariance
         self.pixel_covariance = pixel_covariance
         self.patch_rows = patch_rows
         self.seed = seed
         self._patch_index = None
         self._counts = None
+
+    @property
+    def covariance(self):
+        if self._covariance is None and self.covariance_rows is not None:
+            return _covariance_from_rows(self.covariance_rows)
+        return self._covariance
+
+    @covariance.setter
+    def covariance(self, value):
+        self._covariance = value
+        self.covariance_rows = None
 
     @property
     def unit_axis(self) -> int:

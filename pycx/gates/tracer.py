@@ -180,8 +180,6 @@ class GateTracer:
         self._pending = {}
         self.seen = OrderedDict()
         self.opaque = 0
-        if self.axes is not None:
-            self.axes.clear()
         self._mode = _Mode(self)
         self._mode.__enter__()
 
@@ -200,7 +198,11 @@ class GateTracer:
 
         def hook(mod, args, kwargs):
             if mod is self.model and not self.stack:
+                # (the unit marks are cleared when a pass ends: the client may tag the root's
+                # inputs here)
                 if not self.client.forward_started(args, kwargs):
+                    if self.axes is not None:
+                        self.axes.clear()
                     return None
                 self._enter()
             self.stack.append((module, path))
