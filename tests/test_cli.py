@@ -190,6 +190,16 @@ def test_bench_quick(tmp_path):
     hamming = next(r for r in pycx_rows if r["benchmark"] == "hamming_distances")
     assert 0 < hamming["peak_fraction"] < 1.5
     assert data["seconds"] < 60
+    # Peers at their users' defaults, named with them; a faster peer comes with the reason.
+    peers = [r for r in data["rows"] if r["impl"] not in ("pycx", "numpy reference")
+             and r["benchmark"] in ("effective_dimension", "covariance")]
+    assert any(r["impl"].startswith("sklearn PCA() (svd_solver auto") for r in peers) or \
+        not any(r["benchmark"] == "effective_dimension" for r in peers)
+    assert not any("full" in r["impl"] for r in peers)
+    for r in data["rows"]:
+        if "slower" in (r.get("note") or ""):
+            assert len(r["why_slower"]) > 20 and r["why_slower"] in table.replace("\n", " ") or \
+                r["why_slower"][:40] in table
 
 
 @pytest.fixture(scope="module")

@@ -201,9 +201,135 @@ def test_docs_columns_guide_is_current_and_complete():
     from pathlib import Path
 
     from pycx.analysis.table import COLUMNS as TABLE_COLUMNS
-    from pycx.report.columns import COLUMN_GUIDE, columns_markdown
+    from pycx.report.columns import COLUMN_GUIDE, REPORT_COLUMNS, columns_markdown
 
-    assert set(COLUMN_GUIDE) == set(TABLE_COLUMNS)
+    assert set(COLUMN_GUIDE) == set(TABLE_COLUMNS) | set(REPORT_COLUMNS)
     docs = Path(__file__).resolve().parents[1] / "docs" / "columns.md"
     if docs.exists():  # the source tree (not an installed wheel)
         assert docs.read_text() == columns_markdown() + "\n"
+
+
+# ---------------------------------------------------------------------- values that are bounds
+
+def _flagged_reports():
+    """Two models; at every epoch the mlp's first layer has H(Z) above log2(rows), its second
+    a negative NTC, its last a saturated KDE entropy; the cnn has nothing flagged."""
+    mlp = report_like("mlp", blocks=True)
+    for row in mlp.rows:
+        row.update(complexity_bound_log2_rows=8.0, complexity_exceeds_log2_rows=row["depth"] == 0,
+                   kde_h_max=8.0, kde_saturated=row["depth"] == 3, kde_h_y=3.3,
+                   kde_i_xy_saturated=False)
+        if row["depth"] == 1:
+            row["ntc"] = -0.05
+    cnn = report_like("cnn", seed=1, n_layers=3)
+    for row in cnn.rows:
+        row.update(complexity_bound_log2_rows=8.0, complexity_exceeds_log2_rows=False)
+    return [mlp, cnn]
+
+
+# figure -> {mark kind: points expected}: last epoch per layer; every epoch in the KDE's
+# per-epoch panels and in the network trajectories.
+_EXPECTED_MARKS = {
+    "holographic": {"bound": 2},                       # layers 0 and 1 (negative NTC)
+    "ed_vs_complexity": {"network_bound": 3, "bound": 2},
+    "linearity_ntc": {"ntc_bound": 1, "impossible": 1},
+    "linearity_ntc_blocks": {"block_bound": 1},
+    "kde": {"saturated": 1 + 3},                       # top row + the mlp's row over 3 epochs
+}
+
+
+def test_every_figure_marks_values_that_are_not_measurements():
+    from pycx.report.figures import MARK_KINDS
+
+    figs = {f.name: f for f in figures(_flagged_reports())}
+    assert set(_EXPECTED_MARKS) <= set(figs)
+    for name, expected in _EXPECTED_MARKS.items():
+        fig = figs[name]
+        assert fig.marked == expected, name
+        for kind in expected:  # a legend key per kind drawn (the SVG keeps text as text)
+            assert MARK_KINDS[kind].split(" (")[0].encode() in fig.svg, (name, kind)
+        assert "not measurements" in fig.caption, name
+    for name, fig in figs.items():  # figures without such values mark nothing
+        if name not in _EXPECTED_MARKS:
+            assert fig.marked == {}, name
+
+
+def test_figures_mark_nothing_without_flags():
+    clean = [report_like("mlp", blocks=True), report_like("cnn", seed=1, n_layers=3)]
+    for fig in figures(clean):
+        assert fig.marked == {}, fig.name
+        assert b"hollow:" not in fig.svg and b"impossible value" not in fig.svg, fig.name
+
+
+def test_summary_network_sum_leaves_out_bounds(tmp_path):
+    reports = _flagged_reports()
+    page = write_report(reports, tmp_path / "out").read_text()
+    last = [r for r in reports[0].rows if r["epoch"] == 2]
+    measured = sum(r["complexity"] for r in last if r["depth"] not in (0, 1))
+    total = sum(r["complexity"] for r in last)
+    assert "network complexity, measured layers only" in page
+    assert f"{measured:.4g} (2 of 4 layers)" in page
+    assert f"≤ {total:.4g} (upper bound)" in page
+    assert "2: layers.1, layers.3" in page          # the flag column names them
+    assert "normalised total correlation below 0" in page
+    data = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    rec = next(n for n in data["network"] if n["model"] == "mlp" and n["epoch"] == 2)
+    assert rec["network_complexity"] == pytest.approx(total)  # the all-layer sum, unchanged
+    assert rec["network_complexity_measured"] == pytest.approx(measured)
+    assert rec["complexity_layers_not_measured"] == 2
+    import pandas as pd
+    csv = pd.read_csv(tmp_path / "out" / "metrics.csv")
+    flags = csv[(csv["model"] == "mlp")]["complexity_not_measured"].tolist()
+    assert flags == [d in (0, 1) for d in csv[csv["model"] == "mlp"]["depth"]]
+
+
+def test_point_labels_do_not_overlap_and_stay_inside():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pycx.report.figures import _place_labels
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    x = np.r_[np.linspace(0, 1, 30), [1.0]]
+    ax.plot(x, x, "o")
+    labels = [ax.annotate(f"layer.{i}", (v, v), fontsize=8, xytext=(3, 3),
+                          textcoords="offset points") for i, v in enumerate(x)]
+    hidden = _place_labels(fig, labels)
+    renderer = fig.canvas.get_renderer()
+    shown = [a.get_window_extent(renderer) for a in labels if a.get_visible()]
+    inside = ax.get_window_extent(renderer)
+    assert 0 < hidden < len(labels) and len(shown) == len(labels) - hidden
+    for i, box in enumerate(shown):
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1, i
+        assert inside.y0 <= box.y0 and box.y1 <= inside.y1, i
+        assert not any(box.overlaps(other) for other in shown[i + 1:]), i
+    plt.close(fig)
+
+
+def test_equal_values_of_two_models_stay_visible():
+    a, b = report_like("cnn", n_layers=3), report_like("resnet", n_layers=3)
+    for ra, rb in zip(a.rows, b.rows):
+        rb["classification_error"] = ra["classification_error"]
+    fig = next(f for f in figures([a, b]) if f.name == "classification_error")
+    assert "offset sideways" in fig.caption
+    from pycx.report.figures import _dodge
+    offsets = _dodge(["cnn", "resnet"])
+    assert offsets["cnn"] != offsets["resnet"] and max(map(abs, offsets.values())) < 0.5
+
+
+@pytest.mark.slow
+def test_algebra_figure_names_at_most_twelve_layers_of_resnet56():
+    pytest.importorskip("torch")
+    import pycx
+    from pycx.models import cifar_resnet
+
+    la = pycx.layer_algebra(cifar_resnet(56), (1, 3, 32, 32))
+    from pycx.report.figures import _is_gating_op
+    n = sum(1 for r in la.nodes if r["kind"] == "layer" and _is_gating_op(r["op"]))
+    assert n > 50
+    names = {"resnet56": [f"gate{i}" for i in range(n)]}
+    fig = algebra_figure({"resnet56": la}, layer_names=names)
+    shown = [x for x in names["resnet56"] if f">{x}<".encode() in fig.svg]
+    assert 1 < len(shown) <= 13, len(shown)
+    assert "th named" in fig.caption

@@ -613,7 +613,7 @@ def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, set
     k_min = est["relevance"].get("k_min", 1)
     pending = None
     if inputs is not None and executor is not None:  # often the largest unit: submitted first
-        pending = submit(executor, kmeans_curve, inputs, est["kmeans"], seed)
+        pending = submit(executor, kmeans_curve, inputs, est["kmeans"], seed, progress)
     degeneracy = {}
     for i, rec in enumerate(_bar(records, progress, "pycx relevance")):
         row = rows[i]
@@ -647,7 +647,8 @@ def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, set
                 settings["kmeans"] = {"computed": False, "why": f"failed: {err!r}"}
     elif inputs is not None:
         with timer("relevance.kmeans"):
-            curves["kmeans"], settings["kmeans"] = kmeans_curve(inputs, est["kmeans"], seed)
+            curves["kmeans"], settings["kmeans"] = kmeans_curve(inputs, est["kmeans"], seed,
+                                                                progress)
         curves["kmeans"].update(model=str(model_name), epoch=epoch)
     else:
         settings["kmeans"] = {"computed": False,

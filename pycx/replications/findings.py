@@ -59,15 +59,44 @@ def spread(values: Sequence[float]) -> dict:
             "min": float(finite.min()), "max": float(finite.max())}
 
 
+# Said on every claim of a quick run and on every verdict printed from one: a quick run
+# trains for minutes on a fraction of the data, so its verdict tests the pipeline, not the paper.
+QUICK_NOTE = ("quick run: checks that the pipeline runs end to end, not the claim; run without "
+              "--quick for a verdict")
+
+
 def make_findings(replication: str, paper: str, title: str, *, quick: bool,
                   seeds: Iterable[int], settings: dict, claims: list,
                   figures: Iterable[str] = (), **extra) -> dict:
-    """The findings dict of one run (written by `write_findings`)."""
+    """The findings dict of one run (written by `write_findings`). In a quick run every
+    claim gets ``"quick": true`` and ``"quick_note"`` (`QUICK_NOTE`); its rule and verdict are
+    unchanged.
+
+    >>> f = make_findings("x", "paper", "title", quick=True, seeds=[0], settings={},
+    ...                   claims=[claim("beta is near 1", {"beta": 1.0}, True)])
+    >>> f["claims"][0]["quick"], f["claims"][0]["reproduces"]
+    (True, True)
+    """
+    claims = [dict(c, quick=True, quick_note=QUICK_NOTE) if quick else dict(c)
+              for c in claims]
     out = {"replication": replication, "paper": paper, "title": title, "quick": bool(quick),
-           "seeds": [int(s) for s in seeds], "settings": settings, "claims": list(claims),
+           "seeds": [int(s) for s in seeds], "settings": settings, "claims": claims,
            "figures": sorted(figures)}
     out.update(extra)
     return out
+
+
+def verdict_line(c: dict) -> str:
+    """The printed line of one claim: ``[verdict] claim``, and in a quick run the words that
+    it only checks the pipeline.
+
+    >>> verdict_line({"claim": "H[s] falls", "reproduces": True})
+    '[   True] H[s] falls'
+    >>> verdict_line({"claim": "H[s] falls", "reproduces": True, "quick": True})[:36]
+    '[   True] H[s] falls (quick run: che'
+    """
+    line = f"[{str(c['reproduces']):>7}] {c['claim']}"
+    return line + f" ({QUICK_NOTE})" if c.get("quick") else line
 
 
 def _jsonable(value: Any):

@@ -290,7 +290,11 @@ def _figure(out, cfg, summary):
             ax.errorbar(xs, mean, yerr=std, marker="o", capsize=3)
             if len(lams) > 1:
                 ax.set_xscale("log")
-            ax.set_xlabel("λ (leftmost point: λ = 0)")
+                # Ticks at the lambdas only, λ = 0 labelled "0": the log axis' own ticks put
+                # a value such as 3x10^-4 under the λ = 0 point.
+                ax.set_xticks(xs, ["0" if l == 0 else f"{l:g}" for l in lams], rotation=30)
+                ax.xaxis.set_minor_locator(plt.NullLocator())
+            ax.set_xlabel("λ (log axis; the point marked 0 is λ = 0)")
             ax.set_ylabel(label)
             ax.set_title(f"{m}")
     fig.tight_layout()

@@ -89,11 +89,23 @@ _EXTRA = {
                 "kde_i_xy)", ""),
     "kde_i_xy_saturated": ("flag", "kde_i_xy within 0.01 bits of H(Y)", ""),
 }
-COLUMN_GUIDE = {**_IDENTITY, **_JANIK, **_RELEVANCE, **_KDE, **_EXTRA}
+# Written by the report (`pycx.report.write_report`'s metrics.csv), after the table's columns.
+_REPORT = {
+    "complexity_not_measured": ("flag", "complexity is not a measurement: above "
+                                "log2(rows_patch) (`complexity_exceeds_log2_rows`) or above the "
+                                "sum of the unit entropies (ntc < 0, impossible for an entropy). "
+                                "complexity and complexity_per_neuron are then only upper bounds "
+                                "and ntc a lower bound (or impossible, when negative); figures "
+                                "draw these points hollow, and the summary's network sums leave "
+                                "them out (the sum over all layers is shown as a bound)", ""),
+}
+REPORT_COLUMNS = list(_REPORT)
+COLUMN_GUIDE = {**_IDENTITY, **_JANIK, **_RELEVANCE, **_KDE, **_EXTRA, **_REPORT}
 _GROUPS = [("Identity and sizes", _IDENTITY), ("Janik & Witaszczyk (`metrics=\"janik\"`)", _JANIK),
            ("Song, Marsili & Jo (`metrics=\"relevance\"`)", _RELEVANCE),
            ("Transformation complexity, KDE (`metrics=\"kde\"`)", _KDE),
-           ("Added columns (bounds, saturation, extras)", _EXTRA)]
+           ("Added columns (bounds, saturation, extras)", _EXTRA),
+           ("Added by the report (`write_report`'s metrics.csv only)", _REPORT)]
 
 
 def columns_markdown() -> str:

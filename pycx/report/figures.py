@@ -14,7 +14,8 @@ from typing import Callable, Optional
 import numpy as np
 
 
-__all__ = ["COLUMNS", "Figure", "algebra_figure", "algebra_layer_names", "figures", "frame"]
+__all__ = ["COLUMNS", "Figure", "MARK_KINDS", "algebra_figure", "algebra_layer_names",
+           "complexity_not_measured", "figures", "frame", "network_table"]
 
 # The per-layer table of the report schema, in its order.
 COLUMNS = (
@@ -38,12 +39,15 @@ _STYLE = {
 
 class Figure:
     """One report figure: a file stem, a title, a caption, the PNG bytes, the same drawing as
-    SVG (vector) and ``notes``: warnings shown next to the figure (e.g. saturated values)."""
+    SVG (vector), ``notes``: warnings shown next to the figure (e.g. saturated values), and
+    ``marked``: {kind: number of points drawn as not-a-measurement} (kinds in `MARK_KINDS`), so
+    that a reader and a test can see what the figure flagged."""
 
     def __init__(self, name: str, title: str, caption: str, png: bytes, svg: bytes = b"",
-                 notes=()):
+                 notes=(), marked=None):
         self.name, self.title, self.caption, self.png = name, title, caption, png
         self.svg, self.notes = svg, list(notes)
+        self.marked = dict(marked or {})
 
     def __repr__(self):
         return f"Figure({self.name!r}, {len(self.png)} bytes)"
@@ -82,7 +86,9 @@ def _as_list(reports):
 
 def frame(reports):
     """The per-layer rows of one or more reports as one DataFrame with the schema's columns
-    (missing metric columns are NaN), sorted by model, epoch and depth."""
+    (missing metric columns are NaN), sorted by model, epoch and depth, and, last, the
+    report's flag ``complexity_not_measured`` (`complexity_not_measured`; NaN where no H(Z)
+    was computed)."""
     import pandas as pd
 
     rows = [dict(r) for rep in _as_list(reports) for r in rep.rows]
@@ -90,8 +96,11 @@ def frame(reports):
     for col in COLUMNS:
         if col not in df.columns:
             df[col] = np.nan
-    extra = [c for c in df.columns if c not in COLUMNS]
+    extra = [c for c in df.columns if c not in COLUMNS and c != "complexity_not_measured"]
     df = df[list(COLUMNS) + extra]
+    flag = complexity_not_measured(df)
+    df["complexity_not_measured"] = pd.Series(flag, index=df.index, dtype=object).where(
+        df["complexity"].notna(), np.nan)
     if len(df):
         df["epoch"] = pd.to_numeric(df["epoch"], errors="coerce")
         order = df["model"].drop_duplicates().tolist()  # keep the models in the order given
@@ -178,51 +187,260 @@ def _when(df) -> str:
     return "at each model's last epoch" if _epochs_tracked(df) else "(one snapshot per model)"
 
 
-def _annotate_layers(ax, g, xcol, ycol, color="0.25", size=6):
-    """Each point labelled with its (shortened) layer name."""
-    for _, r in g.iterrows():
-        ax.annotate(_short(str(r["layer"]), 14), (r[xcol], r[ycol]), fontsize=size,
-                    color=color, xytext=(2, 3), textcoords="offset points", rotation=25)
+_LABEL_SIZE = 8  # point labels: at 100 dpi, 8 pt is 11 px (6 pt, 8 px, was unreadable)
 
 
-def _legend_below(fig, ax):
-    """The legend of `ax`'s lines centred under the whole figure, off the data."""
-    handles, labels = ax.get_legend_handles_labels()
+def _annotate_layers(ax, g, xcol, ycol, color="0.25", size=_LABEL_SIZE):
+    """Each point labelled with its (shortened) layer name; returns the labels, to be placed
+    by `_place_labels` once the axes are final."""
+    return [ax.annotate(_short(str(r["layer"]), 14), (r[xcol], r[ycol]), fontsize=size,
+                        color=color, xytext=(3, 3), textcoords="offset points")
+            for _, r in g.iterrows()]
+
+
+# Offsets (points) tried for a label, in order: above right, below right, above left, below
+# left, then further out.
+_OFFSETS = ((3, 3, "left", "bottom"), (3, -3, "left", "top"), (-3, 3, "right", "bottom"),
+            (-3, -3, "right", "top"), (0, 9, "center", "bottom"), (0, -9, "center", "top"),
+            (8, 0, "left", "center"), (-8, 0, "right", "center"))
+
+
+def _place_labels(fig, labels) -> int:
+    """Moves each point label to the first offset where it overlaps no label placed before it
+    and stays inside its axes; a label with no such place is hidden (its point keeps its
+    marker; the figure's layer key or legend still names it). Returns the number hidden."""
+    labels = [a for a in labels if a.get_visible()]
+    if not labels:
+        return 0
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    placed, hidden = [], 0
+    for a in labels:
+        inside = a.axes.get_window_extent(renderer)
+        for dx, dy, ha, va in _OFFSETS:
+            a.set_position((dx, dy))
+            a.set_ha(ha)
+            a.set_va(va)
+            box = a.get_window_extent(renderer).expanded(1.05, 1.1)
+            if (box.x0 >= inside.x0 and box.x1 <= inside.x1 and box.y0 >= inside.y0
+                    and box.y1 <= inside.y1 and not any(box.overlaps(b) for b in placed)):
+                placed.append(box)
+                break
+        else:
+            a.set_visible(False)
+            hidden += 1
+    return hidden
+
+
+def _legend_below(fig, ax, extra=(), handles=None):
+    """The legend of `ax`'s lines (or of `handles`) centred under the whole figure, off the
+    data, and under it, one per line, the `extra` handles (marker keys); returns the lowest
+    legend (None when there is none)."""
+    if handles is None:
+        handles, _ = ax.get_legend_handles_labels()
+    labels = [h.get_label() for h in handles]
+    legend = None
+    y = 0.0
     if handles:
-        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                   ncol=min(4, len(labels)), frameon=False)
+        legend = fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, y),
+                            ncol=min(4, len(labels)), frameon=False)
+    if extra:
+        if legend is not None:
+            fig.add_artist(legend)  # a second fig.legend would replace the first
+            fig.canvas.draw()
+            y = fig.transFigure.inverted().transform(
+                legend.get_window_extent(fig.canvas.get_renderer()))[0][1]
+        legend = fig.legend(list(extra), [h.get_label() for h in extra], loc="upper center",
+                            bbox_to_anchor=(0.5, y), ncol=1, frameon=False)
+    return legend
+
+
+def _text_below(fig, anchor, text):
+    """`text` (the layer key) under `anchor` (a legend) or under the axes, in figure
+    coordinates; bbox_inches="tight" then keeps it in the file."""
+    if not text:
+        return
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    if anchor is not None:
+        y = fig.transFigure.inverted().transform(anchor.get_window_extent(renderer))[0][1]
+    else:
+        y = min(ax.get_tightbbox(renderer).transformed(fig.transFigure.inverted()).y0
+                for ax in fig.axes)
+    fig.text(0.5, y - 0.02, _wrap(fig, text), ha="center", va="top", fontsize=_LABEL_SIZE,
+             color="0.25")
+
+
+def _wrap(fig, text):
+    """`text` in lines as wide as the figure (8 pt characters are about 1/15 inch wide);
+    matplotlib's own wrap=True padded the saved file with empty space."""
+    import textwrap
+
+    return textwrap.fill(text, width=max(40, int(fig.get_figwidth() * 15)))
+
+
+def _layer_key(df) -> str:
+    """'layer at each depth' per model, one line per model: replaces point labels when several
+    models share a panel (17 labels in 4 colours overlapped in the demo)."""
+    lines = []
+    for m in _models(df):
+        g = df[df["model"] == m].drop_duplicates("depth").sort_values("depth")
+        lines.append(f"{m}: " + ", ".join(f"{int(d)} {_short(str(n), 16)}"
+                                         for d, n in zip(g["depth"], g["layer"])))
+    return "layer at each depth — " + "; ".join(lines) if lines else ""
+
+
+# ----------------------------------------------------------------------------------------------
+# Values that are not measurements: bounds, impossible values, saturated values
+
+# kind -> legend text of its marker key.
+MARK_KINDS = {
+    "bound": "hollow: upper bound, not a measurement (H(Z) above log2 of the rows, or above "
+             "the sum of the unit entropies)",
+    "ntc_bound": "hollow: lower bound (its H(Z) is only an upper bound)",
+    "impossible": "× grey: impossible value (NTC < 0: the H(Z) estimate exceeds the sum of "
+                  "the unit entropies)",
+    "saturated": "hollow: saturated, at its ceiling (says only that the states are far apart)",
+    "network_bound": "hollow: the sum includes layers whose H(Z) is only an upper bound",
+    "block_bound": "hatched: the block average includes NTC values that are bounds or "
+                   "impossible",
+}
+
+
+def _flag(df, col):
+    """Boolean Series: the flag column `col` is True (NaN, not computed, is False)."""
+    if col not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    return df[col].map(lambda v: v is True or v == 1.0 or v is np.True_).to_numpy(dtype=bool)
+
+
+def complexity_not_measured(df):
+    """Rows whose H(Z) is not a measurement: above log2(rows_patch) (the chain rule's upper
+    bound exceeds what the rows can show; `complexity_exceeds_log2_rows`) or above the sum of
+    the unit entropies (NTC < 0, impossible for an entropy). A boolean array.
+
+    >>> import pandas as pd
+    >>> complexity_not_measured(pd.DataFrame({"complexity_exceeds_log2_rows": [True, False,
+    ...                                       False], "ntc": [0.3, -0.02, 0.1]})).tolist()
+    [True, True, False]
+    """
+    over = (df["ntc"].to_numpy(dtype=float) < 0) if "ntc" in df.columns else False
+    return _flag(df, "complexity_exceeds_log2_rows") | over
+
+
+def _marks(df, col):
+    """Per row of `df`: the mark kind of `col`'s value ("" for a measurement)."""
+    kinds = np.full(len(df), "", dtype=object)
+    if col in ("complexity", "complexity_per_neuron"):
+        kinds[complexity_not_measured(df)] = "bound"
+    elif col == "ntc":
+        kinds[_flag(df, "complexity_exceeds_log2_rows")] = "ntc_bound"
+        kinds[df["ntc"].to_numpy(dtype=float) < 0] = "impossible"
+    elif col == "kde_h":
+        kinds[_flag(df, "kde_saturated")] = "saturated"
+    elif col == "kde_i_xy":
+        kinds[_flag(df, "kde_i_xy_saturated")] = "saturated"
+    return kinds
+
+
+def _draw_marked(ax, x, y, kinds, color, counts):
+    """Over points already drawn filled: hollow markers on bounds and saturated values, a grey
+    cross on impossible values; adds to `counts` {kind: points}."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    for kind in ("bound", "ntc_bound", "saturated", "network_bound"):
+        sel = kinds == kind
+        if sel.any():
+            ax.plot(x[sel], y[sel], "o", ls="none", mfc="white", mec=color, mew=1.3, ms=6,
+                    zorder=4)
+            counts[kind] = counts.get(kind, 0) + int(sel.sum())
+    sel = kinds == "impossible"
+    if sel.any():
+        ax.plot(x[sel], y[sel], "o", ls="none", mfc="white", mec="0.5", ms=7, zorder=4)
+        ax.plot(x[sel], y[sel], "x", ls="none", color="0.35", ms=6, mew=1.4, zorder=5)
+        counts["impossible"] = counts.get("impossible", 0) + int(sel.sum())
+
+
+def _mark_handles(counts):
+    """Legend keys of the mark kinds drawn (proxy artists)."""
+    from matplotlib.lines import Line2D
+
+    from matplotlib.patches import Patch
+
+    out = []
+    for kind, text in MARK_KINDS.items():
+        if counts.get(kind):
+            if kind == "block_bound":
+                out.append(Patch(facecolor="white", edgecolor="0.3", hatch="///", label=text))
+            elif kind == "impossible":
+                out.append(Line2D([], [], marker="x", ls="none", color="0.35", mew=1.4, ms=6,
+                                  label=text))
+            else:
+                out.append(Line2D([], [], marker="o", ls="none", mfc="white", mec="0.3",
+                                  mew=1.3, ms=6, label=text))
+    return out
+
+
+def _marks_caption(counts) -> str:
+    if not counts:
+        return ""
+    parts = [f"{n} {'point' if n == 1 else 'points'} {MARK_KINDS[k].split(': ', 1)[1]}"
+             for k, n in counts.items() if n]
+    return " Marked as not measurements: " + "; ".join(parts) + "."
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _dodge(models):
+    """Horizontal offset per model (in depth units), so that equal values of different models
+    do not hide one another's lines (the CNN's classification error lay under the ResNet's)."""
+    n = len(models)
+    return {m: (0.0 if n == 1 else 0.16 * (i - (n - 1) / 2) / max(1, (n - 1) / 2))
+            for i, m in enumerate(models)}
 
 
 def _per_depth_panels(df, panels, name, title, caption_what, settings_cols, per_model_ticks=True):
     """Rows of panels: one panel per metric, one line per model (last epoch), x = layer depth.
-    One model: layer names as tick labels; several: each point labelled with its layer."""
+    One model: layer names as tick labels; several: each model its own marker, offset a little
+    sideways (equal values stay visible), and a key under the figure names the layer at each
+    depth. Values that are not measurements are drawn hollow (or crossed) with a legend key."""
     plt = _plt()
     last = _last_epoch(df)
     models = _models(last)
     colors = _colors(models)
+    dodge = _dodge(models)
+    counts = {}
+    one = len(models) == 1 and per_model_ticks
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.9), squeeze=False)
         for ax, (col, ylabel) in zip(axes[0], panels):
-            for m in models:
+            for i, m in enumerate(models):
                 g = last[(last["model"] == m) & last[col].notna()].sort_values("depth")
                 if not len(g):
                     continue
-                ax.plot(g["depth"], g[col], "o-", color=colors[m], ms=4, lw=1.5,
-                        label=f"{m} ({_epoch_text(g)})")
-                if len(models) > 1 or not per_model_ticks:
-                    _annotate_layers(ax, g, "depth", col, color=colors[m])
+                x = g["depth"].to_numpy(dtype=float) + dodge[m]
+                ax.plot(x, g[col], "-", marker=_MARKERS[i % len(_MARKERS)], color=colors[m],
+                        ms=5, lw=1.5, alpha=0.9, label=f"{m} ({_epoch_text(g)})")
+                _draw_marked(ax, x, g[col], _marks(g, col), colors[m], counts)
             ax.set_ylabel(ylabel)
-            if len(models) == 1 and per_model_ticks:
+            if one:
                 _layer_ticks(ax, last[last[col].notna()])
                 ax.set_xlabel(f"gating layer of {models[0]} (forward order)")
             else:
-                ax.set_xlabel("layer depth (index among gating layers; points name the layer)")
+                ax.set_xlabel("layer depth (index among gating layers; key below)")
                 ax.xaxis.get_major_locator().set_params(integer=True)
+            if col == "ntc" and counts.get("impossible"):
+                ax.axhline(0.0, color="0.5", lw=0.8, ls="--")
         fig.tight_layout()
-        _legend_below(fig, axes[0][0])
+        legend = _legend_below(fig, axes[0][0], extra=_mark_handles(counts))
+        _text_below(fig, legend, "" if one else _layer_key(last))
         png, svg = _render(fig)
-    caption = f"{caption_what} Settings: {_settings_text(last, settings_cols) or 'see metrics.json'}."
-    return Figure(name, title, caption, png, svg)
+    caption = (f"{caption_what}{_marks_caption(counts)}"
+               + ("" if one or len(models) < 2 else
+                  " Points of different models are offset sideways by up to ±0.16 so that "
+                  "equal values stay visible.")
+               + f" Settings: {_settings_text(last, settings_cols) or 'see metrics.json'}.")
+    return Figure(name, title, caption, png, svg, marked=counts)
 
 
 def _holographic(df):
@@ -270,6 +488,7 @@ def _block_bars(df):
     colors = _colors(models)
     cols = [(c, lab) for c, lab in (("linearity", "linearity (mean unit on-rate)"),
                                     ("ntc", "normalised total correlation")) if _has(last, c)]
+    counts = {}
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(1, len(cols), figsize=(5.2 * len(cols), 3.8), squeeze=False)
         for ax, (col, ylabel) in zip(axes[0], cols):
@@ -283,30 +502,57 @@ def _block_bars(df):
                     if b not in labels:
                         labels.append(b)
                 x = np.array([labels.index(b) for b in means.index])
-                ax.bar(x + (i - (len(models) - 1) / 2) * width, means.to_numpy(), width,
-                       color=colors[m], label=m)
+                bars = ax.bar(x + (i - (len(models) - 1) / 2) * width, means.to_numpy(), width,
+                              color=colors[m], label=m)
+                # A block average over NTC values that are bounds or impossible is no
+                # measurement either: hatched, hollow.
+                flagged = g.assign(_k=_marks(g, col) != "").groupby("block", sort=False)["_k"].any()
+                for bar, b in zip(bars, means.index):
+                    if flagged[b]:
+                        bar.set_facecolor("white")
+                        bar.set_edgecolor(colors[m])
+                        bar.set_hatch("///")
+                        counts["block_bound"] = counts.get("block_bound", 0) + 1
             ax.set_xticks(range(len(labels)))
             ax.set_xticklabels([_short(b) for b in labels], rotation=30, ha="right")
             ax.set_xlabel("block")
             ax.set_ylabel(ylabel)
-        axes[0][0].legend(loc="best")
         fig.tight_layout()
+        _legend_below(fig, axes[0][0], extra=_mark_handles(counts))
         png, svg = _render(fig)
     return Figure("linearity_ntc_blocks", "Linearity and normalised total correlation per block",
                   f"Block averages over the gating layers of each block {_when(df)}: "
                   "linearity = mean fraction of active gates; normalised total correlation = "
                   "(Σ H(Z_i) − H(Z)) / Σ H(Z_i) of the per-patch gate vector (Janik & "
-                  "Witaszczyk, eqs. 7-8). Settings: "
+                  f"Witaszczyk, eqs. 7-8).{_marks_caption(counts)} Settings: "
                   f"{_settings_text(last, [('complexity_estimator', 'H(Z) estimator')])}.", png,
-                  svg)
+                  svg, marked=counts)
 
 
-def _network_table(df):
-    """Per model and epoch: network complexity (sum over layers) and mean effective dimension."""
+def network_table(df):
+    """Per model and epoch: network complexity over every layer (``network_complexity``, an
+    upper bound as soon as one layer's H(Z) is), the sum over the measured layers only
+    (``network_complexity_measured``), the layer counts (``layers``, ``layers_not_measured``:
+    see `complexity_not_measured`) and the mean effective dimension and complexity per neuron.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"model": "m", "epoch": 0, "complexity": [3.0, 20.0],
+    ...                    "complexity_exceeds_log2_rows": [False, True], "ntc": [0.1, 0.2],
+    ...                    "effective_dimension": 2.0, "complexity_per_neuron": 1.0})
+    >>> row = network_table(df).iloc[0]
+    >>> [float(row[k]) for k in ("network_complexity", "network_complexity_measured",
+    ...                          "layers_not_measured")]
+    [23.0, 3.0, 1.0]
+    """
+    df = df.assign(_bound=complexity_not_measured(df) & df["complexity"].notna())
+    df = df.assign(_measured=df["complexity"].where(~df["_bound"]))
     g = df.groupby(["model", "epoch"], sort=False, dropna=False)
     out = g.agg(network_complexity=("complexity", lambda s: s.sum(min_count=1)),
+                network_complexity_measured=("_measured", lambda s: s.sum(min_count=1)),
+                layers=("complexity", "count"), layers_not_measured=("_bound", "sum"),
                 effective_dimension=("effective_dimension", "mean"),
                 complexity_per_neuron=("complexity_per_neuron", "mean")).reset_index()
+    out["layers_not_measured"] = out["layers_not_measured"].astype(int)
     return out
 
 
@@ -314,10 +560,14 @@ def _ed_vs_complexity(df):
     if not _has(df, "effective_dimension", "complexity"):
         return None
     plt = _plt()
-    net = _network_table(df)
+    net = network_table(df)
     models = _models(net)
     colors = _colors(models)
     tracked = _epochs_tracked(df)
+    from matplotlib.lines import Line2D
+
+    counts = {}
+    model_handles, labels = [], []
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.0))
         ax = axes[0]
@@ -327,6 +577,8 @@ def _ed_vs_complexity(df):
             if not len(g):
                 continue
             x, y = g["network_complexity"].to_numpy(), g["effective_dimension"].to_numpy()
+            # A sum with a layer whose H(Z) is only an upper bound is itself only a bound.
+            kinds = np.where(g["layers_not_measured"].to_numpy() > 0, "network_bound", "")
             if len(g) > 1:
                 ax.plot(x, y, "-", color=colors[m], lw=1.0, alpha=0.6)
                 ax.scatter(x[:-1], y[:-1], s=14, color=colors[m], alpha=0.6)
@@ -335,29 +587,40 @@ def _ed_vs_complexity(df):
                     ax.annotate("", xy=(x[i + 1], y[i + 1]), xytext=(x[i], y[i]),
                                 arrowprops=dict(arrowstyle="-|>", color=colors[m], lw=0.9,
                                                 shrinkA=0, shrinkB=3, mutation_scale=9))
-                ax.annotate(f"ep {int(g['epoch'].iloc[0])}", (x[0], y[0]), fontsize=7,
-                            color=colors[m], xytext=(3, -9), textcoords="offset points")
-            ax.scatter(x[-1:], y[-1:], s=60, color=colors[m], edgecolor="k", zorder=3, label=m)
+                labels.append(ax.annotate(f"ep {int(g['epoch'].iloc[0])}", (x[0], y[0]),
+                                          fontsize=_LABEL_SIZE, color=colors[m],
+                                          xytext=(3, -11), textcoords="offset points"))
+            last_bound = kinds[-1] == "network_bound"
+            ax.scatter(x[-1:], y[-1:], s=60, color="white" if last_bound else colors[m],
+                       edgecolor=colors[m] if last_bound else "k", lw=1.5, zorder=3)
+            model_handles.append(Line2D([], [], marker="o", ls="none", ms=8, mfc=colors[m],
+                                        mec="k", label=m))
+            _draw_marked(ax, x[:-1], y[:-1], kinds[:-1], colors[m], counts)
+            if last_bound:
+                counts["network_bound"] = counts.get("network_bound", 0) + 1
         ax.set_xlabel("network complexity Σ_layers H(Z) (bits)")
         ax.set_ylabel("mean effective dimension over layers")
         ax.set_title("training trajectories (arrows: epoch to epoch; large dot: last)" if tracked
                      else "one point per model")
-        ax.legend(loc="best")
         ax = axes[1]
         last = _last_epoch(df)
-        for m in models:
+        for i, m in enumerate(models):
             g = last[(last["model"] == m) & last["effective_dimension"].notna()
                      & last["complexity_per_neuron"].notna()].sort_values("depth")
             if not len(g):
                 continue
-            ax.plot(g["complexity_per_neuron"], g["effective_dimension"], "o-", color=colors[m],
-                    ms=4, lw=1, label=m)
-            _annotate_layers(ax, g, "complexity_per_neuron", "effective_dimension",
-                             color=colors[m])
+            ax.plot(g["complexity_per_neuron"], g["effective_dimension"], "-",
+                    marker=_MARKERS[i % len(_MARKERS)], color=colors[m], ms=5, lw=1)
+            _draw_marked(ax, g["complexity_per_neuron"], g["effective_dimension"],
+                         _marks(g, "complexity_per_neuron"), colors[m], counts)
+            labels += _annotate_layers(ax, g, "complexity_per_neuron", "effective_dimension",
+                                       color=colors[m])
         ax.set_xlabel("complexity per neuron H(Z)/C (bits/unit)")
         ax.set_ylabel("effective dimension (count)")
         ax.set_title("layers " + ("at the last epoch" if tracked else "") + " (line follows depth)")
         fig.tight_layout()
+        hidden = _place_labels(fig, labels)
+        _legend_below(fig, axes[0], extra=_mark_handles(counts), handles=model_handles)
         png, svg = _render(fig)
     left = ("each model's network complexity (sum over gating layers of the per-patch joint gate "
             "entropy H(Z)) against the mean effective dimension of its layers, one point per "
@@ -368,10 +631,12 @@ def _ed_vs_complexity(df):
     return Figure(
         "ed_vs_complexity", "Effective dimension vs complexity",
         f"Left: {left} (Janik & Witaszczyk, figs. 4-5). Right: the same plane per layer "
-        f"{_when(df)}, the line following depth, each point named by its layer. Settings: "
+        f"{_when(df)}, the line following depth, each point named by its layer"
+        + (f" ({hidden} names left out where they would overlap; metrics.csv has every "
+           "layer)" if hidden else "") + f".{_marks_caption(counts)} Settings: "
         + _settings_text(df, [("complexity_estimator", "H(Z) estimator"),
                               ("rows_patch", "per-patch rows")]) + ".",
-        png, svg)
+        png, svg, marked=counts)
 
 
 def _curve(curves, key):
@@ -410,6 +675,7 @@ def _relevance(df, reports, training=None):
     tracked = _epochs_tracked(df)
     n = len(models)
     curve_kinds = set()
+    point_labels = []
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(n, 3, figsize=(15, 4.6 * n), squeeze=False)
         for row, m in enumerate(models):
@@ -447,7 +713,7 @@ def _relevance(df, reports, training=None):
             ax.scatter(g["h_s_norm"], g["h_k_norm"], s=42, zorder=3, edgecolor="k", lw=0.5,
                        c=[cmap((d - depths.min()) / span) for d in depths],
                        label=_epoch_text(g) + " (colour: depth)")
-            _annotate_layers(ax, g, "h_s_norm", "h_k_norm", size=7)
+            point_labels += _annotate_layers(ax, g, "h_s_norm", "h_k_norm")
             crit, why = _critical(g, by_model.get(m), m)
             if crit is not None:
                 ax.scatter(crit["h_s_norm"], crit["h_k_norm"], s=170, facecolor="none",
@@ -522,6 +788,7 @@ def _relevance(df, reports, training=None):
             ax.set_title(f"{m}: exponent β per layer")
             ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, fontsize=7)
         fig.tight_layout()
+        hidden = _place_labels(fig, point_labels)
         png, svg = _render(fig)
     m_rows = _settings_text(last, [("rows_sample", "M (samples)")])
     if curve_kinds <= {"enumeration"}:
@@ -540,6 +807,9 @@ def _relevance(df, reports, training=None):
         f"with H[k] > 0, red circle).{init} Middle: m_k against k, log-log, with the fitted power "
         "law (β by discrete maximum likelihood). Right: β per layer; β = 1 is Zipf's law "
         f"(Song, Marsili & Jo, fig. 2a-c). Settings: {m_rows}.")
+    if hidden:
+        caption += (f" {hidden} layer names left out of the H[s]–H[k] plane where they would "
+                    "overlap (the right panel names every layer).")
     if left_out:
         caption += " Not shown: " + "; ".join(f"{m} ({why})" for m, why in left_out.items()) + "."
     return Figure("relevance", "Resolution and relevance per layer", caption, png, svg)
@@ -587,7 +857,7 @@ def _kde_bandwidth_text(reports) -> str:
 
 
 def _kde_notes(df):
-    """Warnings: layers whose KDE values sit at their ceilings (SPEC §4 saturation)."""
+    """Warnings: layers whose KDE values sit at their ceilings (definitions §4 saturation)."""
     notes = []
     last = _last_epoch(df)
     for col, ceiling, what in (("kde_saturated", "kde_h_max", "H(Σ) is saturated (within 0.01 "
@@ -622,20 +892,24 @@ def _kde(df, reports=()):
     with_epochs = _epochs_tracked(df)
     # Top row: every model per layer at its last epoch; then one row per model over epochs.
     nrows = 1 + (len(models) if with_epochs else 0)
+    dodge = _dodge(models)
+    counts = {}
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(nrows, len(cols), figsize=(4.8 * len(cols), 3.5 * nrows),
                                  squeeze=False)
         for j, (col, ylabel) in enumerate(cols):
             ax = axes[0][j]
-            for m in models:
+            for i, m in enumerate(models):
                 g = last[(last["model"] == m) & last[col].notna()].sort_values("depth")
                 if len(g):
-                    ax.plot(g["depth"], g[col], "o-", color=colors[m], ms=4, label=m)
-                    _annotate_layers(ax, g, "depth", col, color=colors[m])
+                    x = g["depth"].to_numpy(dtype=float) + dodge[m]
+                    ax.plot(x, g[col], "-", marker=_MARKERS[i % len(_MARKERS)],
+                            color=colors[m], ms=5, label=m)
+                    _draw_marked(ax, x, g[col], _marks(g, col), colors[m], counts)
                     ceil = ceilings.get(col)
                     if ceil in g.columns and g[ceil].notna().any():
-                        ax.plot(g["depth"], g[ceil], "_", color=colors[m], ms=14, mew=1.5)
-            ax.set_xlabel("layer depth (index among gating layers; points name the layer)")
+                        ax.plot(x, g[ceil], "_", color=colors[m], ms=14, mew=1.5)
+            ax.set_xlabel("layer depth (index among gating layers; key above)")
             ax.set_ylabel(ylabel)
             if col in ceilings:
                 ax.set_ylim(bottom=0)  # the whole range: no zoom onto noise at the ceiling
@@ -651,8 +925,10 @@ def _kde(df, reports=()):
                 layers = g.drop_duplicates("layer").sort_values("depth")["layer"].tolist()
                 for li, lay in enumerate(layers):
                     h = g[g["layer"] == lay].sort_values("epoch")
-                    ax.plot(h["epoch"], h[col], "-", marker=".", lw=1.2,
-                            color=cmap(li / max(1, len(layers) - 1)), label=_short(str(lay), 16))
+                    color = cmap(li / max(1, len(layers) - 1))
+                    ax.plot(h["epoch"], h[col], "-", marker=".", lw=1.2, color=color,
+                            label=_short(str(lay), 16))
+                    _draw_marked(ax, h["epoch"], h[col], _marks(h, col), color, counts)
                 ceil = ceilings.get(col)
                 if ceil in g.columns and g[ceil].notna().any():
                     ax.axhline(float(g[ceil].max()), color="k", ls=":", lw=0.9,
@@ -667,9 +943,18 @@ def _kde(df, reports=()):
                               fontsize=7)
         fig.tight_layout()
         handles, labels = axes[0][0].get_legend_handles_labels()
-        if handles:  # above the figure, off the data
-            fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0),
-                       ncol=min(4, len(labels)), frameon=False)
+        for h in _mark_handles(counts):
+            handles.append(h)
+            labels.append(h.get_label())
+        key = _layer_key(last) if len(models) > 1 else _layer_key(last).replace(f"{models[0]}: ", "")
+        if handles:  # above the figure, off the data, with the layer key above it
+            legend = fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                                ncol=min(3, len(labels)), frameon=False)
+            fig.canvas.draw()
+            top = fig.transFigure.inverted().transform(
+                legend.get_window_extent(fig.canvas.get_renderer()))[1][1]
+            fig.text(0.5, top + 0.005, _wrap(fig, key), ha="center", va="bottom",
+                     fontsize=_LABEL_SIZE, color="0.25")
         png, svg = _render(fig)
     rows_text = "top: per layer at the last epoch, below: each model over epochs" if with_epochs \
         else "per layer"
@@ -680,9 +965,9 @@ def _kde(df, reports=()):
         "information I(X;Σ;Y) = H(Σ) − H(Σ|Y), and the total correlation against independent "
         f"units (leave-one-out); {rows_text}. Short bars / dotted lines mark the ceilings "
         "(log2 n for H(Σ), H(Y) for I(X;Σ;Y)); a value there is saturated "
-        f"(Ren et al. 2022, figs. 1, 3, 4). Settings: "
+        f"(Ren et al. 2022, figs. 1, 3, 4).{_marks_caption(counts)} Settings: "
         f"{_settings_text(df, [('kde_alpha', 'α'), ('rows_kde', 'samples n')])}.", png, svg,
-        notes=_kde_notes(df))
+        notes=_kde_notes(df), marked=counts)
 
 
 _GATING_OPS = ("relu", "sigmoid", "tanh", "maxpool", "gelu", "silu", "elu", "dropout",
@@ -703,6 +988,9 @@ def algebra_layer_names(la, layer_names) -> dict:
     return dict(zip(nodes, names)) if names and len(nodes) == len(names) else {}
 
 
+_ALGEBRA_NAMES = 12  # layer names per model in the algebra figure
+
+
 def algebra_figure(algebras: dict, name: str = "algebra",
                    layer_names: Optional[dict] = None) -> Figure:
     """Cumulative log10 intrinsic power and complexity along each model's nodes (Badias &
@@ -712,6 +1000,7 @@ def algebra_figure(algebras: dict, name: str = "algebra",
     plt = _plt()
     colors = _colors(list(algebras))
     unmatched = []
+    labels, steps = [], {}
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
         for m, la in algebras.items():
@@ -729,25 +1018,39 @@ def algebra_figure(algebras: dict, name: str = "algebra",
             names = algebra_layer_names(la, (layer_names or {}).get(m))
             if layer_names and m in layer_names and not names:
                 unmatched.append(m)
-            for i, r in enumerate(rows):
-                if r["name"] in names:
-                    for ax, key in ((axes[0], "power_log10"), (axes[1], "complexity_log10")):
-                        ax.plot(x[i], r[key], "o", color=colors[m], ms=3.5)
-                    axes[1].annotate(_short(names[r["name"]], 16), (x[i], r["complexity_log10"]),
-                                     fontsize=6, color=colors[m], xytext=(2, 3),
-                                     textcoords="offset points", rotation=30)
+            gating = [i for i, r in enumerate(rows) if r["name"] in names]
+            # At most _ALGEBRA_NAMES names per model, evenly spaced (ResNet-56's 55 names ran
+            # off the axes); every gating node keeps its dot.
+            step = max(1, math.ceil(len(gating) / _ALGEBRA_NAMES))
+            named = set(gating[::step]) | ({gating[-1]} if gating else set())
+            steps[m] = step
+            for i in gating:
+                r = rows[i]
+                for ax, key in ((axes[0], "power_log10"), (axes[1], "complexity_log10")):
+                    ax.plot(x[i], r[key], "o", color=colors[m], ms=3.5)
+                if i in named:
+                    labels.append(axes[1].annotate(
+                        _short(names[r["name"]], 16), (x[i], r["complexity_log10"]),
+                        fontsize=_LABEL_SIZE, color=colors[m], xytext=(3, 3),
+                        textcoords="offset points"))
         axes[0].set_ylabel("cumulative intrinsic power, log10")
         axes[1].set_ylabel("cumulative intrinsic complexity, log10")
         for ax in axes:
             ax.set_xlabel("node index along the data flow (input → output)")
         fig.tight_layout()
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                   ncol=2 if len(labels) > 1 else 1, frameon=False)
+        hidden = _place_labels(fig, labels)
+        handles, legend_labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, legend_labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                   ncol=2 if len(legend_labels) > 1 else 1, frameon=False)
         png, svg = _render(fig)
     names_note = ""
     if layer_names:
-        names_note = (" Dots: the gating layers, named as in the other figures (right panel)."
+        thinned = {m: k for m, k in steps.items() if k > 1}
+        names_note = (" Dots: the gating layers, named as in the other figures (right panel"
+                      + ("; " + ", ".join(f"{m}: every {k}th named" for m, k in thinned.items())
+                         if thinned else "")
+                      + (f"; {hidden} names left out where they would overlap" if hidden else "")
+                      + ")."
                       + (f" Not matched (different number of gating nodes): "
                          f"{', '.join(unmatched)}." if unmatched else ""))
     return Figure(

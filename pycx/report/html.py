@@ -31,7 +31,8 @@ from .._json import to_json_value
 __all__ = ["write_report", "check_report_dir"]
 
 from .columns import columns_markdown
-from .figures import _FIGURES, _as_list, _last_epoch, _models, algebra_layer_names, figures, frame
+from .figures import (_FIGURES, _as_list, _flag, _last_epoch, _models, algebra_layer_names,
+                      complexity_not_measured, figures, frame, network_table)
 
 if TYPE_CHECKING:
     import os
@@ -47,6 +48,21 @@ def _report_name(report, index: int) -> str:
 
 def _network_rows(reports):
     return [dict(rec) for rep in reports for rec in (getattr(rep, "network", None) or [])]
+
+
+def _network_with_measured_sums(records, df):
+    """The network records with the sum over measured layers beside the all-layer sum
+    (``network_complexity``, kept as computed: an upper bound when a layer's is)."""
+    if not len(df) or not records:
+        return records
+    sums = {(r.model, None if not np.isfinite(r.epoch) else int(r.epoch)): r
+            for r in network_table(df).itertuples()}
+    for rec in records:
+        s = sums.get((rec.get("model"), rec.get("epoch")))
+        if s is not None:
+            rec["network_complexity_measured"] = float(s.network_complexity_measured)
+            rec["complexity_layers_not_measured"] = int(s.layers_not_measured)
+    return records
 
 
 def _fmt(v):
@@ -66,41 +82,70 @@ def _layer_cell(rec, key):
 
 
 def _summary_table(df, reports) -> str:
+    """One row per model at its last epoch. The network complexity is summed over the layers
+    whose H(Z) is a measurement only (the column says so and how many layers it covers); the
+    sum over every layer is in its own column, labelled an upper bound when it includes a
+    bound, and the flag column names the layers left out."""
     net = {(r.get("model"), r.get("epoch")): r for r in _network_rows(reports)}
     last = _last_epoch(df)
-    head = ("<tr><th>model</th><th>epoch</th><th>gating layers</th><th>network complexity "
-            "(bits)</th><th>critical layer</th><th>Zipf layer (β≈1)</th><th>β across layers"
-            "</th></tr>")
+    sums = network_table(last) if len(last) else None
+    head = ("<tr><th>model</th><th>epoch</th><th>gating layers</th><th>network complexity, "
+            "measured layers only: Σ H(Z) (bits)</th><th>Σ H(Z) over all layers (bits)</th>"
+            "<th>not measured (H(Z) only a bound)</th><th>critical layer</th>"
+            "<th>Zipf layer (β≈1)</th><th>β across layers</th></tr>")
     body = []
     for m in _models(last):
         g = last[last["model"] == m]
         ep = g["epoch"].max()
         ep_key = None if not np.isfinite(ep) else int(ep)
         rec = net.get((m, ep_key)) or net.get((m, None)) or {}
-        nc = rec.get("network_complexity", g["complexity"].sum(min_count=1))
+        s = sums[sums["model"] == m].iloc[0]
+        n_bound = int(s["layers_not_measured"])
+        n_layers = int(s["layers"])
+        # The all-layer sum: the network record's value when there is one (the same sum).
+        total = rec.get("network_complexity", s["network_complexity"])
+        if n_layers == 0:
+            measured = total_cell = flag = "–"
+        else:
+            measured = (f"{_fmt(s['network_complexity_measured'])} ({n_layers - n_bound} of "
+                        f"{n_layers} layers)" if n_bound else _fmt(s["network_complexity_measured"]))
+            total_cell = (f"≤ {_fmt(total)} (upper bound)" if n_bound else _fmt(total))
+            bound_layers = g.loc[complexity_not_measured(g) & g["complexity"].notna(), "layer"]
+            flag = (f"{n_bound}: {html.escape(', '.join(map(str, bound_layers)))}" if n_bound
+                    else "none")
         body.append(f"<tr><td>{html.escape(str(m))}</td><td>{_fmt(ep_key)}</td><td>{len(g)}</td>"
-                    f"<td>{_fmt(nc)}</td><td>{_layer_cell(rec, 'critical_layer')}</td>"
+                    f"<td>{measured}</td><td>{total_cell}</td><td>{flag}</td>"
+                    f"<td>{_layer_cell(rec, 'critical_layer')}</td>"
                     f"<td>{_layer_cell(rec, 'zipf_layer')}</td>"
                     f"<td>{_fmt(rec.get('beta_across_layers'))}</td></tr>")
     return f"<table>{head}{''.join(body)}</table>"
 
 
 def _bound_notes(df) -> list:
-    """Layers whose H(Z) exceeds log2(rows): the chain rule's bound is above what the rows
-    could show."""
-    col = "complexity_exceeds_log2_rows"
-    if col not in df.columns:
+    """Layers whose H(Z) is not a measurement at the last epoch: above log2(rows) (the chain
+    rule's bound is above what the rows could show) or above the sum of the unit entropies
+    (negative NTC)."""
+    if "complexity" not in df.columns:
         return []
     notes = []
     last = _last_epoch(df)
     for m in _models(last):
-        g = last[(last["model"] == m) & (last[col] == True)]  # noqa: E712 (NaN: not computed)
-        if len(g):
+        g = last[last["model"] == m]
+        rows = g[_flag(g, "complexity_exceeds_log2_rows")]
+        if len(rows):
             notes.append(
                 f"{m}: H(Z) exceeds log2(per-patch rows) = "
-                f"{float(g['complexity_bound_log2_rows'].max()):.2f} bits in {len(g)} layer(s) "
-                f"({', '.join(map(str, g['layer']))}): the XGBoost chain rule is an upper bound; "
-                "there it says only that the rows are too few to pin the entropy down.")
+                f"{float(rows['complexity_bound_log2_rows'].max()):.2f} bits in {len(rows)} "
+                f"layer(s) ({', '.join(map(str, rows['layer']))}): the XGBoost chain rule is an "
+                "upper bound; there it says only that the rows are too few to pin the entropy "
+                "down. These layers are drawn hollow and left out of the measured network sum.")
+        neg = g[g["ntc"].to_numpy(dtype=float) < 0] if "ntc" in g.columns else g.iloc[:0]
+        if len(neg):
+            notes.append(
+                f"{m}: normalised total correlation below 0 in {len(neg)} layer(s) "
+                f"({', '.join(f'{r.layer} {r.ntc:.2f}' for r in neg.itertuples())}): impossible "
+                "for entropies (the H(Z) estimate exceeds the sum of the unit entropies); drawn "
+                "as crosses, and their H(Z) counts as a bound.")
     return notes
 
 
@@ -289,7 +334,7 @@ def _write_report_files(out: Path, reports, *, algebras, training, title, intro,
     settings = {_report_name(r, i): getattr(r, "settings", {}) for i, r in enumerate(reports)}
     data = {
         "rows": df.astype(object).where(df.notna(), None).to_dict("records"),
-        "network": _network_rows(reports),
+        "network": _network_with_measured_sums(_network_rows(reports), df),
         "curves": {_report_name(r, i): getattr(r, "curves", {}) for i, r in enumerate(reports)},
         "settings": settings,
         "algebra": algebra,
