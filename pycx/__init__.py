@@ -71,9 +71,20 @@ _LAZY = {
 }
 
 
+# Subpackages reachable as attributes after a plain ``import pycx`` (``pycx.train.fit``,
+# ``pycx.models.DBN``): imported on first access, so that ``import pycx`` stays cheap (most of
+# them import torch).
+_SUBPACKAGES = frozenset({
+    "analysis", "cli", "compat", "datasets", "estimators", "gates", "integrations", "kernels",
+    "models", "reference", "replications", "report", "train"})
+
+
 def __getattr__(name: str):
     module = _LAZY.get(name)
     if module is None:
+        if name in _SUBPACKAGES:
+            # import_module binds the submodule in this namespace, so this runs once per name.
+            return importlib.import_module(f"{__name__}.{name}")
         raise AttributeError(f"module 'pycx' has no attribute '{name}'")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later lookups skip this function
@@ -81,7 +92,7 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | _SUBPACKAGES)
 
 
 def simd_level() -> str:

@@ -225,3 +225,43 @@ def check_weights(name: str, weights, n_rows: int) -> np.ndarray:
     if w.size and w.min() < 0:
         raise ValueError(f"argument '{name}' must be non-negative, got minimum {w.min()}")
     return w
+
+
+def check_bool(name: str, value) -> bool:
+    """A flag: ``True``/``False`` (numpy's bool too). Truthy stand-ins ("yes", 1, None) are
+    refused rather than read: ``"False"`` is truthy.
+
+    >>> check_bool("progress", np.bool_(True))
+    True
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"argument '{name}' must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_device(name: str, device):
+    """None, or what ``torch.device`` takes (a string like "cuda:0", a device, an index), as a
+    ``torch.device``; a CUDA device this process cannot use is refused here, before any work.
+    Only callers that already hold torch tensors use it, so the import below costs nothing.
+
+    >>> check_device("device", "cpu").type
+    'cpu'
+    """
+    import torch
+
+    if device is None:
+        return None
+    if isinstance(device, bool) or not isinstance(device, (str, int, torch.device)):
+        raise TypeError(f"argument '{name}' must be a torch device, a string like 'cpu' or "
+                        f"'cuda:0', or None, got {type(device).__name__}")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"argument '{name}': {device!r} is not a torch device "
+                         f"({str(exc).splitlines()[0][:120]})") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (dev.index is not None and dev.index >= count):
+            raise ValueError(f"argument '{name}': {device!r} is not available (this process "
+                             f"sees {count} CUDA device(s))")
+    return dev

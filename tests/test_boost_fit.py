@@ -128,3 +128,84 @@ def test_every_simd_level_gives_the_same_predictions(level):
     want = native_predict(x, y, w, x, 25)
     with pycx.use_simd(level):
         assert np.array_equal(native_predict(x, y, w, x, 25), want)
+
+
+# ---- the documented agreement, kept true by a seeded fuzz (issue 32, item 5) ----
+
+def chain_case(rng):
+    """A random chain-rule case: independent units at random rates, noisy copies of a few
+    prototypes with Zipf-skewed frequencies (as trained gate rows), or units copying an
+    earlier one through noise."""
+    n, u = int(rng.integers(20, 600)), int(rng.integers(2, 10))
+    kind = int(rng.integers(0, 3))
+    if kind == 0:
+        z = rng.random((n, u)) < rng.random(u)
+    elif kind == 1:
+        k = int(rng.integers(2, 20))
+        protos = rng.random((k, u)) < 0.5
+        p = 1.0 / np.arange(1, k + 1) ** rng.uniform(0.5, 2.0)
+        z = protos[rng.choice(k, n, p=p / p.sum())] ^ (rng.random((n, u)) < rng.uniform(0, 0.2))
+    else:
+        z = rng.random((n, u)) < 0.5
+        for j in range(1, u):
+            z[:, j] = z[:, int(rng.integers(0, j))] ^ (rng.random(n) < rng.uniform(0, 0.3))
+    return z, int(rng.integers(5, 60)), int(rng.integers(2, 4))
+
+
+@pytest.mark.slow
+def test_native_estimates_stay_within_the_documented_bound_of_xgboosts():
+    """docs/decisions.md ("The agreement to rely on"): within 0.01 bits and 1e-3 of the
+    estimate, at least 85% identical. Measured over 1,000 cases of this generator: 970
+    identical, the largest difference 0.0023 bits (issue 32's own fuzz: 0.0098). A wrong
+    gradient, leaf or base score moves almost every estimate and by far more."""
+    rng = np.random.default_rng(32)
+    diffs, rel = [], []
+    for _ in range(300):
+        z, rounds, folds = chain_case(rng)
+        a = pycx.xgb_entropy(z, n_estimators=rounds, folds=folds, threads=1).entropy
+        b = pycx.xgb_entropy(z, n_estimators=rounds, folds=folds, backend="native").entropy
+        diffs.append(abs(a - b))
+        rel.append(abs(a - b) / max(a, 1e-12))
+    diffs = np.array(diffs)
+    assert np.mean(diffs == 0) >= 0.85, np.mean(diffs == 0)
+    assert diffs.max() <= 0.01 and max(rel) <= 1e-3, (diffs.max(), max(rel))
+
+
+@pytest.mark.slow
+def test_large_weights_mostly_give_xgboosts_predictions():
+    """Weights of 1e4-1e7 (dedup weights of heavily repeated rows): 177 of 200 fits identical
+    measured (issue 32: 163 of 198); 75% is the bound (a wrong weighting changes them all)."""
+    rng = np.random.default_rng(5)
+    same = total = 0
+    for _ in range(200):
+        n, f = int(rng.integers(5, 500)), int(rng.integers(1, 40))
+        x = (rng.random((n, f)) < rng.random()).astype(np.uint8)
+        y = (x[:, 0] ^ (rng.random(n) < rng.random())).astype(np.uint8)
+        if y.min() == y.max():
+            continue
+        w = (10.0 ** rng.uniform(4, 7, n)).astype(np.float32)
+        xt = (rng.random((100, f)) < 0.5).astype(np.uint8)
+        rounds = int(rng.integers(1, 40))
+        total += 1
+        same += bool(np.array_equal(native_predict(x, y, w, xt, rounds),
+                                    xgboost_predict(x, y, w, xt, rounds)))
+    assert total >= 150 and same >= 0.75 * total, (same, total)
+
+
+@pytest.mark.slow
+def test_dedup_stays_within_the_documented_bound_of_the_plain_fit():
+    """docs/decisions.md ("Dedup"): at most 1e-3 bits per term (float32 rounding of the
+    weighted gradients; measured under 1e-6 here, 5.8e-4 in issue 32's fuzz). A wrong weight
+    or a lost row moves terms by far more."""
+    rng = np.random.default_rng(8)
+    worst = 0.0
+    for _ in range(40):
+        n, u, k = int(rng.integers(200, 3000)), int(rng.integers(2, 8)), int(rng.integers(2, 12))
+        protos = rng.random((k, u)) < 0.5
+        p = 1.0 / np.arange(1, k + 1) ** rng.uniform(1.0, 3.0)   # skewed counts
+        z = protos[rng.choice(k, n, p=p / p.sum())] ^ (rng.random((n, u)) < rng.uniform(0, 0.1))
+        rounds = int(rng.integers(5, 60))
+        a = pycx.xgb_entropy(z, n_estimators=rounds, threads=1, dedup=True)
+        b = pycx.xgb_entropy(z, n_estimators=rounds, threads=1, dedup=False)
+        worst = max(worst, float(np.abs(a.terms - b.terms).max()))
+    assert worst <= 1e-3, worst

@@ -131,6 +131,42 @@ def test_data_file_without_the_named_labels(capsys, tmp_path):
                           "--labels", "'y'")
 
 
+@pytest.mark.parametrize("kind", ["pickled", "truncated", "npz"])
+def test_unreadable_labels_file_is_one_line(capsys, tmp_path, kind):
+    # Issue 32, item 8: a pickled --labels .npy gave a traceback (np.load's ValueError). It is
+    # refused, never unpickled.
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    np.save(tmp_path / "x.npy", np.zeros((4, 3), np.float32))
+    labels = tmp_path / "y.npy"
+    if kind == "pickled":
+        np.save(labels, np.array([0, "a", None, 1.5], dtype=object), allow_pickle=True)
+    elif kind == "truncated":
+        np.save(labels, np.arange(4))
+        labels.write_bytes(labels.read_bytes()[:60])
+    else:
+        np.savez(labels.with_suffix(".npz"), y=np.arange(4))
+        labels = labels.with_suffix(".npz")
+    line = assert_one_line_error(capsys, ["analyze", "--model", "pycx.models:linear_autoencoder",
+                                          "--data", str(tmp_path / "x.npy"), "--labels",
+                                          str(labels), "--out", str(tmp_path / "rep")],
+                                 "--labels", str(labels))
+    assert ("allow_pickle" in line) == (kind == "pickled")
+
+
+@pytest.mark.parametrize("command", ["analyze", "algebra"])
+def test_model_option_says_it_runs_code(capsys, command):
+    # Issue 32, item 9: the trust boundary of --model is stated where the option is described
+    # (the help) and in the README's command-line section.
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "runs the file, with your permissions: name only code you trust" in help_text
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "`--model path/to/file.py:Factory` executes that file" in readme
+
+
 def test_subprocess_error_is_one_line():
     result = run_cli("algebra", "--model", "nope")
     assert result.returncode == 2
@@ -418,3 +454,94 @@ def test_algebra_table_names_gating_nodes_as_analyze_does(capsys):
     # every captured layer name appears in the table's "captured as" column, in forward order
     positions = [table.index(f" {name} ") for name in cap.names]
     assert positions == sorted(positions)
+
+
+# ------------------------------------------------------------- replicate: one-line errors
+
+def _no_replication(monkeypatch):
+    """Makes any replication run a failure of the test: the checks must come before the work."""
+    from pycx import replications
+
+    def run(*args, **kwargs):
+        raise AssertionError("the replication ran before its arguments were checked")
+
+    monkeypatch.setattr(replications, "run", run)
+
+
+def test_replicate_out_mistakes_are_one_line(capsys, tmp_path, monkeypatch):
+    # Issue 32, item 6: these gave exit 1 with a traceback (FileExistsError,
+    # NotADirectoryError) from the folder's mkdir.
+    _no_replication(monkeypatch)
+    (tmp_path / "afile").write_text("x")
+    assert_one_line_error(capsys, ["replicate", "song2018-fig2", "--out", str(tmp_path / "afile")],
+                          "--out", "existing file")
+    assert_one_line_error(capsys, ["replicate", "song2018-fig2", "--out",
+                                   str(tmp_path / "afile" / "deeper" / "run")],
+                          "--out", "lies under the file")
+    assert (tmp_path / "afile").read_text() == "x"
+    from pycx.cli import replicate as rep
+
+    monkeypatch.setattr(rep.shutil, "disk_usage", lambda p: type("U", (), {"free": 10})())
+    assert_one_line_error(capsys, ["replicate", "song2018-fig2", "--out", str(tmp_path / "r")],
+                          "--out", "full")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root may write into read-only folders")
+def test_replicate_read_only_out_is_one_line(capsys, tmp_path, monkeypatch):
+    _no_replication(monkeypatch)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        assert_one_line_error(capsys, ["replicate", "song2018-fig2", "--out", str(ro / "run")],
+                              "--out", "writable folder")
+    finally:
+        ro.chmod(0o700)
+
+
+@pytest.mark.parametrize("seed", [str(2 ** 64), str(2 ** 63), "-1", "1e3", "0x10", "seven"])
+def test_replicate_bad_seed_is_one_line(capsys, seed, monkeypatch):
+    _no_replication(monkeypatch)
+    assert_one_line_error(capsys, ["replicate", "song2018-fig2", "--seed", seed], "--seed")
+
+
+def test_replicate_largest_seed_reaches_the_run(monkeypatch, tmp_path):
+    from pycx import replications
+    real_run = replications.run
+    with pytest.raises(ValueError, match=r"argument 'seed' must be <= 2\^63 - 1"):
+        real_run("song2018-fig2", seed=2 ** 63, out=tmp_path / "r2")
+    seen = {}
+    monkeypatch.setattr(replications, "run",
+                        lambda name, **kw: seen.update(kw) or {"claims": [], "wall_time_s": 0})
+    assert main(["replicate", "song2018-fig2", "--seed", str(2 ** 63 - 1), "--quiet",
+                 "--out", str(tmp_path / "r")]) == 0
+    assert seen["seed"] == 2 ** 63 - 1
+
+
+def test_replicate_unwritable_out_is_one_line_also_as_root(capsys, tmp_path, monkeypatch):
+    # Root ignores a folder's mode, so the unwritable folder is what os.access reports.
+    _no_replication(monkeypatch)
+    from pycx.cli import replicate as rep
+    monkeypatch.setattr(rep.os, "access", lambda path, mode: False)
+    assert_one_line_error(capsys, ["replicate", "song2018-fig2", "--out", str(tmp_path / "r")],
+                          "--out", "writable folder")
+
+
+def test_replicate_full_disk_during_the_run_is_one_line(tmp_path):
+    # A write that fails during the run (RLIMIT_FSIZE: EFBIG, as a full disk gives ENOSPC)
+    # goes through the replication's own atomic writer; the run itself is replaced by one that
+    # only writes, so the test takes a second, not minutes.
+    out = tmp_path / "run"
+    code = ("import resource, sys\n"
+            "import pycx.replications.findings as F, pycx.replications.song2018_fig2 as R\n"
+            "from pycx.cli import main\n"
+            "R.run = lambda out, **kw: F.write_findings(out, {'x': 'y' * 50000}) and {}\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))\n"
+            f"sys.exit(main(['replicate', 'song2018-fig2', '--quiet', '--out', {str(out)!r}]))\n")
+    proc = run_python(["-c", code], timeout=120)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and "--out" in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+    assert list(out.iterdir()) == []  # the half-written findings.json was removed

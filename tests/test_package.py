@@ -60,3 +60,25 @@ def test_every_public_name_resolves():
         if importlib.util.find_spec(module) is None:
             pytest.fail(f"pycx.{name}: module {module} does not exist")
         getattr(pycx, name)
+
+
+def test_subpackages_are_attributes_after_import_pycx(tmp_path):
+    # The README writes `pycx.train.fit(...)` after a plain `import pycx` (issue 32, item 7):
+    # each subpackage is imported on first attribute access, and not before.
+    code = ("import sys, pycx\n"
+            "assert 'torch' not in sys.modules\n"
+            "names = ('train', 'datasets', 'models', 'replications', 'analysis', 'estimators',\n"
+            "         'gates', 'kernels', 'reference', 'compat', 'report', 'integrations', 'cli')\n"
+            "assert all(n in dir(pycx) for n in names)\n"
+            "assert callable(pycx.train.fit) and callable(pycx.datasets.digits)\n"
+            "assert pycx.models.DBN.__name__ == 'DBN' and pycx.replications.available()\n"
+            "assert all(getattr(pycx, n).__name__ == 'pycx.' + n for n in names)\n"
+            "try:\n"
+            "    pycx.trains\n"
+            "except AttributeError as exc:\n"
+            "    assert \"no attribute 'trains'\" in str(exc)\n"
+            "else:\n"
+            "    raise SystemExit('pycx.trains resolved')\n"
+            "print('ok')\n")
+    out = run_python(["-c", code], cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -222,6 +222,7 @@ def test_generate_is_seeded():
     assert not torch.equal(a1, dbn.generate(2, 10, steps=3, seed=2))
 
 
+@pytest.mark.filterwarnings("ignore::pycx.models.CollapsedLayerWarning")  # 30 updates: H_2 collapses
 def test_dbn_fit_trains_each_layer_on_the_layer_below():
     x = torch.from_numpy(toy_data(120))
     dbn = DBN([8, 6, 3], seed=0, dtype=torch.float64).fit(x, epochs=5, batch_size=20, seed=0,
@@ -300,3 +301,66 @@ def test_dbn_on_the_gpu_matches_the_cpu():
     np.testing.assert_array_equal(bits.unpack().cpu().numpy() if hasattr(bits.unpack(), "cpu")
                                   else bits.unpack(),
                                   (gpu.probabilities(x.cuda(), 1) > 0.5).cpu().numpy())
+
+
+# ---- default training length and collapsed layers (issue 32, item 3) ----
+
+def digits_rows():
+    sklearn = pytest.importorskip("sklearn.datasets")
+    d = sklearn.load_digits()
+    return torch.from_numpy((d.data / 16).astype(np.float32)), d.target
+
+
+def h_s(dbn, x, y):
+    return [pycx.resolution_relevance(dbn.transform(x, l), y).h_s for l in range(1, dbn.n_layers + 1)]
+
+
+@pytest.mark.slow
+def test_default_training_does_not_collapse_on_digits(one_torch_thread):
+    # Before: epochs=10 at batch 100 (180 updates) gave H[s] = 7.94, 0, 0, 0, 0 bits. Measured
+    # with the default (112 epochs here): 10.5, 9.4, 7.1, 5.6, 3.7 bits; 1 bit is far below
+    # every layer and far above a collapsed one.
+    x, y = digits_rows()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pycx.models.CollapsedLayerWarning)
+        dbn = DBN([64, 48, 32, 20, 12, 6], seed=0).fit(x, seed=0, progress=False)
+    assert len(dbn.rbms[0].history) == pycx.models.rbm.default_epochs(1797, 100) == 112
+    assert min(h_s(dbn, x, y)) > 1.0, h_s(dbn, x, y)
+
+
+def test_collapsed_layers_are_named_in_a_warning(one_torch_thread):
+    x, y = digits_rows()
+    with pytest.warns(pycx.models.CollapsedLayerWarning,
+                      match=r"DBN.fit: hidden layers H_2, H_3, H_4, H_5 collapsed: every one of "
+                            r"the 1797 training rows.*180 per RBM, batch 100, lr 0.1") as record:
+        dbn = DBN([64, 48, 32, 20, 12, 6], seed=0).fit(x, epochs=10, seed=0, progress=False)
+    assert len(record) == 1
+    # The warning says what H[s] says: those layers have one state.
+    assert [round(h, 2) for h in h_s(dbn, x, y)] == [7.94, 0.0, 0.0, 0.0, 0.0]
+    # RBM.fit alone warns too (RBM 2 of the stack, trained on the same input).
+    with pytest.warns(pycx.models.CollapsedLayerWarning, match="RBM.fit: the hidden layer"):
+        RBM(48, 32, seed=1).fit(dbn.probabilities(x, 1), epochs=10, seed=1, progress=False)
+
+
+def test_no_collapse_warning_for_identical_rows_or_a_healthy_layer(one_torch_thread):
+    import warnings
+    x, _ = digits_rows()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pycx.models.CollapsedLayerWarning)
+        RBM(4, 2).fit(torch.ones(6, 4), epochs=3, progress=False)  # nothing to tell apart
+        RBM(64, 16, seed=0).fit(x, epochs=3, seed=0, progress=False)
+
+
+def test_default_epochs_reach_the_minimum_number_of_updates():
+    from pycx.models.rbm import MIN_DEFAULT_UPDATES, default_epochs
+    assert default_epochs(60000, 100) == 10          # large data: 6,000 updates already
+    for n, bs in ((1797, 100), (300, 100), (1, 100), (1000, 7)):
+        e = default_epochs(n, bs)
+        per_epoch = -(-n // min(bs, n))
+        assert e * per_epoch >= MIN_DEFAULT_UPDATES and (e - 1) * per_epoch < MIN_DEFAULT_UPDATES
+    rbm = RBM(4, 2).fit(torch.rand(50, 4, generator=torch.Generator().manual_seed(0)),
+                        batch_size=25, progress=False)
+    assert len(rbm.history) == 1000                  # 2 updates per epoch
+    with pytest.raises(TypeError, match="'n_rows'"):
+        default_epochs(1.5, 10)

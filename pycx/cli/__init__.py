@@ -49,6 +49,15 @@ def _non_negative_int(text):
     return value
 
 
+def _replication_seed(text):
+    from ..replications import MAX_SEED
+    value = _non_negative_int(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2^63 - 1 "
+                                         f"({MAX_SEED}), got {text!r}")
+    return value
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -57,6 +66,12 @@ def _positive_int(text):
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+# The trust boundary of --model, said where the option is described: loading a model is
+# running its code (data and weight files, by contrast, are read without unpickling).
+_RUNS_CODE = ("this imports the module or runs the file, with your permissions: name only code "
+              "you trust")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
 
     p = sub.add_parser("analyze", help="analyse a user's model on a user's data and write the report")
-    p.add_argument("--model", required=True, help="MODULE:FACTORY (dotted module or path/to/file.py)")
+    p.add_argument("--model", required=True,
+                   help="MODULE:FACTORY (dotted module or path/to/file.py); " + _RUNS_CODE)
     p.add_argument("--kwargs", default="", help="factory arguments, like depth=20,num_classes=10")
     p.add_argument("--weights", help="state dict file (.pt) to load into the model")
     p.add_argument("--data", required=True, help="inputs: .npz, .npy or .pt")
@@ -101,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("algebra", help="layer-algebra table and plot of an architecture (no data)")
     p.add_argument("--model", required=True,
-                   help="MODULE:FACTORY, e.g. pycx.models:cifar_resnet, or path/to/file.py:Net")
+                   help="MODULE:FACTORY, e.g. pycx.models:cifar_resnet, or path/to/file.py:Net; "
+                        + _RUNS_CODE)
     p.add_argument("--kwargs", default="", help="factory arguments, like depth=56")
     p.add_argument("--input-shape", required=True,
                    help="shape of one input without the batch axis, like 3,224,224")
@@ -119,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the available replications")
     p.add_argument("--quick", action="store_true", help="a small, fast variant (minutes)")
     p.add_argument("--out", default=None, help="output folder (default: replication-NAME)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="base random seed (default 0)")
+    p.add_argument("--seed", type=_replication_seed, default=0,
+                   help="base random seed, 0 to 2^63 - 1 (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
     return parser
 

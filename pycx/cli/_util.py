@@ -120,7 +120,11 @@ def _import_failure(spec, exc) -> UserError:
 
 def load_model(spec: str, kwargs: dict | None = None):
     """``MODULE:FACTORY`` -> the model: FACTORY is called with ``kwargs`` when it is a class or
-    function; an ``nn.Module`` instance is used as it is. MODULE: dotted name or .py path."""
+    function; an ``nn.Module`` instance is used as it is. MODULE: dotted name or .py path.
+
+    Trust boundary: this runs code. A .py path is executed (its top level, then FACTORY) and a
+    dotted module imported, with the caller's permissions, as ``python file.py`` would; weights
+    and data are read without unpickling (`load_weights`, `load_arrays`)."""
     module_name, sep, attr = spec.rpartition(":")
     if not sep or not module_name or not attr or not all(p.isidentifier() for p in attr.split(".")):
         raise UserError(f"--model must be MODULE:FACTORY (like pycx.models:cifar_resnet or "
@@ -257,7 +261,18 @@ def load_arrays(path: str, key: str | None = None, labels: str | None = None):
         if not Path(labels).is_file():
             raise UserError(f"--labels: with a single-array --data file, --labels must be a .npy "
                             f"file; not found: {labels}")
-        y = np.load(labels, allow_pickle=False)
+        try:
+            y = np.load(labels, allow_pickle=False)
+        except Exception as exc:
+            # A pickled (object) array, a truncated or foreign file: never unpickled (that
+            # would run code from the file), reported in one line.
+            raise UserError(f"--labels: cannot read {labels} as a .npy array of labels: "
+                            f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(y, np.ndarray):  # an .npz archive loads as a mapping of arrays
+            y.close()
+            raise UserError(f"--labels: {labels} holds several arrays ({type(y).__name__}); "
+                            "give a .npy file with one label per sample, or put the labels in "
+                            "the --data .npz and name them with --labels")
     x = np.asarray(x)
     if x.ndim < 2 or x.shape[0] < 2:
         raise UserError(f"--data: inputs must have a sample axis first and at least 2 samples, "

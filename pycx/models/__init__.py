@@ -8,9 +8,9 @@ a DenseNet block and a symmetric linear autoencoder.
 from .blocks import DenseBlock, densenet_block, linear_autoencoder
 from .highway import FC3, Highway  # noqa: F401  (paper 000, section 7)
 from .resnet import cifar_resnet, imagenet_resnet
-from .rbm import DBN, RBM
+from .rbm import DBN, RBM, CollapsedLayerWarning
 from .vgg import vgg
 
 __all__ = ["DBN", "DenseBlock", "RBM", "cifar_resnet", "densenet_block", "imagenet_resnet", "linear_autoencoder",
            "vgg"]
-__all__ += ["FC3", "Highway"]
+__all__ += ["FC3", "Highway", "CollapsedLayerWarning"]

@@ -16,16 +16,87 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from .._validate import check_int, check_positive, describe
+from .._validate import check_bool, check_device, check_int, check_positive, describe
 
 # Rows per chunk where a whole data set is pushed through a layer (bounds temporaries).
 _CHUNK_ROWS = 16384
+
+# Largest seeds: torch's generators take 64 bits; a DBN seeds RBM l with seed + l - 1, so its
+# own seeds stop at 2^63 - 1, leaving room for any number of layers.
+MAX_RBM_SEED = 2 ** 64 - 1
+MAX_DBN_SEED = 2 ** 63 - 1
+
+
+# Default training length: 10 epochs, and more on small data sets, so that every RBM gets at
+# least this many mini-batch updates. Measured on scikit-learn's digits (1797 rows, batch 100,
+# rate 0.1, docs/decisions.md): 10 epochs (180 updates) leave every unit of the second layer
+# above 0.5 for every image, so layers 2..L collapse to one state; from about 1,000 updates no
+# layer collapses (4 seeds, two stacks, CD and PCD, 300 to 1797 rows); 2,000 leaves a margin.
+# At 60,000 rows 10 epochs are already 6,000 updates, so large data sets keep 10 epochs.
+MIN_DEFAULT_UPDATES = 2000
+
+
+class CollapsedLayerWarning(UserWarning):
+    """A trained hidden layer gives one state (``P(h = 1 | v) > 0.5``) for every training row:
+    its H[s] is 0 and its near-zero reconstruction error is no sign of success."""
+
+
+def default_epochs(n_rows: int, batch_size: int) -> int:
+    """The epochs of ``fit(epochs=None)``: 10, or more where 10 epochs of ``n_rows`` rows in
+    batches of `batch_size` would give fewer than `MIN_DEFAULT_UPDATES` updates.
+
+    >>> default_epochs(60000, 100), default_epochs(1797, 100), default_epochs(300, 100)
+    (10, 112, 667)
+    """
+    n_rows = check_int("n_rows", n_rows, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    per_epoch = -(-n_rows // min(batch_size, n_rows))
+    return max(10, -(-MIN_DEFAULT_UPDATES // per_epoch))
+
+
+def _check_fit_args(epochs, batch_size, lr, k, momentum, weight_decay, seed,
+                    max_seed: int = MAX_RBM_SEED) -> tuple:
+    """The training settings of `RBM.fit` / `DBN.fit`, checked (``epochs=None`` stays None)."""
+    if epochs is not None:
+        epochs = check_int("epochs", epochs, minimum=0)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    k = check_int("k", k, minimum=1)
+    lr = check_positive("lr", lr)
+    momentum = check_positive("momentum", momentum, allow_zero=True)
+    if momentum >= 1.0:
+        raise ValueError(f"argument 'momentum' must be in [0, 1), got {momentum!r}")
+    weight_decay = check_positive("weight_decay", weight_decay, allow_zero=True)
+    seed = _check_seed(seed, max_seed)
+    return epochs, batch_size, lr, k, momentum, weight_decay, seed
+
+
+def _check_flags(**flags) -> tuple:
+    return tuple(check_bool(name, value) for name, value in flags.items())
+
+
+def _is_collapsed(x: torch.Tensor, p: torch.Tensor) -> bool:
+    """True when the binarised states ``p > 0.5`` are one state for every row although the
+    input rows `x` are not all equal (identical inputs have nothing to tell apart)."""
+    if x.shape[0] < 2 or bool((x == x[:1]).all()):
+        return False
+    bits = p > 0.5
+    return bool((bits.all(0) | ~bits.any(0)).all())
+
+
+def _collapse_message(who: str, layers: str, n_rows: int, updates: int, batch_size: int,
+                      lr: float) -> str:
+    return (f"{who}: {layers} collapsed: every one of the {n_rows} training rows has the same "
+            f"state P(h = 1 | input) > 0.5, so H[s] = 0 there (and a reconstruction error near "
+            f"0 is no sign of success). Usually too few updates ({updates} per RBM, batch "
+            f"{batch_size}, lr {lr:g}): train longer (epochs), or with a smaller batch_size or "
+            f"a larger lr")
 
 
 def _generator(device: torch.device, seed: int) -> torch.Generator:
@@ -34,8 +105,18 @@ def _generator(device: torch.device, seed: int) -> torch.Generator:
     return g
 
 
-def _check_seed(seed) -> int:
-    return check_int("seed", seed, minimum=0)
+def _check_seed(seed, maximum: int = MAX_RBM_SEED) -> int:
+    seed = check_int("seed", seed, minimum=0)
+    if seed > maximum:
+        power = "2^64 - 1" if maximum == MAX_RBM_SEED else "2^63 - 1"
+        raise ValueError(f"argument 'seed' must be <= {power}, got {seed}")
+    return seed
+
+
+def _check_dtype(dtype):
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"argument 'dtype' must be a floating torch dtype, got {dtype!r}")
+    return dtype
 
 
 def _visible_tensor(name: str, x, n_visible: int, device, dtype) -> torch.Tensor:
@@ -97,11 +178,14 @@ class RBM(nn.Module):
         n_hidden = check_int("n_hidden", n_hidden, minimum=1)
         seed = _check_seed(seed)
         init_std = check_positive("init_std", init_std, allow_zero=True)
-        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-            raise TypeError(f"argument 'dtype' must be a floating torch dtype, got {dtype!r}")
+        dtype = _check_dtype(dtype)
+        device = check_device("device", device)
         g = torch.Generator().manual_seed(seed)
-        w = torch.randn(n_visible, n_hidden, generator=g, dtype=torch.float64) * init_std
-        self.W = nn.Parameter(w.to(device=device, dtype=dtype), requires_grad=False)
+        w = (torch.randn(n_visible, n_hidden, generator=g, dtype=torch.float64) * init_std).to(dtype)
+        if not bool(torch.isfinite(w).all()):
+            raise ValueError(f"argument 'init_std' ({init_std!r}) gives weights beyond the "
+                             f"range of {dtype}")
+        self.W = nn.Parameter(w.to(device=device), requires_grad=False)
         self.a = nn.Parameter(torch.zeros(n_visible, device=device, dtype=dtype), requires_grad=False)
         self.b = nn.Parameter(torch.zeros(n_hidden, device=device, dtype=dtype), requires_grad=False)
         self.history: list = []          # one dict per training epoch
@@ -163,6 +247,7 @@ class RBM(nn.Module):
         ``sample_visible=False``). ``steps = 0`` returns `v` and a sample of ``h | v``."""
         v = self._visible("v", v)
         steps = check_int("steps", steps, minimum=0)
+        sample_visible = check_bool("sample_visible", sample_visible)
         g = _generator(self.W.device, _check_seed(seed))
         h = torch.bernoulli(torch.sigmoid(self._pre_h(v)), generator=g)
         for _ in range(steps):
@@ -172,10 +257,15 @@ class RBM(nn.Module):
         return v, h
 
     # ---- training ----
-    def fit(self, data, *, epochs: int = 10, batch_size: int = 100, lr: float = 0.1, k: int = 1,
-            persistent: bool = False, momentum: float = 0.0, weight_decay: float = 0.0,
-            sample_visible: bool = False, seed: int = 0, progress: bool = True) -> "RBM":
+    def fit(self, data, *, epochs: Optional[int] = None, batch_size: int = 100, lr: float = 0.1,
+            k: int = 1, persistent: bool = False, momentum: float = 0.0,
+            weight_decay: float = 0.0, sample_visible: bool = False, seed: int = 0,
+            progress: bool = True) -> "RBM":
         """Trains by CD-k (``persistent=False``) or persistent CD (Tieleman 2008).
+
+        ``epochs=None`` (default): `default_epochs` (10, or more on small data sets: at least
+        2,000 mini-batch updates). A `CollapsedLayerWarning` is issued when, after training,
+        every training row gives the same hidden state.
 
         Per mini-batch ``v0`` (a seeded shuffle each epoch): ``h0 ~ P(h | v0)``; the negative
         chain starts from ``h0`` (CD) or from the persistent chains (PCD; ``batch_size`` chains,
@@ -188,16 +278,27 @@ class RBM(nn.Module):
         rows). Returns self.
         """
         x = self._visible("data", data)
-        epochs = check_int("epochs", epochs, minimum=0)
-        batch_size = check_int("batch_size", batch_size, minimum=1)
-        k = check_int("k", k, minimum=1)
-        lr = check_positive("lr", lr)
-        momentum = check_positive("momentum", momentum, allow_zero=True)
-        if momentum >= 1.0:
-            raise ValueError(f"argument 'momentum' must be in [0, 1), got {momentum!r}")
-        weight_decay = check_positive("weight_decay", weight_decay, allow_zero=True)
-        seed = _check_seed(seed)
+        epochs, batch_size, lr, k, momentum, weight_decay, seed = _check_fit_args(
+            epochs, batch_size, lr, k, momentum, weight_decay, seed)
+        persistent, sample_visible, progress = _check_flags(persistent=persistent,
+                                                            sample_visible=sample_visible,
+                                                            progress=progress)
+        if epochs is None:
+            epochs = default_epochs(x.shape[0], batch_size)
+        self._fit(x, epochs, batch_size, lr, k, persistent, momentum, weight_decay,
+                  sample_visible, seed, progress)
+        with torch.no_grad():
+            p = torch.cat([torch.sigmoid(self._pre_h(c)) for c in x.split(_CHUNK_ROWS)])
+        if epochs and _is_collapsed(x, p):
+            updates = epochs * -(-x.shape[0] // min(batch_size, x.shape[0]))
+            warnings.warn(_collapse_message("RBM.fit", "the hidden layer", x.shape[0], updates,
+                                            batch_size, lr), CollapsedLayerWarning, stacklevel=2)
+        return self
 
+    def _fit(self, x: torch.Tensor, epochs: int, batch_size: int, lr: float, k: int,
+             persistent: bool, momentum: float, weight_decay: float, sample_visible: bool,
+             seed: int, progress: bool) -> None:
+        """The training loop of `fit` on validated arguments."""
         dev = self.W.device
         g = _generator(dev, seed)
         n = x.shape[0]
@@ -248,7 +349,11 @@ class RBM(nn.Module):
         finally:
             if bar is not None:
                 bar.close()
-        return self
+        if not all(bool(torch.isfinite(t).all()) for t in (W, a, b)):
+            # Returned as they are, NaN weights would surface later as NaN states far away.
+            raise ValueError(f"argument 'lr' ({lr:g}) made the training diverge: the RBM "
+                             f"{self.n_visible}-{self.n_hidden} has non-finite weights after "
+                             f"{len(self.history)} epochs; use a smaller lr")
 
 
 def _check_sizes(sizes) -> list:
@@ -272,8 +377,8 @@ class DBN(nn.Module):
 
     >>> import torch
     >>> dbn = DBN([16, 8, 4], seed=0)
-    >>> x = torch.rand(32, 16, generator=torch.Generator().manual_seed(0))
-    >>> dbn = dbn.fit(x, epochs=1, batch_size=8, progress=False)
+    >>> x = (torch.rand(32, 16, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    >>> dbn = dbn.fit(x, epochs=10, batch_size=4, lr=1.0, progress=False)
     >>> dbn.transform(x, 2).n_bits, tuple(dbn.generate(2, 5, steps=3).shape)
     (4, (5, 16))
     """
@@ -281,7 +386,9 @@ class DBN(nn.Module):
     def __init__(self, sizes, *, seed: int = 0, init_std: float = 0.01, device=None,
                  dtype: torch.dtype = torch.float32):
         sizes = _check_sizes(sizes)
-        seed = _check_seed(seed)
+        seed = _check_seed(seed, MAX_DBN_SEED)
+        dtype = _check_dtype(dtype)
+        device = check_device("device", device)
         rbms = [RBM(sizes[i], sizes[i + 1], seed=seed + i, init_std=init_std, device=device,
                     dtype=dtype) for i in range(len(sizes) - 1)]
         super().__init__()
@@ -300,6 +407,9 @@ class DBN(nn.Module):
         >>> DBN.from_rbms([RBM(6, 4), RBM(4, 2)]).sizes
         [6, 4, 2]
         """
+        if isinstance(rbms, (str, bytes)) or not hasattr(rbms, "__iter__"):
+            raise TypeError(f"argument 'rbms' must be a non-empty sequence of RBM, got "
+                            f"{type(rbms).__name__}")
         rbms = list(rbms)
         if not rbms or not all(isinstance(r, RBM) for r in rbms):
             raise TypeError("argument 'rbms' must be a non-empty sequence of RBM")
@@ -365,27 +475,50 @@ class DBN(nn.Module):
         import pycx
         return pycx.pack_bits(self.probabilities(x, layer), 0.5)
 
-    def fit(self, data, *, epochs: int = 10, batch_size: int = 100, lr: float = 0.1, k: int = 1,
-            persistent: bool = False, momentum: float = 0.0, weight_decay: float = 0.0,
-            sample_visible: bool = False, seed: int = 0, progress: bool = True) -> "DBN":
+    def fit(self, data, *, epochs: Optional[int] = None, batch_size: int = 100, lr: float = 0.1,
+            k: int = 1, persistent: bool = False, momentum: float = 0.0,
+            weight_decay: float = 0.0, sample_visible: bool = False, seed: int = 0,
+            progress: bool = True) -> "DBN":
         """Greedy layer-wise training: RBM l is trained (`RBM.fit`, same settings, seed
         ``seed + l - 1``) on ``P(h_{l-1} = 1 | data)`` of the trained layers below. Returns
-        self."""
+        self.
+
+        ``epochs=None`` (default): `default_epochs` of the data (10, or more on small data sets
+        so that every RBM gets at least 2,000 mini-batch updates: 10 epochs of batch 100 leave
+        layers 2.. of a stack trained on the 1797 digits with one state for every image). One
+        `CollapsedLayerWarning` names the hidden layers whose states are the same for every
+        training row (H[s] = 0).
+        """
         x = self._visible("data", data)
-        seed = _check_seed(seed)
+        epochs, batch_size, lr, k, momentum, weight_decay, seed = _check_fit_args(
+            epochs, batch_size, lr, k, momentum, weight_decay, seed, MAX_DBN_SEED)
+        persistent, sample_visible, progress = _check_flags(persistent=persistent,
+                                                            sample_visible=sample_visible,
+                                                            progress=progress)
+        if epochs is None:
+            epochs = default_epochs(x.shape[0], batch_size)
+        collapsed = []
         bar = _progress_bar(self.n_layers, "DBN layers", progress)
         try:
             for l, rbm in enumerate(self.rbms, start=1):
-                rbm.fit(x, epochs=epochs, batch_size=batch_size, lr=lr, k=k, persistent=persistent,
-                        momentum=momentum, weight_decay=weight_decay, sample_visible=sample_visible,
-                        seed=seed + l - 1, progress=progress)
-                if l < self.n_layers:
-                    x = torch.cat([torch.sigmoid(rbm._pre_h(c)) for c in x.split(_CHUNK_ROWS)])
+                rbm._fit(x, epochs, batch_size, lr, k, persistent, momentum, weight_decay,
+                         sample_visible, seed + l - 1, progress)
+                with torch.no_grad():
+                    p = torch.cat([torch.sigmoid(rbm._pre_h(c)) for c in x.split(_CHUNK_ROWS)])
+                if epochs and _is_collapsed(x, p):
+                    collapsed.append(f"H_{l}")
+                x = p
                 if bar is not None:
                     bar.update(1)
         finally:
             if bar is not None:
                 bar.close()
+        if collapsed:
+            updates = epochs * -(-x.shape[0] // min(batch_size, x.shape[0]))
+            layers = ("hidden layer " if len(collapsed) == 1 else "hidden layers ") + \
+                ", ".join(collapsed)
+            warnings.warn(_collapse_message("DBN.fit", layers, x.shape[0], updates, batch_size,
+                                            lr), CollapsedLayerWarning, stacklevel=2)
         return self
 
     def generate(self, layer: int, n: int, *, steps: int = 1000, seed: int = 0,
@@ -400,8 +533,9 @@ class DBN(nn.Module):
         layer = self._check_layer(layer)
         n = check_int("n", n, minimum=1)
         steps = check_int("steps", steps, minimum=0)
-        seed = _check_seed(seed)
+        seed = _check_seed(seed, MAX_DBN_SEED)
         batch_size = check_int("batch_size", batch_size, minimum=1)
+        progress = check_bool("progress", progress)
         rbm = self.rbms[layer - 1]
         dev, dtype = rbm.W.device, rbm.W.dtype
         g = _generator(dev, seed)
@@ -428,4 +562,4 @@ class DBN(nn.Module):
         return torch.cat(out)
 
 
-__all__ = ["DBN", "RBM"]
+__all__ = ["DBN", "RBM", "CollapsedLayerWarning", "default_epochs"]

@@ -19,6 +19,11 @@ import time
 from pathlib import Path
 
 
+# Largest base seed: replications derive their seeds by adding run and layer numbers, and
+# torch's generators take at most 2^64 - 1, so half the range is left for those offsets.
+MAX_SEED = 2 ** 63 - 1
+
+
 def _module_name(name: str) -> str:
     return name.replace("-", "_")
 
@@ -51,7 +56,9 @@ def run(name: str, *, quick: bool = False, out=None, seed: int = 0,
     ``replication-<name>``) and returns the findings dict."""
     from .._validate import check_int
     module = _load(name)
-    check_int("seed", seed, minimum=0)
+    seed = check_int("seed", seed, minimum=0)
+    if seed > MAX_SEED:
+        raise ValueError(f"argument 'seed' must be <= 2^63 - 1 ({MAX_SEED}), got {seed}")
     out = Path(out if out is not None else f"replication-{name}")
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -60,4 +67,4 @@ def run(name: str, *, quick: bool = False, out=None, seed: int = 0,
     return result
 
 
-__all__ = ["available", "describe", "run"]
+__all__ = ["MAX_SEED", "available", "describe", "run"]
