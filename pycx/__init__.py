@@ -51,9 +51,10 @@ _LAZY = {
     "label_images": "pycx.estimators.generation",
     "ImageClassifier": "pycx.estimators.generation",
     # capture from torch models
-    "capture": "pycx.gates.recorder",
-    "Capture": "pycx.gates.capture",
+    "capture": "pycx.gates.capture",
+    "Capture": "pycx.gates.result",
     "Recorder": "pycx.gates.recorder",
+    "describe": "pycx.gates.describe",
     # high-level analysis
     "analyze": "pycx.analysis.analyze",
     "Report": "pycx.analysis.table",

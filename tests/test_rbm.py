@@ -1,4 +1,4 @@
-"""RBM and DBN (SPEC §7) against the plain-numpy reference and exact enumeration."""
+"""RBM and DBN (docs/definitions.md §7) against the plain-numpy reference and exact enumeration."""
 import numpy as np
 import pytest
 

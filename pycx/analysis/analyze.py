@@ -4,15 +4,15 @@ trajectories over training epochs.
 One call captures the gates of a model (`pycx.capture`), then applies the array-level
 estimators of `pycx.estimators` to every captured layer, by metric group:
 
-- ``"janik"`` (SPEC §2, per-patch rows): linearity, mean unit entropy, complexity H(Z) with
+- ``"janik"`` (definitions §2, per-patch rows): linearity, mean unit entropy, complexity H(Z) with
   the chosen estimator (default: the XGBoost chain rule with paper 000's settings), complexity
   per neuron, normalised total correlation, effective dimension (and, with ``pixel_map=True``,
   the pixel-wise map);
-- ``"relevance"`` (SPEC §3, per-sample binarised states): H[s], H[k] (raw and / log2 M), beta
+- ``"relevance"`` (definitions §3, per-sample binarised states): H[s], H[k] (raw and / log2 M), beta
   (MLE and least squares), distinct states, classification error; across layers the critical
   and Zipf layers and beta; the maximal relevance curve for M; the k-means baseline on the
   same inputs;
-- ``"kde"`` (SPEC §4, per-sample gates): H, H|Y, I(X;Σ;Y), total correlation, and H of the
+- ``"kde"`` (definitions §4, per-sample gates): H, H|Y, I(X;Σ;Y), total correlation, and H of the
   concatenation of each layer with all later ones (KDE, and plug-in over all samples).
 
 Every cap (samples, per-patch rows, KDE rows, k-means sizes) is explicit, seeded and written
@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import torch
 
-    from ..gates.capture import Capture
-    from ..gates.recorder import LayerSelection
+    from ..gates.result import Capture
+    from ..gates.select import LayerSelection
 
 __all__ = ["analyze", "AnalysisError"]
 
@@ -186,7 +186,7 @@ class _InputTap:
         self.kept = 0
 
     def __iter__(self):
-        from ..gates.recorder import batch_input  # torch is loaded: a model is being run
+        from ..gates.batches import batch_input  # torch is loaded: a model is being run
 
         for item in self.data:
             x = batch_input(item)  # a keyword batch's input_ids (or inputs_embeds, pixel_values...)
@@ -274,7 +274,7 @@ def _plugin_from_ids(ids):
 
 
 def _relevance_states(rec):
-    """Per-sample binarised states for SPEC §3: sigmoid/tanh layers use their 0.5 (0) split."""
+    """Per-sample binarised states for definitions §3: sigmoid/tanh layers use their 0.5 (0) split."""
     return rec.binary if rec.binary is not None else rec.per_sample
 
 
@@ -336,8 +336,8 @@ def analyze(model_or_capture: "torch.nn.Module | Capture", data: Optional[Any] =
     >>> [rep.rows[0][k] for k in ("layer", "linearity", "complexity", "ntc", "effective_dimension")]
     ['0', 0.5, 2.0, 0.0, 2.0]
     """
-    from ..gates.capture import Capture
-    from ..gates.recorder import capture
+    from ..gates.result import Capture
+    from ..gates.capture import capture
 
     groups, explicit = _parse_metrics(metrics)
     est = _parse_estimators(estimators)
@@ -490,10 +490,10 @@ def _side_by_side(calls, curves, timer):
 def _select_layers(cap, layers):
     if layers is None:
         return cap
-    from ..gates.capture import Capture
-    from ..gates.recorder import _layer_selector
+    from ..gates.result import Capture
+    from ..gates.select import layer_selector
 
-    select, required = _layer_selector(layers)
+    select, required = layer_selector(layers, known=cap.layers)
     missing = sorted(required - set(cap.layers))
     if missing:
         raise ValueError(f"argument 'layers' names {missing}, which are not in the capture; "
@@ -539,9 +539,11 @@ def _janik(records, rows, curves, complexity, patch_rows, seed, pixel_map, progr
         for rec in records:
             with timer("packing"):
                 patch = _patch_rows(rec, patch_rows, seed, samples)
-            # Shipped: the packed per-patch rows and the covariance moments (numpy only).
+            # Shipped: the packed per-patch rows and the covariance moments, or the float rows
+            # when the capture kept those (fewer than 2C: cheaper to ship and to decompose).
             yield Unit(rec.name, float(patch.n_rows) * patch.n_bits ** 2, _janik_layer,
-                       (patch, rec.bits_per_unit, rec.shape, rec.output_shape, rec.covariance,
+                       (patch, rec.bits_per_unit, rec.shape, rec.output_shape,
+                        rec.covariance_rows if rec.covariance_rows is not None else rec.covariance,
                         rec.pixel_covariance if pixel_map else None, method, kwargs))
 
     maps = {}
@@ -722,7 +724,7 @@ def _kde_layer(gates, y_kde, layer, opts, seed):
 
 
 def _kde_flags(ke):
-    """Saturation of one layer's KDE values (SPEC §4): H(Σ) within 0.01 bits of log2 n, and
+    """Saturation of one layer's KDE values (definitions §4): H(Σ) within 0.01 bits of log2 n, and
     I(X;Σ;Y) within 0.01 bits of H(Y) (NaN without labels)."""
     nan = float("nan")
     return dict(kde_h_max=ke.max_entropy, kde_saturated=bool(ke.saturated),
@@ -743,7 +745,7 @@ def _network(rows, groups, model_name, epoch, with_blocks):
     if "relevance" in groups:
         points = [(r["h_s"], r["h_k"]) for r in rows]
         # Undefined (None, with the reason) rather than an arbitrary first layer when no
-        # layer qualifies (SPEC §3).
+        # layer qualifies (docs/definitions.md §3).
         crit = critical_layer(points)
         if crit is None:
             net["critical_layer_why"] = why_no_critical_layer(points)

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     parser.add_argument("--version", action="version", version=f"pycx {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
-                                metavar="{demo,analyze,algebra,bench,replicate,info}")
+                                metavar="{demo,analyze,algebra,describe,bench,replicate,info}")
     sub.add_parser("info", help="print build information (SIMD levels, CUDA, GPU) as JSON")
 
     p = sub.add_parser("demo", help="train small networks on a bundled dataset and write the report")
@@ -126,6 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-nodes", action="store_true", help="also list pass-through nodes")
     p.add_argument("--quiet", action="store_true", help="print only the summary line")
 
+    p = sub.add_parser("describe", help="list a model's gating layers and what is not captured (no data)")
+    p.add_argument("--model", required=True,
+                   help="MODULE:FACTORY, e.g. pycx.models:cifar_resnet, or path/to/file.py:Net; "
+                        + _RUNS_CODE)
+    p.add_argument("--kwargs", default="", help="factory arguments, like depth=56")
+    p.add_argument("--input-shape", required=True,
+                   help="shape of one input without the batch axis, like 3,224,224")
+    p.add_argument("--batch", type=_positive_int, default=2, help="samples in the dry run (default 2)")
+    p.add_argument("--integer-input", action="store_true",
+                   help="integer input (token ids) instead of float zeros")
+    p.add_argument("--out", default=None, help="also write the table to this .csv file")
+    p.add_argument("--quiet", action="store_true", help="no messages")
+
     p = sub.add_parser("bench", help="time the kernels and estimators against numpy and peers")
     p.add_argument("--quick", action="store_true", help="small sizes (under 30 s)")
     p.add_argument("--json", dest="json_path", default=None, help="also write the results here")
@@ -167,6 +180,12 @@ def _cmd_algebra(args) -> int:
     return 0
 
 
+def _cmd_describe(args) -> int:
+    from .describe import run_describe
+    run_describe(args)
+    return 0
+
+
 def _cmd_bench(args) -> int:
     from .bench import run_bench
     run_bench(quick=args.quick, json_path=args.json_path, quiet=args.quiet)
@@ -180,7 +199,8 @@ def _cmd_replicate(args) -> int:
 
 
 _COMMANDS = {"info": _cmd_info, "demo": _cmd_demo, "analyze": _cmd_analyze,
-             "algebra": _cmd_algebra, "bench": _cmd_bench, "replicate": _cmd_replicate}
+             "algebra": _cmd_algebra, "describe": _cmd_describe, "bench": _cmd_bench,
+             "replicate": _cmd_replicate}
 
 
 def main(argv=None) -> int:

@@ -6,6 +6,7 @@ This module imports torch and pandas; it is only loaded through `pycx.describe`.
 """
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,7 +66,8 @@ def describe(model: torch.nn.Module, example: Any, *, layers: LayerSelection = N
     modes = [(m, m.training) for m in model.modules()]
     try:
         model.train(bool(train_mode))
-        with torch.no_grad(), rec:
+        with torch.no_grad(), rec, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # what is skipped is in the table, with its reason
             model(**x) if isinstance(x, dict) else model(x)
     finally:
         for m, flag in modes:

@@ -193,8 +193,7 @@ class Recorder:
         if sequence is not None and sequence != "attention_mask":
             return units_first, None, source  # a decoder's tokens: not what the mask covers
         if mask.shape[0] != x.shape[0]:
-            raise ValueError(f"argument 'attention_mask' of the model call has {mask.shape[0]} "
-                             f"rows but gating layer {name!r} saw a batch of {x.shape[0]}")
+            return units_first, None, source  # rows that are not samples: skipped at commit
         return units_first, mask, source
 
     def function_gate(self, call):

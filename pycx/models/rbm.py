@@ -1,4 +1,4 @@
-"""Restricted Boltzmann machines and deep belief networks (SPEC section 7; Song, Marsili & Jo).
+"""Restricted Boltzmann machines and deep belief networks (definitions §7; Song, Marsili & Jo).
 
 Plain torch tensors on the model's device: parameters are ``nn.Parameter`` with
 ``requires_grad=False`` (CD updates them in place, autograd is never used), so ``.to(device)``
@@ -464,7 +464,7 @@ class DBN(nn.Module):
 
     def probabilities(self, x, layer: int) -> torch.Tensor:
         """``P(h_l = 1 | x)`` of hidden layer `layer` (1..L) by the mean-field upward pass
-        (the input of RBM l+1 is ``P(h_l = 1 | input)``, SPEC §7)."""
+        (the input of RBM l+1 is ``P(h_l = 1 | input)``, docs/definitions.md §7)."""
         x = self._visible("x", x)
         return self._up(x, self._check_layer(layer))
 
