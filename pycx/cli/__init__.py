@@ -74,6 +74,16 @@ _RUNS_CODE = ("this imports the module or runs the file, with your permissions: 
               "you trust")
 
 
+def _architecture_arguments(p) -> None:
+    """--model, --kwargs and --input-shape: an architecture run on one input shape, no data."""
+    p.add_argument("--model", required=True,
+                   help="MODULE:FACTORY, e.g. pycx.models:cifar_resnet, or path/to/file.py:Net; "
+                        + _RUNS_CODE)
+    p.add_argument("--kwargs", default="", help="factory arguments, like depth=56")
+    p.add_argument("--input-shape", required=True,
+                   help="shape of one input without the batch axis, like 3,224,224")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pycx", description="Complexity metrics of neural networks.")
     from .. import __version__
@@ -116,23 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
 
     p = sub.add_parser("algebra", help="layer-algebra table and plot of an architecture (no data)")
-    p.add_argument("--model", required=True,
-                   help="MODULE:FACTORY, e.g. pycx.models:cifar_resnet, or path/to/file.py:Net; "
-                        + _RUNS_CODE)
-    p.add_argument("--kwargs", default="", help="factory arguments, like depth=56")
-    p.add_argument("--input-shape", required=True,
-                   help="shape of one input without the batch axis, like 3,224,224")
+    _architecture_arguments(p)
     p.add_argument("--out", default=None, help="folder for algebra.csv, algebra.json, algebra.png")
     p.add_argument("--all-nodes", action="store_true", help="also list pass-through nodes")
     p.add_argument("--quiet", action="store_true", help="print only the summary line")
 
     p = sub.add_parser("describe", help="list a model's gating layers and what is not captured (no data)")
-    p.add_argument("--model", required=True,
-                   help="MODULE:FACTORY, e.g. pycx.models:cifar_resnet, or path/to/file.py:Net; "
-                        + _RUNS_CODE)
-    p.add_argument("--kwargs", default="", help="factory arguments, like depth=56")
-    p.add_argument("--input-shape", required=True,
-                   help="shape of one input without the batch axis, like 3,224,224")
+    _architecture_arguments(p)
     p.add_argument("--batch", type=_positive_int, default=2, help="samples in the dry run (default 2)")
     p.add_argument("--integer-input", action="store_true",
                    help="integer input (token ids) instead of float zeros")

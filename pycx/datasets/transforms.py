@@ -182,24 +182,33 @@ class Colorize:
 _MAX_INDEX = 2 ** 63 - 1
 
 
-def _index_array(indices) -> np.ndarray:
-    """`Colorize.params`' indices: one integer or a 1-D sequence/array/tensor of integers >= 0."""
+def _host_indices(indices) -> np.ndarray:
     try:
         import torch
         if isinstance(indices, torch.Tensor):
             indices = indices.detach().cpu().numpy()
     except ModuleNotFoundError:  # pragma: no cover - torch is required by the caller
         pass
-    arr = np.asarray(indices)
-    if arr.ndim > 1:
-        raise ValueError(f"argument 'indices' must be one index or a 1-D sequence of them, got "
-                         f"{describe(arr)}")
+    return np.asarray(indices)
+
+
+def _checked_index_values(arr) -> np.ndarray:
+    """int64 copy of an integer index array whose values are all in [0, 2^63 - 1]."""
     if arr.size and arr.dtype.kind not in "iu":
         raise TypeError(f"argument 'indices' must hold integers, got {describe(arr)}")
     if arr.size and (arr.min() < 0 or (arr.dtype.kind == "u" and arr.max() > _MAX_INDEX)):
-        raise ValueError(f"argument 'indices' must be in [0, 2^63 - 1], got min {arr.min()}, "
-                         f"max {arr.max()}")
-    return np.atleast_1d(arr).astype(np.int64)
+        raise ValueError(f"argument 'indices' must be in [0, 2^63 - 1], got min "
+                         f"{int(arr.min())}, max {int(arr.max())}")
+    return arr.astype(np.int64)
+
+
+def _index_array(indices) -> np.ndarray:
+    """`Colorize.params`' indices: one integer or a 1-D sequence/array/tensor of integers >= 0."""
+    arr = _host_indices(indices)
+    if arr.ndim > 1:
+        raise ValueError(f"argument 'indices' must be one index or a 1-D sequence of them, got "
+                         f"{describe(arr)}")
+    return _checked_index_values(np.atleast_1d(arr))
 
 
 def _check_indices(indices, n: int, single: bool) -> np.ndarray:
@@ -215,22 +224,11 @@ def _check_indices(indices, n: int, single: bool) -> np.ndarray:
         if not 0 <= value <= _MAX_INDEX:
             raise ValueError(f"argument 'indices' must be in [0, 2^63 - 1], got {value}")
         return np.asarray([value], dtype=np.int64)
-    try:
-        import torch
-        if isinstance(indices, torch.Tensor):
-            indices = indices.detach().cpu().numpy()
-    except ModuleNotFoundError:  # pragma: no cover - torch is required by the caller
-        pass
-    arr = np.asarray(indices)
+    arr = _host_indices(indices)
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(f"argument 'indices' must hold one index per image ({n}), got "
                          f"{describe(arr)}")
-    if arr.size and arr.dtype.kind not in "iu":
-        raise TypeError(f"argument 'indices' must hold integers, got {describe(arr)}")
-    if arr.size and (arr.min() < 0 or (arr.dtype.kind == "u" and arr.max() > _MAX_INDEX)):
-        raise ValueError(f"argument 'indices' must be in [0, 2^63 - 1], got min "
-                         f"{int(arr.min())}, max {int(arr.max())}")
-    return arr.astype(np.int64)
+    return _checked_index_values(arr)
 
 
 # ------------------------------------------------------------------------------------- Tear
