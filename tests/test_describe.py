@@ -100,3 +100,23 @@ def test_cli_describe(capsys, tmp_path):
     assert "7 of 7 rows captured" in text and "traced:batch_norm" in text
     assert out.read_text().splitlines()[0].startswith("layer,kind,module,captured")
     assert main(["describe", "--model", "pycx.models:cifar_resnet", "--input-shape", "3,x"]) == 2
+
+
+def test_pixel_covariance_that_does_not_fit_names_the_option(monkeypatch):
+    from pycx.gates import recorder
+
+    def no_memory(values, per_position, rows=None):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 2 GiB")
+
+    monkeypatch.setattr(recorder, "batch_moments", no_memory)
+    with pytest.raises(MemoryError, match=r"layer '1'.*pixel_covariance=False.*pixel_map=False"):
+        pycx.capture(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU()), [torch.randn(2, 1, 6, 6)],
+                     pixel_covariance=True, progress=False)
+
+
+def test_analyze_without_covariance_says_why_the_effective_dimension_is_nan():
+    cap = pycx.capture(nn.Sequential(nn.Linear(3, 4), nn.ReLU()), [torch.randn(8, 3)],
+                       covariance=False, progress=False)
+    with pytest.warns(UserWarning, match=r"effective dimension of 1 layer\(s\) \(1\) is NaN.*covariance=False"):
+        rep = pycx.analyze(cap, metrics="janik", estimators="plugin", progress=False)
+    assert np.isnan(rep.rows[0].get("effective_dimension", np.nan))

@@ -22,6 +22,7 @@ The table's columns are fixed (`COLUMNS`); a value that was not computed is NaN.
 from __future__ import annotations
 
 import time
+import warnings
 from collections import OrderedDict
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
@@ -534,6 +535,12 @@ def _janik(records, rows, curves, complexity, patch_rows, seed, pixel_map, progr
             kwargs.setdefault("threads", 1)  # (hist trees do not depend on the thread count)
 
     samples = {}
+    without = [rec.name for rec in records if not rec.has_covariance]
+    if without:
+        warnings.warn(f"pycx.analyze: the effective dimension of {len(without)} layer(s) "
+                      f"({', '.join(without[:5])}{', ...' if len(without) > 5 else ''}) is NaN: "
+                      "their capture kept no covariance (capture(..., covariance=False))",
+                      stacklevel=3)
 
     def units():
         for rec in records:

@@ -54,7 +54,12 @@ def capture(model: torch.nn.Module, data: Iterable[Any], *, layers: LayerSelecti
       (so it does not depend on the batch size; layers of the same spatial size keep the same
       patches). Covariances and counts always use all rows.
     - `covariance` / `pixel_covariance`: streaming covariance of the per-patch float outputs
-      (over patch rows) / per spatial position (over all samples).
+      (over patch rows) / per spatial position (over all samples). Memory per layer of C units:
+      the covariance keeps its rows (float32) while there are at most 2C, then C x C float64
+      moments (8 C^2 bytes: 128 MiB at C = 4,096); the pixel covariance keeps one C x C
+      float64 matrix per position (8 C^2 H W bytes), refused with a MemoryError naming the
+      layer when it does not fit. Without the covariance the effective dimension is not
+      computed (NaN in `analyze`).
     - `covariance_positions`: the covariance over patch rows uses on average this many
       positions per sample (a fixed-rate Bernoulli subsample, rate ``covariance_positions /
       (H*W)``, keyed on (seed, global row index) like `patch_rows`: independent of batching);

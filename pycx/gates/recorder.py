@@ -308,7 +308,18 @@ class Recorder:
                     f"layer {name!r}: pixel_covariance (the covariance per token position) "
                     f"needs every sample at every position, but batch {self._committed_batches} "
                     "has padding (attention_mask 0); pad-free batches or pixel_covariance=False")
-            s.pixel_moments = batch_moments(gate.values, per_position=True)
+            try:
+                s.pixel_moments = batch_moments(gate.values, per_position=True)
+            except (RuntimeError, MemoryError) as exc:
+                if "alloc" not in str(exc).lower() and not isinstance(exc, MemoryError):
+                    raise
+                c, positions = int(gate.values.shape[1]), int(gate.values[0, 0].numel())
+                need = 8 * positions * c * c
+                raise MemoryError(
+                    f"layer {name!r}: pixel_covariance keeps one {c} x {c} float64 matrix per "
+                    f"position ({positions} positions: {need / 2**30:.1f} GiB, and as much again "
+                    "per batch), which does not fit: pass pixel_covariance=False (pixel_map=False "
+                    "in pycx.analyze), or leave this layer out (layers= / exclude=)") from exc
         self._staged[name] = s
 
     def _covariance_rows(self, values, mask=None):

@@ -109,6 +109,11 @@ class LayerRecord:
             return _covariance_from_rows(self.covariance_rows)
         return self._covariance
 
+    @property
+    def has_covariance(self) -> bool:
+        """Whether the capture kept the per-patch covariance (as moments or as rows)."""
+        return self._covariance is not None or self.covariance_rows is not None
+
     @covariance.setter
     def covariance(self, value):
         self._covariance = value
