@@ -120,3 +120,49 @@ def test_analyze_without_covariance_says_why_the_effective_dimension_is_nan():
     with pytest.warns(UserWarning, match=r"effective dimension of 1 layer\(s\) \(1\) is NaN.*covariance=False"):
         rep = pycx.analyze(cap, metrics="janik", estimators="plugin", progress=False)
     assert np.isnan(rep.rows[0].get("effective_dimension", np.nan))
+
+
+class PatchMLP(nn.Module):
+    """MobileViT's unfold: the patches of each image become rows of the batch, (N*P, T, C),
+    sample-major; an MLP runs over them."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 6)
+        self.pre = None
+
+    def forward(self, x):
+        h = self.conv(x)                                                    # (N, 8, 4, 4)
+        n = h.shape[0]
+        p = h.reshape(n, 8, 2, 2, 2, 2).permute(0, 3, 5, 2, 4, 1).reshape(n * 4, 4, 8)
+        h = self.fc(p)                                                      # (N*4, 4, 6)
+        self.pre = h.detach().clone()
+        return torch.relu(h)
+
+
+def test_patches_as_the_batch_are_mapped_back_to_samples():
+    model = PatchMLP().eval()
+    cap = pycx.capture(model, [torch.randn(3, 3, 4, 4), torch.randn(2, 3, 4, 4)], progress=False)
+    rec = cap["relu"]
+    assert cap.n_samples == 5 and rec.shape == (6, 4, 4) and rec.unit_axis == -1
+    assert rec.unit_axis_source == "traced:linear; 4 rows per sample"
+    # the last batch's 2 samples: (N*P, T, C) -> (N, C, P, T)
+    ref = (model.pre.reshape(2, 4, 4, 6) > 0).numpy().transpose(0, 3, 1, 2).reshape(2, -1)
+    np.testing.assert_array_equal(rec.per_sample.unpack()[3:], ref)
+
+
+def test_rows_gathered_from_the_batch_are_not_mapped():
+    """Rows picked by an index (routed tokens) lose the batch order: skipped, not mapped."""
+    class Routed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 5)
+
+        def forward(self, x):                                               # (N, T, 4)
+            rows = x.reshape(-1, 4)[torch.tensor([0, 2, 3, 5, 6, 7])]        # routed tokens
+            return torch.relu(self.fc(rows)).sum() + torch.relu(x).sum()
+
+    with pytest.warns(UserWarning, match=r"'relu' \(relu\) is skipped"):
+        cap = pycx.capture(Routed(), [torch.randn(2, 4, 4)], progress=False)
+    assert cap.names == ["relu:1"]

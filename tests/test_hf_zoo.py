@@ -49,6 +49,9 @@ FAMILIES = {
 MOE = {
     "mixtral": lambda: T.MixtralModel(T.MixtralConfig(**SMALL, num_key_value_heads=2,
                                                       num_local_experts=4, num_experts_per_tok=2)),
+    "qwen2_moe": lambda: T.Qwen2MoeModel(T.Qwen2MoeConfig(
+        **SMALL, num_key_value_heads=2, num_experts=4, num_experts_per_tok=2,
+        moe_intermediate_size=32, shared_expert_intermediate_size=48)),
 }
 N = 6
 
@@ -151,3 +154,26 @@ def test_mixture_of_experts_rows_are_never_samples():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pycx.capture(model, [batch], progress=False)
+
+
+def test_shared_expert_token_rows_are_mapped_back_to_samples():
+    """Qwen2-MoE's shared expert runs on the tokens flattened to (N*T, C): sample-major rows of
+    the batch, mapped back to (C, T) per sample with the padding mask; the routed experts'
+    rows are skipped."""
+    torch.manual_seed(0)
+    model = MOE["qwen2_moe"]().eval()
+    batch = _batch("qwen2_moe")
+    name = "layers.0.mlp.shared_expert.act_fn"
+    pre = {}
+    hook = model.get_submodule(name).register_forward_pre_hook(
+        lambda m, a: pre.setdefault("x", a[0].detach().clone()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cap = pycx.capture(model, [batch], progress=False)
+    hook.remove()
+    rec = cap[name]
+    assert rec.shape == (48, 12) and rec.unit_axis_source.endswith("12 rows per sample")
+    assert rec.valid is not None and not rec.valid[1, 8:].any()
+    bits = (pre["x"].reshape(N, 12, 48) > 0).numpy() & rec.valid[:, :, None]
+    np.testing.assert_array_equal(rec.per_sample.unpack(), bits.transpose(0, 2, 1).reshape(N, -1))
+    assert not any("experts.act_fn" in n for n in cap.names)

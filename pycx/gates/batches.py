@@ -10,21 +10,31 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from .._validate import describe
+from .._validate import check_label_values, describe
 
 __all__ = ["split_batch", "batch_input"]
 
 
 def labels_array(name, y) -> np.ndarray:
+    """One batch's labels (or all of them) as a 1-D array, by the one label rule
+    (`pycx._validate.check_label_values`): integers and bools as int64 (as always: Capture
+    labels of integers stay int64), strings and object labels as they are (only equality
+    matters; the estimators code them with `pycx._validate.label_codes`)."""
     if isinstance(y, torch.Tensor):
         y = y.detach().cpu().numpy()
     arr = np.asarray(y)
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1:
-        raise ValueError(f"argument '{name}' must be one integer label per sample, got {describe(arr)}")
+        raise ValueError(f"argument '{name}' must be one label per sample, got {describe(arr)}")
+    check_label_values(name, arr)
     if arr.dtype.kind not in "iub":
-        raise TypeError(f"argument '{name}' must hold integer class labels, got {describe(arr)}")
+        return arr
+    if arr.dtype == np.uint64 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+        # int64 is the Capture's label dtype: a wrap to negative values would be a silent cast.
+        raise ValueError(f"argument '{name}' holds uint64 labels above 2**63 - 1, which the "
+                         f"capture's int64 labels cannot hold; give them as int64 or strings "
+                         f"({describe(arr)})")
     return arr.astype(np.int64)
 
 

@@ -81,10 +81,22 @@ class UnitAxes:
     def __init__(self):
         self._marks = WeakIdKeyDictionary()
         self._sequences = WeakIdKeyDictionary()
+        self._leads = WeakIdKeyDictionary()
 
     def clear(self):
         self._marks = WeakIdKeyDictionary()
         self._sequences = WeakIdKeyDictionary()
+        self._leads = WeakIdKeyDictionary()
+
+    def tag_batch(self, t):
+        """Tags a root input whose first axis is the batch."""
+        self._leads[t] = 1
+
+    def rows_per_sample(self, t):
+        """k when the first axis of `t` is known to hold k rows per sample, sample-major (the
+        batch axis merged with the axes after it by a reshape: patches, flattened tokens);
+        1 for the batch itself; None when unknown."""
+        return self._leads.get(t)
 
     def mark(self, t):
         return self._marks.get(t)
@@ -108,14 +120,27 @@ class UnitAxes:
         else:
             return
         seq = self._first_sequence(args) if self._sequences else None
+        lead = self._first_lead(args) if self._leads else None
         for t in outs:
             if isinstance(t, torch.Tensor):
                 if seq is not None:
                     self._sequences[t] = seq
+                if lead is not None and t.dim():
+                    k = _rows_per_sample(func, args, kwargs, lead[0], lead[1], t)
+                    if k is not None:
+                        self._leads[t] = k
                 if t.dim() >= 2:
                     m = self._rule(func, args, kwargs, t)
                     if m is not None:
                         self._marks[t] = m
+
+    def _first_lead(self, args):
+        for a in args:
+            if isinstance(a, torch.Tensor):
+                k = self._leads.get(a)
+                if k is not None:
+                    return a, k
+        return None
 
     def _first_sequence(self, args):
         for a in args:
@@ -188,6 +213,59 @@ class UnitAxes:
             if m is not None:
                 return x, m
         return None
+
+
+def _rows_per_sample(func, args, kwargs, x, k, out):
+    """Rows per sample of `out`'s first axis, from an input `x` with `k` rows per sample
+    (sample-major), or None: kept where the first axis is kept; a reshape that merges the
+    leading axes (or splits the first one) keeps the order sample-major, so the new count is
+    ``k * out.shape[0] / x.shape[0]``; a layout op that moves axis 0 loses it."""
+    if x.dim() == 0:
+        return None
+    if func in _PERMUTE or func in _TRANSPOSE or func in _MOVEDIM:
+        return k if _first_axis_after(func, args, kwargs, x.dim()) == 0 else None
+    n_in, n_out = int(x.shape[0]), int(out.shape[0])
+    if n_out == n_in:
+        return k
+    if func not in _RESHAPES:
+        return None
+    s, o = list(x.shape), list(out.shape)
+    if n_out > n_in and n_out % n_in == 0:      # merged: o[0] = s[0] * s[1] * ... * s[j-1]
+        prod = 1
+        for j, d in enumerate(s):
+            prod *= d
+            if prod == n_out and j >= 1:
+                return k * (n_out // n_in)
+        return None
+    if n_in % n_out == 0:                       # split: s[0] = o[0] * o[1] * ... * o[j-1]
+        prod = 1
+        for j, d in enumerate(o):
+            prod *= d
+            if prod == n_in and j >= 1:
+                total = k * n_out
+                return total // n_in if total % n_in == 0 else None
+    return None
+
+
+def _first_axis_after(func, args, kwargs, n):
+    """Which input axis a permute / transpose / movedim puts first (None: not readable)."""
+    try:
+        if func in _PERMUTE:
+            dims = _dims(args, 1) if len(args) > 1 else list(kwargs["dims"])
+            return dims[0] % n
+        if func in _TRANSPOSE:
+            d0 = int(args[1] if len(args) > 1 else kwargs["dim0"]) % n
+            d1 = int(args[2] if len(args) > 2 else kwargs["dim1"]) % n
+            return d1 if d0 == 0 else d0 if d1 == 0 else 0
+        src = args[1] if len(args) > 1 else kwargs["source"]
+        dst = args[2] if len(args) > 2 else kwargs["destination"]
+        return _moved(n, src, dst)[0]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+_RESHAPES = {torch.reshape, _T.reshape, _T.view, torch.flatten, _T.flatten, _T.unflatten,
+             torch.unflatten, _T.view_as, _T.reshape_as}
 
 
 def check_channel_axis(value):

@@ -158,6 +158,10 @@ class Recorder:
     def forward_started(self, args, kwargs):
         self._read_mask(args, kwargs)  # may raise: then nothing starts
         self._batch_rows = input_rows(args, kwargs)
+        if self._batch_rows:
+            for v in list(args) + list(kwargs.values()):
+                if isinstance(v, torch.Tensor) and v.dim() and v.shape[0] == self._batch_rows:
+                    self._units.axes.tag_batch(v)
         if self._mask is not None:
             self._tag_sequences(args, kwargs)
         self._staged = OrderedDict()
@@ -170,54 +174,87 @@ class Recorder:
             self._commit(staged)
 
     def _layout(self, name, kind, x, args=None, kwargs=None):
-        """(order, mask, source) for a gate of input `x`: `units_first` for units on the last
-        axis (else an axis mover or None), the batch's padding mask where it applies (else
-        None), and how the unit axis was decided."""
+        """(order, mask, source, units_last) for a gate of input `x`: `order` puts a tensor
+        shaped like `x` units first with samples as its first axis (None: as it is), the
+        batch's padding mask where it applies (else None), how the unit axis was decided, and
+        whether the units were on the op's last axis."""
         if kind == "maxpool":
-            return None, None, "op:maxpool"  # torch's own axes
+            return None, None, "op:maxpool", False  # torch's own axes
         if kind == "glu":
             dim = glu_dim(args, kwargs)
             if dim == 1 or x.dim() == 2:
-                return None, None, "op:glu"
+                return None, None, "op:glu", False
             if dim != x.dim() - 1:
-                return (lambda t: t.movedim(dim, 1)), None, "op:glu"
+                return (lambda t: t.movedim(dim, 1)), None, "op:glu", False
             axis, source = -1, "op:glu"
         else:
             axis, source = self._units.decide(name, x)
+            grouped = self._rows_per_sample(x)
+            if grouped is not None:
+                # Token rows flattened from (N, T, C) are the masked tokens again: (N, C, T).
+                mask = self._mask
+                if mask is None or x.dim() != 2 or tuple(mask.shape) != grouped or \
+                        self._units.axes.sequence(x) not in (None, "attention_mask"):
+                    mask = None
+                return (self._regroup(grouped, axis), mask,
+                        f"{source}; {grouped[1]} rows per sample", axis == -1)
         if axis == 1:
-            return None, None, source
+            return None, None, source, False
         mask = self._mask
         if mask is None or x.dim() != 3 or mask.shape[1] != x.shape[1]:
-            return units_first, None, source
+            return units_first, None, source, True
         sequence = self._units.axes.sequence(x)
         if sequence is not None and sequence != "attention_mask":
-            return units_first, None, source  # a decoder's tokens: not what the mask covers
+            return units_first, None, source, True  # a decoder's tokens: not what the mask covers
         if mask.shape[0] != x.shape[0]:
-            return units_first, None, source  # rows that are not samples: skipped at commit
-        return units_first, mask, source
+            return units_first, None, source, True  # rows that are not samples: skipped at commit
+        return units_first, mask, source, True
+
+    def _rows_per_sample(self, x):
+        """(N, k) when the op's first axis holds k > 1 rows per sample of the batch's N, in
+        sample-major order as traced from the root's input (patches as the batch, tokens
+        flattened to rows); else None (rows that are not samples are skipped at commit)."""
+        n = self._batch_rows
+        if not n or x.shape[0] == n:
+            return None
+        k = self._units.axes.rows_per_sample(x)
+        if k is None or k <= 1 or x.shape[0] != n * k:
+            return None
+        return n, k
+
+    @staticmethod
+    def _regroup(grouped, axis):
+        """The order that views ``(N*k, ...)`` as ``(N, C, k, ...)``: the k rows of a sample
+        become positions, the units (axis 1, or last) come first."""
+        n, k = grouped
+        units = 2 if axis == 1 else -1
+
+        def order(t):
+            return t.reshape(n, k, *t.shape[1:]).movedim(units, 1)
+        return order
 
     def function_gate(self, call):
         if not self._select(call.name, call.kind):
             return call.run()
-        order, mask, source = self._layout(call.name, call.kind, call.x, call.args, call.kwargs)
+        order, mask, source, last = self._layout(call.name, call.kind, call.x, call.args, call.kwargs)
         out, gate = run_gate(call.kind, call.func, call.args, call.kwargs, pack_sample_rows, order)
-        self._stage(call.name, call.path, gate, mask, order is units_first, source)
+        self._stage(call.name, call.path, gate, mask, last, source)
         return out
 
     def module_gate(self, call):
         if not self._select(call.name, call.kind):
             return False
-        order, mask, source = self._layout(call.name, call.kind, call.x)
+        order, mask, source, last = self._layout(call.name, call.kind, call.x)
         gate = module_gate(call.kind, call.x, pack_sample_rows, order or _same)
-        call.args = (gate, order or _same, mask, source)
+        call.args = (gate, order or _same, mask, source, last)
         return True
 
     def module_gate_output(self, call, output):
         if not isinstance(output, torch.Tensor) or self._staged is None:
             return
-        gate, order, mask, source = call.args
+        gate, order, mask, source, last = call.args
         gate.values = order(output)
-        self._stage(call.name, call.path, gate, mask, order is units_first, source)
+        self._stage(call.name, call.path, gate, mask, last, source)
 
     # --- padding ---------------------------------------------------------------------------
     def _tag_sequences(self, args, kwargs):
