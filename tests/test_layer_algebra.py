@@ -276,3 +276,62 @@ def test_activation_power():
     assert pycx.activation_power(lambda x: x) == pytest.approx(1.0, abs=1e-12)
     with pytest.raises(ValueError, match="distribution"):
         pycx.activation_power(torch.relu, "cauchy")
+
+
+class SizedPooling(nn.Module):
+    """DPN's global pooling: the kernel size is a tuple of two traced ``x.size()`` values."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        x = F.avg_pool2d(x, kernel_size=(x.size(2), x.size(3)))
+        return F.max_pool2d(x, [x.size(2), x.size(3)]).flatten(1)
+
+
+def test_kernel_size_from_a_tuple_of_traced_sizes():
+    # Before the fix: TypeError (int() of a Node) from inside the pooling rule.
+    res = pycx.layer_algebra(SizedPooling(), (1, 3, 6, 6))
+    layers = [r for r in res.nodes if r["kind"] == "layer"]
+    assert [r["op"].split(".")[-1] for r in layers] == ["Conv2d", "avg_pool2d", "max_pool2d"]
+    # Global pooling of 6x6 (k = S_i = 36, S_o = 1): p = 1/36^2, c = log2 36; the 1x1 max
+    # pooling after it is neutral (p = 1, c = log2 1 = 0).
+    assert (layers[1]["p"], layers[1]["c"]) == pytest.approx((1 / 36 ** 2, math.log2(36)))
+    assert (layers[2]["p"], layers[2]["c"]) == pytest.approx((1.0, 0.0))
+    assert_agrees_with_reference(res)
+
+
+class FunctionalGrouped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(16, 4, 3, 3))   # 16 filters, 16 inputs in 4 groups
+
+    def forward(self, x):
+        return F.conv2d(x, self.w, padding=1, groups=4)
+
+
+def test_conv_kernel_all_inputs_reading():
+    model = nn.Sequential(nn.Conv2d(32, 32, 3, padding=1, groups=32),
+                          nn.Conv2d(32, 64, 3, padding=1, groups=4), nn.Conv2d(64, 8, 1))
+    per_group = pycx.layer_algebra(model, (1, 32, 10, 10))
+    full = pycx.layer_algebra(model, (1, 32, 10, 10), conv_kernel="all_inputs")
+    lay = [r for r in full.nodes if r["kind"] == "layer"]
+    # K = k * C_in whatever the groups: a depthwise 3x3 conv compresses by 1/9.
+    assert (lay[0]["p"], lay[0]["c"]) == pytest.approx((32 / (9 * 32), 32 * math.log2(9 * 32)))
+    assert (lay[1]["p"], lay[1]["c"]) == pytest.approx((64 / (9 * 32), 64 * math.log2(9 * 32)))
+    # groups == 1: both readings agree.
+    same = [r for r in per_group.nodes if r["kind"] == "layer"][2]
+    assert (lay[2]["p"], lay[2]["c"]) == pytest.approx((same["p"], same["c"]))
+    f_pg = pycx.layer_algebra(FunctionalGrouped(), (1, 16, 5, 5))
+    f_all = pycx.layer_algebra(FunctionalGrouped(), (1, 16, 5, 5), conv_kernel="all_inputs")
+    assert f_pg.gcip_log10 == pytest.approx(math.log10(16 / 36), abs=TOL)
+    assert f_all.gcip_log10 == pytest.approx(math.log10(16 / 144), abs=TOL)
+    tr = nn.Sequential(nn.ConvTranspose2d(8, 8, 2, stride=2, groups=8))
+    t_pg = pycx.layer_algebra(tr, (1, 8, 4, 4))
+    t_all = pycx.layer_algebra(tr, (1, 8, 4, 4), conv_kernel="all_inputs")
+    assert t_pg.gcip_log10 == pytest.approx(math.log10(8 * 4 * 64 / (1 * 16)), abs=TOL)
+    assert t_all.gcip_log10 == pytest.approx(math.log10(8 * 4 * 64 / (8 * 16)), abs=TOL)
+    with pytest.raises(ValueError, match="conv_kernel"):
+        pycx.layer_algebra(model, (1, 32, 10, 10), conv_kernel="full")

@@ -226,18 +226,32 @@ def _ntuple(value, dims):
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
 
 
-def _module_conv(m, in_shapes, out_shape):
-    dims = len(m.kernel_size)
-    big_k = _prod(m.kernel_size) * m.in_channels / m.groups
-    return _conv(m.out_channels, big_k, _spatial(in_shapes[0], dims), _spatial(out_shape, dims))
+# How a grouped convolution's kernel size K counts input channels (definitions §6):
+# "per_group": K = k * C_in / groups, the inputs one filter reads (the default);
+# "all_inputs": K = k * C_in, as if every filter read every input channel.
+CONV_KERNELS = ("per_group", "all_inputs")
 
 
-def _module_conv_transpose(m, in_shapes, out_shape):
-    dims = len(m.kernel_size)
-    k = _prod(m.kernel_size)
-    per_group = m.in_channels / m.groups
+def _module_conv(conv_kernel):
+    def rule(m, in_shapes, out_shape):
+        dims = len(m.kernel_size)
+        groups = m.groups if conv_kernel == "per_group" else 1
+        big_k = _prod(m.kernel_size) * m.in_channels / groups
+        return _conv(m.out_channels, big_k, _spatial(in_shapes[0], dims),
+                     _spatial(out_shape, dims))
+    return rule
+
+
+def _module_conv_transpose(conv_kernel):
+    return lambda m, in_shapes, out_shape: _conv_transpose_values(
+        m.out_channels, _prod(m.kernel_size),
+        m.in_channels / (m.groups if conv_kernel == "per_group" else 1),
+        in_shapes, out_shape, len(m.kernel_size))
+
+
+def _conv_transpose_values(n_k, k, per_group, in_shapes, out_shape, dims):
     s_i, s_o = _spatial(in_shapes[0], dims), _spatial(out_shape, dims)
-    return m.out_channels * k * s_o / (per_group * s_i), m.out_channels * math.log2(k * per_group)
+    return n_k * k * s_o / (per_group * s_i), n_k * math.log2(k * per_group)
 
 
 def _pool(k, s_i, s_o):
@@ -280,26 +294,35 @@ def _arg(node, index, key, default=None):
     (e.g. a kernel size read from ``x.size()``) resolved from shape propagation."""
     import torch.fx
     value = node.args[index] if len(node.args) > index else node.kwargs.get(key, default)
-    if isinstance(value, torch.fx.Node):
-        value = value.meta.get("pycx_value", None)
-    return value
+    # Nodes nested in tuples/lists too: ``kernel_size=(x.size(2), x.size(3))`` (DPN's global
+    # pooling) is a tuple of two traced ints. A node without a propagated value gives None
+    # (the rule then treats the op as unknown) rather than a Node reaching int().
+    resolved = torch.fx.node.map_arg(value, lambda n: n.meta.get("pycx_value", None))
+    if isinstance(resolved, (tuple, list)) and any(v is None for v in resolved):
+        return None
+    return resolved
 
 
-def _function_conv(node, in_shapes, out_shape):
-    w = in_shapes[1]   # (out, in / groups, *kernel)
-    dims = len(w) - 2
-    return _conv(w[0], _prod(w[1:]), _spatial(in_shapes[0], dims), _spatial(out_shape, dims))
+def _function_conv(conv_kernel):
+    def rule(node, in_shapes, out_shape):
+        w = in_shapes[1]   # (out, in / groups, *kernel)
+        dims = len(w) - 2
+        # all_inputs: the input's channel axis (axis 1; C_in / groups * groups) for w[1].
+        per_filter = w[1] if conv_kernel == "per_group" else in_shapes[0][1]
+        big_k = _prod(w[2:]) * per_filter
+        return _conv(w[0], big_k, _spatial(in_shapes[0], dims), _spatial(out_shape, dims))
+    return rule
 
 
-def _function_conv_transpose(node, in_shapes, out_shape):
-    w = in_shapes[1]   # (in, out / groups, *kernel)
-    groups = _arg(node, 6, "groups", 1)
-    dims = len(w) - 2
-    k = _prod(w[2:])
-    per_group = w[0] / groups
-    s_i, s_o = _spatial(in_shapes[0], dims), _spatial(out_shape, dims)
-    n_k = w[1] * groups
-    return n_k * k * s_o / (per_group * s_i), n_k * math.log2(k * per_group)
+def _function_conv_transpose(conv_kernel):
+    def rule(node, in_shapes, out_shape):
+        w = in_shapes[1]   # (in, out / groups, *kernel)
+        groups = _arg(node, 6, "groups", 1)
+        dims = len(w) - 2
+        per_group = w[0] / (groups if conv_kernel == "per_group" else 1)
+        return _conv_transpose_values(w[1] * groups, _prod(w[2:]), per_group, in_shapes,
+                                      out_shape, dims)
+    return rule
 
 
 def _function_linear(node, in_shapes, out_shape):
@@ -338,7 +361,7 @@ def _resample(target, in_shapes, out_shape):
     return _prod(out_shape) / _prod(in_shapes[0]), 0.0
 
 
-def _builtin_rules():
+def _builtin_rules(conv_kernel="per_group"):
     """Built-in rules: (module classes, functions, method names) -> (kind, rule)."""
     import torch
     import torch.nn.functional as F
@@ -348,8 +371,9 @@ def _builtin_rules():
     relu_modules = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.CELU, nn.SELU,
                     nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish, nn.Softplus)
     modules = [
-        ((nn.Conv1d, nn.Conv2d, nn.Conv3d), LAYER, _module_conv),
-        ((nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d), LAYER, _module_conv_transpose),
+        ((nn.Conv1d, nn.Conv2d, nn.Conv3d), LAYER, _module_conv(conv_kernel)),
+        ((nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d), LAYER,
+         _module_conv_transpose(conv_kernel)),
         ((nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
           nn.LPPool1d, nn.LPPool2d), LAYER, _module_pool),
         ((nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool1d,
@@ -371,8 +395,9 @@ def _builtin_rules():
 
     functions = {}
     for fns, kind, rule in [
-        ((F.conv1d, F.conv2d, F.conv3d), LAYER, _function_conv),
-        ((F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d), LAYER, _function_conv_transpose),
+        ((F.conv1d, F.conv2d, F.conv3d), LAYER, _function_conv(conv_kernel)),
+        ((F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d), LAYER,
+         _function_conv_transpose(conv_kernel)),
         ((F.linear,), LAYER, _function_linear),
         ((F.max_pool1d, F.avg_pool1d), LAYER, _function_pool(1)),
         ((F.max_pool2d, F.avg_pool2d), LAYER, _function_pool(2)),
@@ -536,10 +561,10 @@ def _log10_sum(logs):
     return top + math.log10(math.fsum(10.0 ** (x - top) for x in logs))
 
 
-def _walk(graph_module, resample_power):
+def _walk(graph_module, resample_power, conv_kernel="per_group"):
     """Cumulative log10 values in topological order (fx graphs are topologically sorted)."""
     modules = dict(graph_module.named_modules())
-    builtins = _builtin_rules()
+    builtins = _builtin_rules(conv_kernel)
     rows, state = [], {}   # state: node -> (power_log10, complexity_log10) for data-carrying nodes
     unknown = {}
     output_name = None
@@ -694,7 +719,8 @@ def layer_algebra(model: "torch.nn.Module | Callable",
                   leaf_modules: "Iterable[type | str]" = (),
                   concrete_args: Optional[dict[str, Any]] = None,
                   input_dtype: "torch.dtype | None" = None,
-                  resample_power: bool = True) -> LayerAlgebra:
+                  resample_power: bool = True,
+                  conv_kernel: str = "per_group") -> LayerAlgebra:
     """Intrinsic power and complexity of a model's layers and of the whole model (definitions §6).
 
     ``model``: a torch ``nn.Module`` (or a function) traceable by ``torch.fx``.
@@ -704,7 +730,10 @@ def layer_algebra(model: "torch.nn.Module | Callable",
     cannot be traced); ``concrete_args``: passed to the tracer. ``input_dtype``: default the
     model's floating dtype. ``resample_power``: weightless ops that change the amount of data
     (strided slicing, padding, upsampling) scale the power by ``numel_out / numel_in`` (eq. 4,
-    with c = 0); False passes them through unchanged.
+    with c = 0); False passes them through unchanged. ``conv_kernel``: how a grouped or
+    depthwise convolution's kernel size K counts input channels: ``"per_group"`` (default,
+    ``K = k * C_in / groups``, the inputs one filter reads) or ``"all_inputs"``
+    (``K = k * C_in``); the two agree where ``groups == 1`` (definitions §6).
 
     Returns a :class:`LayerAlgebra` (per-node table and GCIP, GCC, GSC, GWC, cumulative values
     in log10). Operations without a rule are treated as identity, with one warning that lists
@@ -718,6 +747,9 @@ def layer_algebra(model: "torch.nn.Module | Callable",
     (0.292, 5.139, 4.713)
     """
     shapes = _check_input_shape(input_shape)
+    if conv_kernel not in CONV_KERNELS:
+        raise ValueError(f"argument 'conv_kernel' must be one of {CONV_KERNELS}, "
+                         f"got {conv_kernel!r}")
     gm = _trace(model, tuple(leaf_modules), concrete_args)
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     required = [n for n in placeholders if not n.args]   # args hold a default value, if any
@@ -743,7 +775,7 @@ def layer_algebra(model: "torch.nn.Module | Callable",
             where = f" at node {failing!r}" if failing else ""
             raise ValueError(f"argument 'input_shape'={input_shape!r} does not fit the model: "
                              f"running it failed{where}: {type(root).__name__}: {root}") from exc
-    rows, output_name, unknown = _walk(graph_module, resample_power)
+    rows, output_name, unknown = _walk(graph_module, resample_power, conv_kernel)
     if unknown:
         listed = ", ".join(f"{k} x{v}" if v > 1 else k for k, v in sorted(unknown.items()))
         warnings.warn(f"pycx.layer_algebra: no rule for {listed}; treated as identity (p = 1, "

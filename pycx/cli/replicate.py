@@ -67,6 +67,11 @@ def run_replicate(args) -> None:
     try:
         result = replications.run(args.name, quick=args.quick, out=out, seed=args.seed,
                                   progress=not args.quiet)
+    except ModuleNotFoundError as exc:
+        if exc.name != "torchvision":
+            raise
+        # The architectures of the badias2021 zoo replications: the message says what to install.
+        raise UserError(str(exc)) from exc
     except OSError as exc:
         # The folder passed the checks above, so this is the environment changing under the
         # run (the disk filled up, a file size limit, permissions): one line, not a traceback.

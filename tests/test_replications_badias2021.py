@@ -1,0 +1,103 @@
+"""badias2021 replications (paper 002, layer algebra): the tables' package data, every claim's
+rule on one synthetic case that must hold and one that must not, the quick runs of the
+replications that need no torchvision, and the one-line failure of those that do."""
+import math
+
+import numpy as np
+import pytest
+
+from pycx.replications import _badias2021 as B
+from pycx.replications import badias2021_fig7 as F7
+from pycx.replications import badias2021_fig8 as F8
+from pycx.replications.findings import REPRODUCES
+
+
+def test_tables_as_printed():
+    rows = B.tables()
+    assert [sum(r["table"] == t for r in rows) for t in (1, 2, 3)] == [36, 39, 35]
+    by = {(r["table"], r["model"]): r for r in rows}
+    assert by[(1, "ResNet 50")]["top1"] == 76.13 and by[(1, "ResNet 50")]["top5"] == 92.862
+    assert by[(1, "Wide ResNet 101 2")]["params"] == 126884696   # as printed (torchvision: +2000)
+    assert math.isnan(by[(1, "MNasNet 0.75")]["top1"])
+    assert by[(1, "AmoebaNet-D PipeLine 4")]["params"] == 1_055_800_000
+    assert by[(3, "NAS MobileNet")]["top1"] == 74.0 and math.isnan(by[(3, "Mobilenet V2")]["top5"])
+    assert by[(3, "EfficientNet B7")]["top1"] == 84.4 and by[(3, "DPN 137")]["top5"] == 95.84
+    assert sum(bool(r["torchvision"]) for r in rows) == 74
+    assert "Badias & Banerjee 2021" in B.source_line()
+
+
+@pytest.mark.parametrize("rule, good, bad", [
+    (B.rule_monotone, ({"a": [3, 2, 1], "b": [5, 4]}, -1), ({"a": [1, 1, 0], "b": [1, 2]}, -1)),
+    (B.rule_r2, (0.76, 0.751), (0.42, 0.751)),
+    (B.rule_best_ranker, ({"gwc": 0.9, "gcc": 0.8, "gsc": 0.85},), ({"gwc": 0.7, "gcc": 0.8,
+                                                                      "gsc": 0.92},)),
+    (B.rule_gcc_equal, ([61.58, 118.55], [61.57, 118.54]), ([61.0, 118.0], [30.0, 60.0])),
+    (B.rule_separated, ([-8.6, -18.4], [-25.8, -89.5]), ([-30.0, -40.0], [-25.8, -20.0])),
+    (B.rule_steeper_small, ({18: -0.2, 34: -0.15, 50: -0.1, 101: -0.05, 152: -0.04},),
+     ({18: -0.01, 34: -0.02, 50: -0.1, 101: -0.2, 152: -0.3},)),
+    (B.rule_compresses, ({"a": -3.0, "b": -0.1},), ({"a": 9.5, "b": 13.0},)),
+    (F8.rule_waves, ({18: 0.6, 34: 0.8}, {18: 0, 34: 0}), ({18: 0.1, 34: 0.2}, {18: 0, 34: 0})),
+    (F7.rule_returns_to_one, ({"fc": 0.0, "conv": -5e-17},), ({"fc": -0.7, "conv": 0.4},)),
+    (F7.rule_gcc_rises, ({"fc": [1.2, 2.4, 3.5, 4.8]},), ({"fc": [4.8, 3.5, 2.4, 1.2]},)),
+    (F7.rule_differs, ({"relu": -0.7, "cut": -0.49},), ({"relu": 0.0, "cut": 1e-12},)),
+])
+def test_rule_true_and_false(rule, good, bad):
+    assert rule(*good) is True
+    assert rule(*bad) is False
+
+
+def test_rules_partial_credit():
+    assert B.rule_monotone({"a": [3, 2, 1], "b": [1, 2]}, -1) == "partly"
+    assert B.rule_r2(0.6, 0.751) == "partly"
+    assert B.rule_best_ranker({"gwc": 0.804, "gcc": 0.8016, "gsc": 0.92}) == "partly"
+    assert F8.rule_waves({18: 0.6, 34: 0.1}, {18: 0, 34: 0}) == "partly"
+
+
+def test_power_fit_and_spearman():
+    pytest.importorskip("scipy")
+    lx = np.linspace(10, 600, 30)
+    y = 50.0 * 10 ** (0.0005 * lx)          # acc = 50 GWC^0.0005, exactly
+    fit = B.power_fit(lx, y)
+    assert fit["r2"] == pytest.approx(1.0) and fit["b"] == pytest.approx(0.0005, rel=1e-6)
+    noisy = B.power_fit(lx, y + np.random.default_rng(0).normal(0, 5, 30))
+    assert 0 < noisy["r2"] < 1
+    assert B.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+
+
+def check_findings(f, n_claims):
+    assert len(f["claims"]) == n_claims
+    for c in f["claims"]:
+        assert c["key"] and c["claim"] and c["expected"] and c["reproduces"] in REPRODUCES
+        assert c["quick"] is True and "quick run" in c["quick_note"]
+    assert {x.rsplit(".", 1)[1] for x in f["figures"]} == {"png", "svg"}
+
+
+@pytest.mark.slow
+def test_fig7_and_fig8_quick(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    from pycx import replications
+    f7 = replications.run("badias2021-fig7", quick=True, out=tmp_path / "7", progress=False)
+    check_findings(f7, 3)
+    assert abs(f7["claims"][0]["measured"]["linear_fc"]["gcip_log10"]) < 1e-9
+    f8 = replications.run("badias2021-fig8", quick=True, out=tmp_path / "8", progress=False)
+    check_findings(f8, 6)
+    m = f8["claims"][2]["measured"]
+    assert m["depths"] == [18, 34, 50]
+    assert all(r > p for r, p in zip(m["resnet_gcip_log10"], m["plainnet_gcip_log10"]))
+
+
+def test_zoo_figures_need_torchvision(tmp_path, capsys):
+    pytest.importorskip("torch")
+    try:
+        import torchvision  # noqa: F401
+        pytest.skip("torchvision is installed (the zoo venv runs these in tests/zoo)")
+    except ImportError:
+        pass
+    from pycx import replications
+    from pycx.cli import main
+    with pytest.raises(ModuleNotFoundError, match="pip install torchvision"):
+        replications.run("badias2021-fig10", quick=True, out=tmp_path, progress=False)
+    assert main(["replicate", "badias2021-fig11", "--quick", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "torchvision" in err[0]
