@@ -55,11 +55,13 @@ _LAZY = {
     "Capture": "pycx.gates.result",
     "Recorder": "pycx.gates.recorder",
     "describe": "pycx.gates.describe",
+    "from_activations": "pycx.gates.activations",
     # high-level analysis
     "analyze": "pycx.analysis.analyze",
     "Report": "pycx.analysis.table",
     "Tracker": "pycx.analysis.tracker",
     "analyze_checkpoints": "pycx.analysis.parallel",
+    "StreamingTracker": "pycx.analysis.streaming",
     "AnalysisError": "pycx.analysis.analyze",
     # training with a complexity loss (transformation-complexity paper, section 4.3)
     "ComplexityLoss": "pycx.train.complexity_loss",
@@ -77,7 +79,7 @@ _LAZY = {
 # them import torch).
 _SUBPACKAGES = frozenset({
     "analysis", "cli", "compat", "datasets", "estimators", "gates", "integrations", "kernels",
-    "models", "reference", "replications", "report", "train"})
+    "metrics", "models", "reference", "replications", "report", "train"})
 
 
 def __getattr__(name: str):

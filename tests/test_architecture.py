@@ -19,7 +19,7 @@ if not ROOT.is_dir():
     ROOT = Path(pycx.__file__).parent
 
 # Lower layers first. The one-line rule of docs/architecture.md:
-#   base <- reference <- kernels <- estimators <- {gates, compat, models, datasets}
+#   base <- reference <- kernels <- estimators <- {gates, compat, models, datasets} <- metrics
 #        <- {analysis, train} <- report <- {replications, integrations} <- cli
 LAYERS = [
     {"pycx._validate", "pycx._json", "pycx._io", "pycx._build", "pycx._cpu", "pycx._cuda"},
@@ -27,6 +27,7 @@ LAYERS = [
     {"pycx.kernels"},
     {"pycx.estimators"},
     {"pycx.gates", "pycx.compat", "pycx.models", "pycx.datasets"},
+    {"pycx.metrics"},
     {"pycx.analysis", "pycx.train"},
     {"pycx.report"},
     {"pycx.replications", "pycx.integrations"},
