@@ -127,13 +127,67 @@ def check_row_vector(name: str, v, n_rows: int, kinds: str, holds: str, per: str
         raise ValueError(f"argument '{name}' must have one {per} per row ({n_rows}), got {describe(v)}")
 
 
+# The one label rule (issue 29): what a class label may be, everywhere labels enter
+# (`pycx.analyze`, `pycx.capture` / `Recorder.add_labels`, the estimators, the kernels).
+LABEL_KINDS = "iubUS"
+LABEL_RULE = "integer class labels, bools or strings (one categorical value per sample)"
+
+
+def check_label_values(name: str, y) -> None:
+    """The label rule on an array of labels (any shape): numpy integers of any width, bools,
+    strings (``str`` or ``bytes``), or an object array whose values are all of one hashable
+    type other than float and None (e.g. a pandas column of ``str``). Only equality matters:
+    labels are never cast; `label_codes` maps them to dense integer codes."""
+    kind = y.dtype.kind
+    if kind in LABEL_KINDS:
+        return
+    if kind == "O":
+        if not y.size:
+            return
+        types = {type(v) for v in y.reshape(-1).tolist()}
+        (t,) = types if len(types) == 1 else (None,)
+        if t is not None and t.__hash__ is not None and not issubclass(t, (float, type(None))):
+            return
+        names = sorted(x.__name__ for x in types)
+        raise TypeError(f"argument '{name}' must hold {LABEL_RULE}; an object array needs values "
+                        f"of one hashable type other than float and None, got types {names} "
+                        f"({describe(y)})")
+    raise TypeError(f"argument '{name}' must hold {LABEL_RULE}, got {describe(y)}")
+
+
 def check_labels(name: str, labels, n_rows: int) -> np.ndarray:
-    """Class labels, one per row: integers (any width, signed or unsigned), bool or strings.
-    Only equality matters; consumers map them to dense codes with `dense_label_codes`, never
-    by a cast (a cast to int64 would make uint64 ``2**64 - 1`` and int64 ``-1`` one label)."""
+    """Class labels, one per row, by the label rule (`check_label_values`): integers (any
+    width, signed or unsigned), bools, strings, or an object array of one hashable type.
+    Only equality matters; consumers map them to dense codes with `label_codes` (or
+    `dense_label_codes`), never by a cast (a cast to int64 would make uint64 ``2**64 - 1``
+    and int64 ``-1`` one label)."""
     y = as_host_array(name, labels)
-    check_row_vector(name, y, n_rows, "iubUS", "integer class labels (or strings)", "label")
+    check_row_vector(name, y, n_rows, LABEL_KINDS + "O", LABEL_RULE, "label")
+    check_label_values(name, y)
     return y
+
+
+def label_codes(y: np.ndarray) -> tuple:
+    """``(classes, codes)`` of labels already checked (`check_labels`): the distinct labels
+    and each row's int64 code ``0..K-1``, in ``np.unique`` order (sorted), so that string
+    labels get exactly the codes of integer labels that sort alike. The one place where
+    labels become integers. Object labels of a type without an order (e.g. enum members)
+    are coded in first-seen order.
+
+    >>> classes, codes = label_codes(np.array(["cat", "dog", "cat"]))
+    >>> classes.tolist(), codes.tolist()
+    (['cat', 'dog'], [0, 1, 0])
+    """
+    try:
+        classes, inverse = np.unique(y, return_inverse=True)
+    except TypeError:  # object values without an order: first seen, first coded
+        table: dict = {}
+        codes = np.array([table.setdefault(v, len(table)) for v in y.reshape(-1).tolist()],
+                         dtype=np.int64)
+        classes = np.empty(len(table), dtype=object)
+        classes[:] = list(table)
+        return classes, codes
+    return classes, inverse.reshape(-1).astype(np.int64, copy=False)
 
 
 def dense_label_codes(*labels: np.ndarray) -> tuple:
@@ -149,9 +203,9 @@ def dense_label_codes(*labels: np.ndarray) -> tuple:
     """
     uniques, inverses = [], []
     for y in labels:
-        u, inv = np.unique(y, return_inverse=True)
+        u, inv = label_codes(y)
         uniques.append(u)
-        inverses.append(inv.reshape(-1))
+        inverses.append(inv)
     if len(labels) == 1:
         return (inverses[0].astype(np.int64, copy=False),)
     code_of: dict = {}

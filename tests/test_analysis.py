@@ -426,8 +426,8 @@ def test_bad_input(conv_capture, convnet, digits):
         pycx.analyze(np.zeros((3, 3)))
     with pytest.raises(ValueError, match="unknown keys"):
         pycx.analyze(conv_capture, estimators={"complexitty": "xgb"})
-    with pytest.raises(ValueError, match="method must be one of"):
-        pycx.analyze(conv_capture, estimators="nsb")
+    with pytest.raises(ValueError, match=r"\['method'\]' must be one of"):
+        pycx.analyze(conv_capture, estimators="nsbx")
     with pytest.raises(ValueError, match="not in the capture"):
         pycx.analyze(conv_capture, layers=["fc9"])
     with pytest.raises(ValueError, match="unknown metric group"):

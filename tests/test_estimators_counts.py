@@ -58,7 +58,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="row"):
         pycx.plugin_entropy(np.zeros((0, 4), np.uint8))
     with pytest.raises(ValueError, match="method"):
-        pycx.entropy(np.zeros((3, 3), np.uint8), method="nsb")
+        pycx.entropy(np.zeros((3, 3), np.uint8), method="nsbx")
 
 
 def _exact_plugin_bits(counts):

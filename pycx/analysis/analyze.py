@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
 import numpy as np
 
 from .._validate import check_int
+from ..estimators.registry import DEFAULT_XGB as _DEFAULT_XGB, OPTION_GROUPS, parse_estimators
 from ..estimators._pool import (InlineExecutor, Unit, UnitFailure, check_executor,
                                  open_executor, run_units, submit)
 from .kmeans import kmeans_curve
@@ -50,10 +51,9 @@ __all__ = ["analyze", "AnalysisError"]
 DEFAULT_MAX_SAMPLES = 10_000
 DEFAULT_PATCH_ROWS = 100_000
 DEFAULT_KDE_ROWS = 2_000
-DEFAULT_KMEANS = {"k_min_log2": 2, "k_max_log2": 14, "k_cap": None, "pca_dims": 64,
-                  "max_iter": 100}
-DEFAULT_XGB = {"folds": 2, "n_estimators": 100, "max_depth": 3, "learning_rate": 0.1}
-_COMPLEXITY_METHODS = ("xgb", "plugin", "miller_madow", "kde")
+# The estimators and their options: pycx/estimators/registry.py (one source of truth).
+DEFAULT_KMEANS = dict(OPTION_GROUPS["kmeans"].options)
+DEFAULT_XGB = dict(_DEFAULT_XGB)
 _LABEL_VALUES = {"relevance": ["classification_error"], "kde": ["kde_h_given_y", "kde_i_xy"]}
 
 
@@ -138,42 +138,9 @@ def _parse_metrics(metrics):
 
 
 def _parse_estimators(estimators):
-    """Estimator settings: ``None``, a complexity method name, or a dict with keys
-    "complexity" (method name, or dict {"method": name, **kwargs}), "kde", "kmeans",
-    "relevance" (dicts of keyword arguments)."""
-    out = {"complexity": {"method": "xgb", **DEFAULT_XGB}, "kde": {"bandwidth": "d"},
-           "kmeans": dict(DEFAULT_KMEANS), "relevance": {"k_min": 1}}
-    if estimators is None:
-        return out
-    if isinstance(estimators, str):
-        estimators = {"complexity": estimators}
-    if not isinstance(estimators, dict):
-        raise TypeError(f"argument 'estimators' must be None, a complexity estimator name or a "
-                        f"dict, got {type(estimators).__name__}")
-    unknown = sorted(set(estimators) - set(out))
-    if unknown:
-        raise ValueError(f"argument 'estimators' has unknown keys {unknown}; valid keys: "
-                         f"{sorted(out)}")
-    for key, value in estimators.items():
-        if key == "complexity":
-            if isinstance(value, str):
-                value = {"method": value}
-            if not isinstance(value, dict):
-                raise TypeError("estimators['complexity'] must be a method name or a dict with "
-                                f"'method', got {type(value).__name__}")
-            method = value.get("method", "xgb")
-            if method not in _COMPLEXITY_METHODS:
-                raise ValueError(f"estimators['complexity'] method must be one of "
-                                 f"{list(_COMPLEXITY_METHODS)}, got {method!r}")
-            base = {"method": method, **(DEFAULT_XGB if method == "xgb" else {})}
-            base.update(value)
-            out["complexity"] = base
-        else:
-            if not isinstance(value, dict):
-                raise TypeError(f"estimators[{key!r}] must be a dict of keyword arguments, got "
-                                f"{type(value).__name__}")
-            out[key].update(value)
-    return out
+    """Estimator settings from ``estimators=``, by the registry
+    (`pycx.estimators.registry.parse_estimators`): unknown names are errors."""
+    return parse_estimators(estimators)
 
 
 class _InputTap:
@@ -302,15 +269,17 @@ def analyze(model_or_capture: "torch.nn.Module | Capture", data: Optional[Any] =
     metrics: "all" (default), "janik", "relevance", "kde", or a list of them.
     layers: which gating layers (names, kinds such as "relu", or a predicate), as in
         `pycx.capture`; also selects among a Capture's layers.
-    labels: class labels (one per sample) when the batches carry none (or for a Capture that
-        has none). Labels are needed for the classification error (relevance) and H|Y,
-        I(X;Σ;Y) (kde): asking for those groups by name without labels is an error; with
-        ``metrics="all"`` the label-dependent values are NaN and ``settings["labels"]`` is
-        False.
+    labels: class labels (one per sample: integers, bools or strings) when the batches carry
+        none (or for a Capture that has none). Labels are needed for the classification
+        error (relevance) and H|Y, I(X;Σ;Y) (kde): asking for those groups by name without
+        labels is an error; with ``metrics="all"`` the label-dependent values are NaN and
+        ``settings["labels"]`` is False.
     estimators: the complexity H(Z) estimator by name ("xgb" default, "plugin",
-        "miller_madow", "kde") or a dict with keys "complexity" (name or {"method": name,
-        **kwargs}), "kde" (e.g. {"bandwidth": "d", "alpha": 0.02}), "kmeans" (keys of
-        `DEFAULT_KMEANS`), "relevance" ({"k_min": 1}).
+        "miller_madow", "kde", "nsb": `pycx.estimators.registry.COMPLEXITY_METHODS`) or a
+        dict with keys "complexity" (name or {"method": name, **options}), "kde" (e.g.
+        {"bandwidth": "d", "alpha": 0.02}), "kmeans" (keys of `DEFAULT_KMEANS`), "relevance"
+        ({"k_min": 1}). An option name the registry does not list is a ValueError naming the
+        valid ones.
     seed: one seed for every random choice (row subsamples, folds, synthetic TC rows, k-means).
     max_samples: samples captured from `data` (default 10,000; None = all).
     patch_rows: per-patch rows per layer for the Janik metrics (default 100,000, seeded
@@ -390,7 +359,7 @@ def analyze(model_or_capture: "torch.nn.Module | Capture", data: Optional[Any] =
 
         if y is not None:
             raise ValueError("labels were given twice: by argument 'labels' and by the Capture")
-        y = np.asarray(check_labels("labels", labels, cap.n_samples), dtype=np.int64)
+        y = check_labels("labels", labels, cap.n_samples)  # coded by the estimators
     if y is None and explicit:
         needy = [g for g in groups if g in _LABEL_VALUES]
         if needy:
@@ -420,7 +389,8 @@ def analyze(model_or_capture: "torch.nn.Module | Capture", data: Optional[Any] =
     settings["estimators"] = {
         "complexity": est["complexity"] if "janik" in groups else None,
         "relevance": est["relevance"] if "relevance" in groups else None,
-        "kde": ({**est["kde"], "alpha": est["kde"].get("alpha", "0.04 conv / 0.01 linear"),
+        "kde": ({**est["kde"], "alpha": (est["kde"]["alpha"] if est["kde"]["alpha"] is not None
+                                          else "0.04 conv / 0.01 linear"),
                  "tc_leave_one_out": True, "tc_seed": seed} if "kde" in groups else None),
         "effective_dimension": ({"covariance_positions_per_sample": covariance_positions,
                                  "pixel_map": bool(pixel_map)} if "janik" in groups else None),
@@ -619,7 +589,7 @@ def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, set
     from ..estimators.relevance import max_relevance_curve, resolution_relevance
     from ..reference.relevance import beta_across_layers
 
-    k_min = est["relevance"].get("k_min", 1)
+    k_min = est["relevance"]["k_min"]
     pending = None
     if inputs is not None and executor is not None:  # often the largest unit: submitted first
         pending = submit(executor, kmeans_curve, inputs, est["kmeans"], seed, progress)
@@ -674,7 +644,7 @@ def _kde(records, rows, y, kde_opts, kde_rows, seed, progress, timer, executor=N
     if kde_rows is not None and kde_rows < n:
         index = np.sort(np.random.default_rng(seed).choice(n, kde_rows, replace=False))
     y_kde = None if y is None else (y if index is None else y[index])
-    opts = {k: v for k, v in kde_opts.items() if k in ("alpha", "bandwidth")}
+    opts = dict(kde_opts)  # the registry's kde options: alpha, bandwidth
     subsets = []
 
     def units():

@@ -25,6 +25,7 @@ from .._validate import describe
 from ..estimators._pool import InlineExecutor, check_executor, open_executor
 from .analyze import (AnalysisError, _failure_message, _parse_estimators, _parse_metrics,
                       analyze)
+from .checkpoint import load_checkpoint
 from .table import Report
 
 if TYPE_CHECKING:
@@ -75,25 +76,7 @@ def _load_model(model_factory, epoch, ckpt):
     model = model_factory()
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model_factory() must return a torch.nn.Module, got {describe(model)}")
-    state = ckpt
-    if isinstance(ckpt, (str, os.PathLike)):
-        try:
-            state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        except Exception as err:
-            raise ValueError(f"{_where(epoch, ckpt)} cannot be read by torch.load: {err}") from err
-    if isinstance(state, Mapping):
-        for key in ("state_dict", "model_state_dict"):  # a training checkpoint wrapping one
-            if isinstance(state.get(key), Mapping):
-                state = state[key]
-                break
-    if not isinstance(state, Mapping):
-        raise ValueError(f"{_where(epoch, ckpt)} holds {describe(state)}, not a state dict")
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, KeyError, TypeError) as err:
-        raise ValueError(f"{_where(epoch, ckpt)} does not load into the "
-                         f"{type(model).__name__} made by model_factory: {err}") from err
-    return model
+    return load_checkpoint(model, ckpt, _where(epoch, ckpt), made_by="model_factory")
 
 
 def analyze_checkpoints(model_factory: "Callable[[], torch.nn.Module]",
@@ -107,7 +90,9 @@ def analyze_checkpoints(model_factory: "Callable[[], torch.nn.Module]",
         into which each checkpoint loads.
     checkpoints: a list (epochs 0, 1, ...) or a mapping ``{epoch: checkpoint}``; a checkpoint
         is a file written by ``torch.save`` (a state dict, or a dict holding one under
-        "state_dict" or "model_state_dict") or a state dict.
+        "state_dict", "model_state_dict" or "model": `pycx.analysis.checkpoint`, the loader
+        ``pycx analyze --weights`` uses too), or such a dict; files are read with
+        ``weights_only=True``.
     data: the inputs, as for `analyze` (iterated once per checkpoint: a DataLoader or a
         list of batches, not a one-shot generator).
     executor: None (one unit after another in this process), "threads", "processes" (a pool

@@ -1,7 +1,8 @@
 """The `Report` table: one row per (model, epoch, layer), fixed columns (`COLUMNS`), plus the
 network-level values, curves and settings; CSV, JSON and pandas forms.
 
-Owns the column schema. May import: numpy, the base layer (`pycx._json`, `pycx._validate`).
+Owns the column schema. May import: numpy, the base layer (`pycx._json`, `pycx._validate`),
+the estimators' registry (`pycx.estimators.registry`: the metric groups).
 """
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 
 from .._json import from_json_value, to_json_value
-
-METRIC_GROUPS = ("janik", "relevance", "kde")
+from ..estimators.registry import METRIC_GROUPS
 
 IDENTITY_COLUMNS = ["model", "epoch", "layer", "kind", "depth", "block", "shape", "units",
                     "rows_sample", "rows_patch"]

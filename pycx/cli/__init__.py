@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..estimators.registry import COMPLEXITY_METHODS, DEFAULT_COMPLEXITY, METRIC_GROUPS
 from ._util import UserError, missing_dependency
-
-# Metric groups of the analysis (columns of the report schema).
-METRIC_GROUPS = ("janik", "relevance", "kde")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -118,9 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="model name in the report (default: FACTORY)")
     p.add_argument("--out", default="pycx-report", help="output folder (default: pycx-report)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--complexity", choices=list(COMPLEXITY_METHODS), default=DEFAULT_COMPLEXITY,
+                   help="estimator of the complexity H(Z): " + "; ".join(
+                       f"{m.name}: {m.description}" for m in COMPLEXITY_METHODS.values()))
     p.add_argument("--booster", choices=["xgboost", "native"], default="xgboost",
-                   help="classifiers of the complexity's chain rule: XGBoost (default) or "
-                        "pycx's native booster (the same algorithm, several times faster)")
+                   help="classifiers of the complexity's chain rule (--complexity xgb): XGBoost "
+                        "(default) or pycx's native booster (the same algorithm, several times "
+                        "faster)")
     p.add_argument("--executor", choices=["none", "threads", "processes"], default="none",
                    help="run the per-layer work on one worker per core (default: none)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages")

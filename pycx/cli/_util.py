@@ -162,30 +162,24 @@ def _kw_text(kwargs) -> str:
 
 
 def load_weights(model, path: str) -> None:
-    """Loads a state dict (or a checkpoint dict holding one under 'state_dict' or
-    'model_state_dict') into the model."""
-    import torch
+    """Loads a state dict (or a checkpoint dict holding one under 'state_dict',
+    'model_state_dict' or 'model') into the model, by `pycx.analysis.checkpoint`: the loader
+    of `pycx.analyze_checkpoints` too (``weights_only=True``)."""
+    from ..analysis.checkpoint import CheckpointError, load_checkpoint
 
     if not Path(path).is_file():
         raise UserError(f"--weights: file not found: {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise UserError(f"--weights: cannot read {path}: {type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
-    if isinstance(state, dict):
-        for key in ("state_dict", "model_state_dict", "model"):
-            if isinstance(state.get(key), dict):
-                state = state[key]
-                break
-    if not isinstance(state, dict):
-        raise UserError(f"--weights: {path} holds a {type(state).__name__}, not a state dict")
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()
-        detail = " ".join(line.strip() for line in first[:3])
-        raise UserError(f"--weights: {path} does not fit the model: {detail}") from exc
+        load_checkpoint(model, path, path)
+    except CheckpointError as exc:
+        cause = exc.__cause__
+        if exc.stage == "read":
+            raise UserError(f"--weights: cannot read {path}: {type(cause).__name__}: "
+                            f"{str(cause).splitlines()[0] if str(cause) else ''}") from exc
+        if exc.stage == "fit":
+            detail = " ".join(line.strip() for line in str(cause).splitlines()[:3])
+            raise UserError(f"--weights: {path} does not fit the model: {detail}") from exc
+        raise UserError(f"--weights: {exc}") from exc
 
 
 _INPUT_KEYS = ("x", "X", "data", "inputs", "images", "x_test", "X_test")

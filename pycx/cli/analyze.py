@@ -25,7 +25,7 @@ def _say(args, text):
 
 def run_analyze(args, metrics) -> None:
     require("pycx analyze", "torch", "matplotlib", "pandas", "sklearn", "tqdm", "scipy")
-    if "janik" in metrics and args.booster == "xgboost":
+    if "janik" in metrics and args.complexity == "xgb" and args.booster == "xgboost":
         require("pycx analyze --metrics janik (the classifier-chain complexity)", "xgboost")
     # The output location is checked before any work: an unusable --out must not cost the
     # whole analysis.
@@ -88,6 +88,13 @@ def run_analyze(args, metrics) -> None:
     _say(args, f"report: {path}")
 
 
+def _complexity(args) -> dict:
+    """--complexity (a method of the estimators' registry) and, for xgb, --booster."""
+    if args.complexity == "xgb":
+        return {"method": "xgb", "backend": args.booster}
+    return {"method": args.complexity}
+
+
 def _analyze(pycx, model, inputs, labels, name, metrics, args):
     batches = [inputs[i:i + 256] for i in range(0, len(inputs), 256)]
     try:
@@ -95,8 +102,7 @@ def _analyze(pycx, model, inputs, labels, name, metrics, args):
                             metrics="all" if args.metrics is None else list(metrics),
                             model_name=name, seed=args.seed, progress=not args.quiet,
                             max_samples=None,
-                            estimators={"complexity": {"method": "xgb",
-                                                       "backend": args.booster}},
+                            estimators={"complexity": _complexity(args)},
                             executor=None if args.executor == "none" else args.executor)
     except ValueError as exc:
         # Argument problems found by the analysis (e.g. a group that needs labels).

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
-from .._validate import check_choice, check_int, check_labels, check_positive
+from .._validate import check_choice, check_int, check_labels, check_positive, label_codes
 from ..kernels.packed import PackedBits
 from ._common import Result, as_packed_rows, check_rows, column_ones
 
@@ -180,7 +180,7 @@ def kde_entropy(gates: "npt.ArrayLike | PackedBits", *, alpha: Optional[float] =
     if y is not None:
         # Distinct (state, label) pairs: the class-restricted sums over rows become sums over
         # pairs of the same label, weighted by the pair counts.
-        classes, y_idx = np.unique(y, return_inverse=True)
+        classes, y_idx = label_codes(y)
         n_classes = classes.size
         pairs, pair_counts = np.unique(inverse * n_classes + y_idx.reshape(-1), return_counts=True)
         pair_state, pair_label = pairs // n_classes, pairs % n_classes

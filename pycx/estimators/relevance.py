@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
-from .._validate import check_int, check_labels
+from .._validate import check_int, check_labels, label_codes
 from ..reference import relevance as _ref
 from ._common import Result, as_packed_rows, check_rows
 
@@ -43,9 +43,9 @@ class ResolutionRelevance(Result):
 
 def _classification_error(inverse: np.ndarray, labels: np.ndarray) -> float:
     """``1 - (1/M) sum_s max_y count(s, y)`` via one sort of (state, label) pair codes."""
-    _, y_idx = np.unique(labels, return_inverse=True)
+    _, y_idx = label_codes(labels)
     n_classes = int(y_idx.max()) + 1
-    pairs, pair_counts = np.unique(inverse.astype(np.int64) * n_classes + y_idx.reshape(-1),
+    pairs, pair_counts = np.unique(inverse.astype(np.int64) * n_classes + y_idx,
                                    return_counts=True)
     state_of_pair = pairs // n_classes
     starts = np.flatnonzero(np.concatenate(([True], state_of_pair[1:] != state_of_pair[:-1])))

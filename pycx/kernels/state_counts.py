@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 from .. import _cpu
-from .._validate import check_gate_matrix, check_labels, check_threads, describe
+from .._validate import check_gate_matrix, check_labels, check_threads, describe, label_codes
 from .device import _array as _device_array
 from .packed import PackedBits
 
@@ -80,8 +80,8 @@ class StateCounts:
                 raise ValueError("no labels: pass labels= to state_counts() or to label_counts()")
         else:
             labels = check_labels("labels", labels, self.n_rows)
-        classes, label_index = np.unique(labels, return_inverse=True)
-        flat = self.inverse * classes.size + label_index.reshape(-1)
+        classes, label_index = label_codes(labels)
+        flat = self.inverse * classes.size + label_index
         table = np.bincount(flat, minlength=self.n_states * classes.size)
         return classes, table.reshape(self.n_states, classes.size).astype(np.int64, copy=False)
 

@@ -2,9 +2,12 @@
 estimator behind it and the cap that bounds it. ``docs/columns.md`` is `columns_markdown()`
 (a test keeps the two equal), and each report folder gets a copy as ``columns.md``.
 
-May import: `pycx.analysis.table` (the schema).
+May import: `pycx.analysis.table` (the schema), `pycx.estimators.registry` (the estimators'
+names).
 """
 from __future__ import annotations
+
+from ..estimators.registry import column_text as complexity_column_text
 
 # column -> (unit, what it is / which estimator, cap or ceiling). Groups follow the table.
 _IDENTITY = {
@@ -36,8 +39,7 @@ _JANIK = {
     "effective_dimension": ("count", "exp of the entropy of the normalised covariance spectrum "
                             "of the per-patch float outputs (eqs. 9-10); 0 for zero variance",
                             "capture's `covariance_positions` (16 per sample)"),
-    "complexity_estimator": ("text", "method behind complexity: xgb, plugin, miller_madow, kde",
-                             ""),
+    "complexity_estimator": ("text", complexity_column_text(), ""),
 }
 _RELEVANCE = {
     "h_s": ("bits", "resolution H[s] of the per-sample binarised states (Song, Marsili & Jo "
