@@ -400,13 +400,18 @@ def test_bad_input(conv_capture, convnet, digits):
     with pytest.raises(ValueError, match="empty"):
         pycx.analyze(conv_capture, metrics=[])
     unlabelled = pycx.capture(convnet, batches(x[:300]), progress=False)
-    with pytest.raises(ValueError, match="'relevance' needs them for classification_error"):
-        pycx.analyze(unlabelled, metrics="relevance", progress=False)
-    with pytest.raises(ValueError, match="'kde' needs them for kde_h_given_y"):
-        pycx.analyze(unlabelled, metrics=["janik", "kde"], progress=False)
-    # with "all": label-free values computed, label values NaN, recorded in the settings
-    rep = pycx.analyze(unlabelled, estimators="plugin", progress=False, kmeans=False,
-                       kde_rows=200)
+    # Missing labels are handled alike for every metric spec: label-free values computed,
+    # label values NaN, said in one warning and recorded in the settings.
+    with pytest.warns(UserWarning, match="no labels.*'relevance': classification_error"):
+        rep = pycx.analyze(unlabelled, metrics="relevance", progress=False, kmeans=False)
+    assert rep.settings["skipped"] == ["classification_error"]
+    assert all(math.isnan(r["classification_error"]) and r["h_s"] > 0 for r in rep.rows)
+    with pytest.warns(UserWarning, match="'kde': kde_h_given_y, kde_i_xy"):
+        pycx.analyze(unlabelled, metrics=["janik", "kde"], estimators="plugin", progress=False,
+                     kde_rows=200)
+    with pytest.warns(UserWarning, match="no labels"):
+        rep = pycx.analyze(unlabelled, estimators="plugin", progress=False, kmeans=False,
+                           kde_rows=200)
     assert rep.settings["labels"] is False
     assert set(rep.settings["skipped"]) == {"classification_error", "kde_h_given_y", "kde_i_xy"}
     assert all(math.isnan(r["classification_error"]) and math.isnan(r["kde_i_xy"]) for r in rep.rows)

@@ -177,3 +177,26 @@ def test_shared_expert_token_rows_are_mapped_back_to_samples():
     bits = (pre["x"].reshape(N, 12, 48) > 0).numpy() & rec.valid[:, :, None]
     np.testing.assert_array_equal(rec.per_sample.unpack(), bits.transpose(0, 2, 1).reshape(N, -1))
     assert not any("experts.act_fn" in n for n in cap.names)
+
+
+def test_language_model_batches_with_token_labels():
+    """A causal LM's usual batch has labels = input_ids, one per token: not class labels. The
+    capture leaves them out with a warning; analyze then treats the run as unlabelled, the
+    same for every metric spec."""
+    torch.manual_seed(0)
+    model = T.GPT2LMHeadModel(T.GPT2Config(vocab_size=100, n_embd=32, n_layer=2, n_head=2,
+                                           n_positions=64, bos_token_id=1, eos_token_id=2)).eval()
+    ids = torch.randint(3, 100, (N, 12))
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids}
+    with pytest.warns(UserWarning, match=r"shape \(6, 12\): one per token"):
+        cap = pycx.capture(model, [batch], progress=False)
+    assert cap.labels is None and cap.n_samples == N
+    for metrics in (["relevance"], "all"):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            rep = pycx.analyze(model, [batch], metrics=metrics, estimators="plugin",
+                               kmeans=False, progress=False)
+        messages = " ".join(str(w.message) for w in seen)
+        assert "one per token" in messages and "no labels" in messages
+        assert "classification_error" in rep.settings["skipped"]
+        assert all(np.isnan(r["classification_error"]) for r in rep.rows)

@@ -333,3 +333,16 @@ def test_algebra_figure_names_at_most_twelve_layers_of_resnet56():
     shown = [x for x in names["resnet56"] if f">{x}<".encode() in fig.svg]
     assert 1 < len(shown) <= 13, len(shown)
     assert "th named" in fig.caption
+
+
+def test_relevance_figure_says_why_ternary_layers_read_two_codes():
+    """issue 31: a tanh layer whose ternary code is constant shows H[s] > 0 beside H(Z) at its
+    floor and a KDE of 0; the figure says they read different codes."""
+    plain = report_like("mlp", epochs=(0, 1))
+    fig = next(f for f in figures([plain]) if f.name == "relevance")
+    assert not any("two codes" in n for n in fig.notes)
+    ternary = report_like("sig", epochs=(0, 1))
+    for row in ternary.rows:
+        row["kind"] = "tanh"
+    fig = next(f for f in figures([ternary]) if f.name == "relevance")
+    assert any("two codes" in n and "layers.1" in n for n in fig.notes)

@@ -271,9 +271,10 @@ def analyze(model_or_capture: "torch.nn.Module | Capture", data: Optional[Any] =
         `pycx.capture`; also selects among a Capture's layers.
     labels: class labels (one per sample: integers, bools or strings) when the batches carry
         none (or for a Capture that has none). Labels are needed for the classification
-        error (relevance) and H|Y, I(X;Σ;Y) (kde): asking for those groups by name without
-        labels is an error; with ``metrics="all"`` the label-dependent values are NaN and
-        ``settings["labels"]`` is False.
+        error (relevance) and H|Y, I(X;Σ;Y) (kde): without labels, whatever `metrics` says,
+        those values are NaN, one warning names them, ``settings["labels"]`` is False and
+        ``settings["skipped"]`` lists them. Per-token labels (a language model's ``labels``
+        of shape (N, T)) are not class labels: the capture leaves them out with a warning.
     estimators: the complexity H(Z) estimator by name ("xgb" default, "plugin",
         "miller_madow", "kde", "nsb": `pycx.estimators.registry.COMPLEXITY_METHODS`) or a
         dict with keys "complexity" (name or {"method": name, **options}), "kde" (e.g.
@@ -309,7 +310,7 @@ def analyze(model_or_capture: "torch.nn.Module | Capture", data: Optional[Any] =
     from ..gates.result import Capture
     from ..gates.capture import capture
 
-    groups, explicit = _parse_metrics(metrics)
+    groups, _ = _parse_metrics(metrics)
     est = _parse_estimators(estimators)
     executor = check_executor("executor", executor)
     seed = check_int("seed", seed, minimum=0)
@@ -360,13 +361,14 @@ def analyze(model_or_capture: "torch.nn.Module | Capture", data: Optional[Any] =
         if y is not None:
             raise ValueError("labels were given twice: by argument 'labels' and by the Capture")
         y = check_labels("labels", labels, cap.n_samples)  # coded by the estimators
-    if y is None and explicit:
+    if y is None:
+        # The same for every metric spec, "all" or named groups: the label-free values are
+        # computed, the label values are NaN, said once here and kept in settings["skipped"].
         needy = [g for g in groups if g in _LABEL_VALUES]
         if needy:
-            what = "; ".join(f"{g!r} needs them for {', '.join(_LABEL_VALUES[g])}" for g in needy)
-            raise ValueError(f"no labels: metric group {what}. Pass labels=..., give (x, y) "
-                             "batches, or use metrics='all' to compute the label-free values "
-                             "and leave those NaN")
+            what = "; ".join(f"{g!r}: {', '.join(_LABEL_VALUES[g])}" for g in needy)
+            warnings.warn(f"pycx.analyze: no labels, so the values that need them are NaN "
+                          f"({what}). Pass labels=... or give (x, y) batches", stacklevel=2)
     n = cap.n_samples
     records = list(cap.layers.values())
     # What the capture's covariance used (capture's default unless overridden); unknown for a

@@ -102,6 +102,7 @@ def capture(model: torch.nn.Module, data: Iterable[Any], *, layers: LayerSelecti
     bar = _progress(data, progress)
     n_batches = 0
     truncated = False
+    token_labels_seen = False
     try:
         model.train(bool(train_mode))
         with torch.no_grad(), recorder:
@@ -120,6 +121,15 @@ def capture(model: torch.nn.Module, data: Iterable[Any], *, layers: LayerSelecti
                     raise ValueError("labels were given twice: by argument 'labels' and by "
                                      "(x, y) batches of 'data'")
                 n = batch_size(x)
+                if _per_token(y, n):
+                    if not token_labels_seen:
+                        warnings.warn(
+                            f"pycx.capture: the batches' labels have shape {tuple(np.shape(y))}: "
+                            "one per token (a language model's targets), not one per sample; "
+                            "they are not used (pycx's label metrics take one class label per "
+                            "sample: pass labels=... for those)", stacklevel=2)
+                    token_labels_seen = True
+                    y = None
                 if max_samples is not None and recorder.n_samples + n > max_samples:
                     keep = max_samples - recorder.n_samples
                     x = first_rows(x, keep, n)
@@ -173,6 +183,12 @@ def _warn_skipped(skipped, warned):
     listed = "; ".join(f"{op} x{n} ({reason})" for op, (n, reason) in kinds.items())
     warnings.warn(f"pycx.capture: not captured: {listed}. pycx.describe(model, example) lists "
                   "each op with its layer name", stacklevel=3)
+
+
+def _per_token(y, n) -> bool:
+    """Labels shaped (N, T) with T > 1: one per token, as a language model's ``labels``."""
+    shape = np.shape(y) if y is not None and not isinstance(y, (str, bytes)) else ()
+    return len(shape) == 2 and shape[0] == n and shape[1] > 1
 
 
 def _progress(data, progress):

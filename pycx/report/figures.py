@@ -812,7 +812,26 @@ def _relevance(df, reports, training=None):
                     "overlap (the right panel names every layer).")
     if left_out:
         caption += " Not shown: " + "; ".join(f"{m} ({why})" for m, why in left_out.items()) + "."
-    return Figure("relevance", "Resolution and relevance per layer", caption, png, svg)
+    return Figure("relevance", "Resolution and relevance per layer", caption, png, svg,
+                  notes=_ternary_notes(df))
+
+
+_TERNARY_KINDS = ("sigmoid", "tanh", "hardsigmoid", "glu")
+
+
+def _ternary_notes(df):
+    """Why relevance and the complexity / KDE may disagree on a ternary layer: they read two
+    codes of the same units (definitions §1 and §3)."""
+    if "kind" not in df.columns:
+        return []
+    layers = sorted({str(x) for x in df.loc[df["kind"].isin(_TERNARY_KINDS), "layer"]})
+    if not layers:
+        return []
+    return [f"{', '.join(layers[:6])}{', ...' if len(layers) > 6 else ''}: sigmoid-like and "
+            "tanh units have two codes. H[s] and H[k] read one bit per unit (the output above "
+            "the middle of its range), the complexity H(Z) and the KDE read two saturation bits "
+            "per unit; a layer whose units never saturate has a constant ternary code (H(Z) at "
+            "its estimator's floor, KDE 0) while its binary code still varies (H[s] > 0)."]
 
 
 def _critical(g, rep, model):
