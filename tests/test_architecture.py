@@ -22,7 +22,8 @@ if not ROOT.is_dir():
 #   base <- reference <- kernels <- estimators <- {gates, compat, models, datasets} <- metrics
 #        <- {analysis, train} <- report <- {replications, integrations} <- cli
 LAYERS = [
-    {"pycx._validate", "pycx._json", "pycx._io", "pycx._build", "pycx._cpu", "pycx._cuda"},
+    {"pycx._validate", "pycx._json", "pycx._io", "pycx._build", "pycx._progress", "pycx._cpu",
+     "pycx._cuda"},
     {"pycx.reference"},
     {"pycx.kernels"},
     {"pycx.estimators"},

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
+from .._progress import progress_iter
 from .._validate import check_int
 from ..estimators.registry import DEFAULT_XGB as _DEFAULT_XGB, OPTION_GROUPS, parse_estimators
 from ..estimators._pool import (InlineExecutor, Unit, UnitFailure, check_executor,
@@ -98,16 +99,6 @@ class _Timings:
             yield
         finally:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
-
-
-def _bar(items, progress, desc):
-    if not progress:
-        return items
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return items
-    return tqdm(items, desc=desc, unit="layer", leave=False)
 
 
 def _parse_metrics(metrics):
@@ -216,16 +207,6 @@ def _patch_rows(rec, patch_rows, seed, samples=None):
     if rec.positions == 1 and rec.bits_per_unit == 1:
         return rec.per_sample if index is None else rec.per_sample[index]
     return per_patch_rows(rec.per_sample, rec.channels, rec.positions, index)
-
-
-def _ternary_entropies(rates, c):
-    """Entropy (bits) of each ternary unit from the rates of its lo and hi bits."""
-    lo, hi = rates[:c], rates[c:]
-    lin = np.clip(1.0 - lo - hi, 0.0, 1.0)
-    probs = np.stack([lo, hi, lin])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(probs > 0, -probs * np.log2(probs), 0.0)
-    return terms.sum(axis=0)
 
 
 def _joint_ids(ids_a, ids_b):
@@ -546,7 +527,9 @@ def _janik_layer(patch, bits_per_unit, shape, output_shape, covariance, pixel_co
     """The Janik values of one layer from its per-patch rows: (row values, pixel map as a
     list or None, seconds per stage)."""
     from ..estimators.dispatch import entropy
-    from ..estimators.janik import effective_dimension, effective_dimension_map, unit_rates
+    from ..estimators._common import h2
+    from ..estimators.janik import (effective_dimension, effective_dimension_map,
+                                    ternary_unit_entropies, unit_rates)
 
     timer = _Timings()
     row = {}
@@ -555,10 +538,10 @@ def _janik_layer(patch, bits_per_unit, shape, output_shape, covariance, pixel_co
         rates = unit_rates(patch)
         if bits_per_unit == 2:
             c = shape[0]
-            unit_h = _ternary_entropies(rates, c)
+            unit_h = ternary_unit_entropies(rates, c)
             row["linearity"] = float(np.clip(1.0 - rates[:c] - rates[c:], 0.0, 1.0).mean())
         else:
-            unit_h = _h2(rates)
+            unit_h = h2(rates)
             row["linearity"] = float(rates.mean())
         row["unit_entropy_mean"] = float(unit_h.mean())
     with timer(f"janik.complexity.{method}"):
@@ -580,12 +563,6 @@ def _janik_layer(patch, bits_per_unit, shape, output_shape, covariance, pixel_co
     return row, pixel, dict(timer.seconds)
 
 
-def _h2(p):
-    from ..estimators._common import h2
-
-    return h2(p)
-
-
 def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, settings,
                model_name, epoch, executor=None, failures=None):
     from ..estimators.relevance import max_relevance_curve, resolution_relevance
@@ -596,7 +573,8 @@ def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, set
     if inputs is not None and executor is not None:  # often the largest unit: submitted first
         pending = submit(executor, kmeans_curve, inputs, est["kmeans"], seed, progress)
     degeneracy = {}
-    for i, rec in enumerate(_bar(records, progress, "pycx relevance")):
+    for i, rec in enumerate(progress_iter(records, progress, desc="pycx relevance",
+                                                unit="layer")):
         row = rows[i]
         with timer("relevance.layers"):
             rr = resolution_relevance(_relevance_states(rec), y, k_min=k_min)

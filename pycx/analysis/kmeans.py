@@ -1,11 +1,13 @@
 """The k-means baseline of the resolution-relevance plane (definitions §3): H[s], H[k] of cluster
 sizes of the inputs themselves.
 
-May import: numpy, scikit-learn, `pycx.reference`.
+May import: numpy, scikit-learn, `pycx.reference`, the base layer.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from .._progress import progress_bar
 
 
 def kmeans_curve(x, opts, seed, progress=False):
@@ -35,7 +37,8 @@ def kmeans_curve(x, opts, seed, progress=False):
     x = np.asarray(x, dtype=np.float32)
     dims = opts.get("pca_dims")
     project = dims is not None and x.shape[1] > dims and m > dims
-    bar = _bar(progress, total=len(ks) + (1 if ks else 0) + int(project))
+    bar = progress_bar(progress, total=len(ks) + (1 if ks else 0) + int(project),
+                       desc="pycx k-means baseline", unit="step")
     projected = False
     if project:
         bar.set_postfix_str(f"projecting on {int(dims)} components")
@@ -71,25 +74,3 @@ def kmeans_curve(x, opts, seed, progress=False):
             "seed": seed}
     return curve, used
 
-
-class _NoBar:
-    """Stands in for a tqdm bar when progress is off (or tqdm is missing)."""
-
-    def update(self, n=1):
-        pass
-
-    def set_postfix_str(self, text):
-        pass
-
-    def close(self):
-        pass
-
-
-def _bar(progress, total):
-    if not progress:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return _NoBar()
-    return tqdm(total=total, desc="pycx k-means baseline", unit="step", leave=False)

@@ -13,6 +13,7 @@ import multiprocessing
 from contextlib import contextmanager
 from typing import Any, Callable, NamedTuple
 
+from .._progress import progress_bar
 from .._validate import describe
 from ._common import available_cores
 
@@ -113,7 +114,7 @@ def run_units(units, executor, *, errors="raise", progress=False, desc="units", 
     `total`: the number of units, for the progress bar of a lazy iterable.
     """
     if executor is None:
-        bar = _bar(total, progress, desc, unit)
+        bar = progress_bar(progress, total=total, desc=desc, unit=unit)
         for u in units:
             try:
                 result = u.fn(*u.args)
@@ -121,11 +122,9 @@ def run_units(units, executor, *, errors="raise", progress=False, desc="units", 
                 if errors == "raise":
                     raise
                 result = UnitFailure(u.key, err)
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
             yield u, result
-        if bar is not None:
-            bar.close()
+        bar.close()
         return
     units = list(units)
     order = sorted(range(len(units)), key=lambda j: (-units[j].cost, j))
@@ -133,7 +132,7 @@ def run_units(units, executor, *, errors="raise", progress=False, desc="units", 
     for j in order:
         futures[submit(executor, units[j].fn, *units[j].args)] = j
     results = [None] * len(units)
-    bar = _bar(len(units), progress, desc, unit)
+    bar = progress_bar(progress, total=len(units), desc=desc, unit=unit)
     try:
         for fut in cf.as_completed(futures):
             j = futures[fut]
@@ -145,20 +144,9 @@ def run_units(units, executor, *, errors="raise", progress=False, desc="units", 
                         other.cancel()
                     raise
                 results[j] = UnitFailure(units[j].key, err)
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     for j, u in enumerate(units):
         yield u, results[j]
 
-
-def _bar(total, progress, desc, unit):
-    if not progress:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc=desc, unit=unit, leave=False)

@@ -37,6 +37,21 @@ def unit_entropies(gates: "npt.ArrayLike | PackedBits") -> np.ndarray:
     return h2(unit_rates(gates))
 
 
+def ternary_unit_entropies(rates: np.ndarray, c: int) -> np.ndarray:
+    """Entropy (bits) of each of `c` ternary units (sigmoid/tanh: saturated low, saturated high,
+    linear) from the rates of its lo bits ``rates[:c]`` and hi bits ``rates[c:]``.
+
+    >>> ternary_unit_entropies(np.array([0.25, 0.0, 0.25, 0.5]), 2).tolist()
+    [1.5, 1.0]
+    """
+    lo, hi = rates[:c], rates[c:]
+    lin = np.clip(1.0 - lo - hi, 0.0, 1.0)
+    probs = np.stack([lo, hi, lin])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(probs > 0, -probs * np.log2(probs), 0.0)
+    return terms.sum(axis=0)
+
+
 def linearity(gates: "npt.ArrayLike | PackedBits") -> float:
     """Linearity ``mean_i p_i`` (definitions §2, paper 000 eq. 8): the mean fraction of active gates.
 

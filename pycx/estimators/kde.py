@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
+from .._progress import progress_iter
 from .._validate import check_choice, check_int, check_labels, check_positive, label_codes
 from ..kernels.packed import PackedBits
 from ._common import Result, as_packed_rows, check_rows, column_ones
@@ -283,10 +284,8 @@ def kde_concat_profile(parts: "Sequence[npt.ArrayLike | PackedBits]", *,
             s2[i] = a * float((p * (1.0 - p)).sum())
 
     log_totals = np.empty((n_parts, n))
-    tiles = range(0, n, tile_rows)
-    if progress:
-        from tqdm.auto import tqdm
-        tiles = tqdm(tiles, desc="kde concat", unit="tile")
+    tiles = progress_iter(range(0, n, tile_rows), progress, desc="kde concat", unit="tile",
+                          leave=True)
     for start in tiles:
         stop = min(start + tile_rows, n)
         dist = np.zeros((stop - start, n), dtype=np.int64)

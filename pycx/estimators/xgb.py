@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
+from .._progress import progress_iter
 from .._validate import check_choice, check_int, check_positive
 from ..kernels.packed import PackedBits
 from ._common import Result, as_packed_rows, available_cores, check_rows, h2, unpack_rows
@@ -399,10 +400,8 @@ def xgb_entropy(gates: "npt.ArrayLike | PackedBits", *, folds: int = 2, n_estima
                           n_rows=n_rows, n_units=n_units, n_fits=n_fits,
                           n_degenerate=n_degenerate, settings=settings)
 
-    columns = range(1, n_units)
-    if progress:
-        from tqdm.auto import tqdm
-        columns = tqdm(columns, desc="xgb_entropy", unit="unit")
+    columns = progress_iter(range(1, n_units), progress, desc="xgb_entropy", unit="unit",
+                            leave=True)
 
     n_fits = n_degenerate = 0
     for i in columns:
