@@ -223,3 +223,27 @@ def test_merge_that_overflows_is_an_error(rng):
         a.merge(b)
     np.testing.assert_array_equal(a.covariance(), before)
     assert a.count == 30
+
+
+def test_from_moments_equals_the_accumulator_it_describes():
+    Covariance = pycx.Covariance
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 40, 4))
+    acc = Covariance(4, batch_shape=(3,)).update(x)
+    state = acc.to_dict()
+    got = Covariance.from_moments(acc.count, state["mean"], state["m2"], batch_shape=(3,))
+    assert got.count == acc.count and got.batch_shape == (3,)
+    np.testing.assert_array_equal(got.covariance(), acc.covariance())  # the same numbers
+    np.testing.assert_array_equal(got.mean, acc.mean)
+
+
+def test_from_moments_checks_its_arguments():
+    Covariance = pycx.Covariance
+    with pytest.raises(ValueError, match="argument 'm2' must have shape"):
+        Covariance.from_moments(3, np.zeros(2), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="argument 'mean' must have shape"):
+        Covariance.from_moments(3, np.zeros((2, 2)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="argument 'count'"):
+        Covariance.from_moments(-1, np.zeros(2), np.zeros((2, 2)))
+    with pytest.raises(TypeError, match="argument 'mean'"):
+        Covariance.from_moments(3, np.zeros(2, np.int64), np.zeros((2, 2)))

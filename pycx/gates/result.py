@@ -27,11 +27,8 @@ def _covariance_from_moments(count, mean, m2, batch_shape):
     outer products)."""
     from ..kernels.covariance import Covariance
 
-    cov = Covariance(int(mean.shape[-1]), batch_shape=tuple(batch_shape))
-    state = cov.to_dict()
-    state.update(count=np.int64(count), mean=np.asarray(mean, np.float64),
-                 m2=np.asarray(m2, np.float64))
-    return Covariance.from_dict(state)
+    return Covariance.from_moments(int(count), np.asarray(mean, np.float64),
+                                   np.asarray(m2, np.float64), tuple(batch_shape))
 
 
 def _covariance_from_rows(rows):

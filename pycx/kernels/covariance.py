@@ -254,5 +254,37 @@ class Covariance:
         out._m2[...] = m2
         return out
 
+    @classmethod
+    def from_moments(cls, count: int, mean, m2, batch_shape: tuple[int, ...] = ()) -> "Covariance":
+        """An accumulator holding given population moments: ``count`` rows, their ``mean``
+        ``(*batch_shape, dim)`` and centred second moment ``m2`` ``(*batch_shape, dim, dim)``
+        (the sum of the rows' centred outer products), float32/float64, read as float64.
+        What a caller that reduced its rows elsewhere (e.g. in torch) hands over, without a
+        round trip through `to_dict`.
+
+        >>> cov = Covariance.from_moments(4, np.array([1.0, 1.0]), np.diag([4.0, 4.0]))
+        >>> cov.count, cov.covariance().tolist()
+        (4, [[1.0, 0.0], [0.0, 1.0]])
+        """
+        batch_shape = _check_batch_shape(batch_shape)
+        count = check_int("count", count, minimum=0)
+        mean = as_host_array("mean", mean)
+        m2 = as_host_array("m2", m2)
+        check_dtype("mean", mean, FLOAT_DTYPES)
+        check_dtype("m2", m2, FLOAT_DTYPES)
+        k = len(batch_shape)
+        if mean.ndim != k + 1 or mean.shape[:k] != batch_shape or mean.shape[-1] < 1:
+            raise ValueError(f"argument 'mean' must have shape {batch_shape + ('dim',)} "
+                             f"(batch_shape + (dim,)), got {describe(mean)}")
+        dim = int(mean.shape[-1])
+        if m2.shape != batch_shape + (dim, dim):
+            raise ValueError(f"argument 'm2' must have shape {batch_shape + (dim, dim)} "
+                             f"(batch_shape + (dim, dim)), got {describe(m2)}")
+        out = cls(dim, batch_shape)
+        out.count = count
+        out._mean[...] = mean
+        out._m2[...] = m2
+        return out
+
     def __repr__(self) -> str:
         return f"Covariance(dim={self.dim}, batch_shape={self.batch_shape}, count={self.count})"
