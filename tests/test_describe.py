@@ -166,3 +166,42 @@ def test_rows_gathered_from_the_batch_are_not_mapped():
     with pytest.warns(UserWarning, match=r"'relu' \(relu\) is skipped"):
         cap = pycx.capture(Routed(), [torch.randn(2, 4, 4)], progress=False)
     assert cap.names == ["relu:1"]
+
+
+class TinyDetector(nn.Module):
+    """torchvision's detection API in miniature: a list of images of different sizes, batched
+    by padding, a backbone, then a head over 7 proposals per image (rows that are not samples)."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())
+        self.head = nn.Sequential(nn.Linear(4, 5), nn.ReLU())
+        self.pre = None
+
+    def forward(self, images):
+        h = max(i.shape[1] for i in images)
+        w = max(i.shape[2] for i in images)
+        batch = images[0].new_zeros(len(images), 3, h, w)
+        for img, pad in zip(images, batch):
+            pad[:, :img.shape[1], :img.shape[2]].copy_(img)
+        feats = self.backbone[0](batch)
+        self.pre = feats.detach().clone()
+        feats = self.backbone[1](feats)
+        proposals = feats.mean((2, 3)).repeat_interleave(7, dim=0)       # (N*7, 4), not a reshape
+        return self.head(proposals)
+
+
+def test_a_list_of_images_is_one_input():
+    model = TinyDetector().eval()
+    images = [torch.randn(3, 6, 5), torch.randn(3, 4, 6)]
+    with pytest.warns(UserWarning, match=r"'head.1' \(relu\) is skipped: .*14 rows where the batch has 2"):
+        cap = pycx.capture(model, [(images, torch.tensor([1, 0])), (images, torch.tensor([0, 1]))],
+                           progress=False)
+    assert cap.names == ["backbone.1"] and cap.n_samples == 4
+    assert cap.labels.tolist() == [1, 0, 0, 1]
+    np.testing.assert_array_equal(cap["backbone.1"].per_sample.unpack()[2:],
+                                  (model.pre > 0).reshape(2, -1).numpy())
+    assert pycx.gates.batches.batch_input(images) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert pycx.capture(model, [images], progress=False, max_samples=1).n_samples == 1

@@ -45,9 +45,11 @@ _SIZE_KEYS = ("input_ids", "inputs_embeds", "pixel_values", "input_values", "inp
 
 
 def split_batch(item):
-    """``(x, y)`` of one item of `capture`'s data: ``x`` a tensor or a mapping of keyword
-    arguments (a dict or a ``transformers.BatchEncoding``, called as ``model(**x)``); ``y`` the
-    labels or None. A mapping's ``"labels"`` are taken as the labels and not passed to the
+    """``(x, y)`` of one item of `capture`'s data: ``x`` a tensor, a mapping of keyword
+    arguments (a dict or a ``transformers.BatchEncoding``, called as ``model(**x)``) or a list
+    of image tensors (``(C, H, W)`` each, sizes may differ: a detection model's input, called
+    as ``model(images)``; also as the first item of ``(images, y)``); ``y`` the labels or
+    None. A mapping's ``"labels"`` are taken as the labels and not passed to the
     model. Public for code that iterates the same data (e.g. to collect the inputs).
 
     >>> import torch
@@ -55,6 +57,8 @@ def split_batch(item):
     >>> sorted(x), y
     (['input_ids'], [0, 1])
     """
+    if is_image_list(item):
+        return list(item), None  # a detection model's input: one tensor per image
     if isinstance(item, (tuple, list)):
         if not item:
             raise ValueError("argument 'data' yielded an empty tuple; expected x or (x, y)")
@@ -71,23 +75,41 @@ def split_batch(item):
     return x, y
 
 
+def is_image_list(item, minimum: int = 2) -> bool:
+    """A list (or tuple) of `minimum` or more tensors of one rank >= 3, which no (x, y) pair is
+    (labels have fewer axes than the inputs): a detection model's list of images. (A batch
+    item needs two images to be told from an ``(x,)`` tuple; a model call's argument, one.)"""
+    if not isinstance(item, (tuple, list)) or len(item) < minimum:
+        return False
+    if not all(isinstance(t, torch.Tensor) for t in item):
+        return False
+    return item[0].dim() >= 3 and all(t.dim() == item[0].dim() for t in item)
+
+
 def batch_input(item):
     """The input tensor of one item of `capture`'s data (e.g. for a baseline on the raw
     inputs): the tensor (or array) itself, the first item of an ``(x, y)`` tuple, or a keyword
     batch's first of ``input_ids``, ``inputs_embeds``, ``pixel_values``, ``input_values``,
-    ``input_features``; None for a mapping without any of them.
+    ``input_features``; None for a mapping without any of them and for a list of images
+    (sizes may differ).
 
     >>> import torch
     >>> batch_input({"input_ids": torch.ones(2, 3, dtype=torch.long), "attention_mask": 0}).shape
     torch.Size([2, 3])
     """
+    if is_image_list(item):
+        return None
     x = item[0] if isinstance(item, (tuple, list)) and item else item
+    if is_image_list(x):
+        return None
     if isinstance(x, Mapping):
         return next((x[k] for k in _SIZE_KEYS if x.get(k) is not None), None)
     return x
 
 
 def to_device(x, device):
+    if isinstance(x, list):
+        return [to_device(t, device) for t in x]
     if isinstance(x, Mapping):
         return {k: (to_device(v, device) if isinstance(v, (torch.Tensor, np.ndarray)) else v)
                 for k, v in x.items()}
@@ -100,7 +122,10 @@ def to_device(x, device):
 
 
 def batch_size(x):
-    """Samples in a batch: the first axis of the tensor, or of a mapping's input tensor."""
+    """Samples in a batch: the first axis of the tensor, or of a mapping's input tensor, or
+    the number of images of a list."""
+    if isinstance(x, list):
+        return len(x)
     if isinstance(x, torch.Tensor):
         return int(x.shape[0]) if x.dim() else 1
     for key in _SIZE_KEYS + tuple(x):
@@ -121,12 +146,14 @@ def input_rows(args, kwargs):
     for v in list(args) + list(kwargs.values()):
         if isinstance(v, torch.Tensor) and v.dim():
             return int(v.shape[0])
+        if is_image_list(v, minimum=1):
+            return len(v)
     return None
 
 
 def first_rows(x, keep, n):
     """The first `keep` samples of a batch of `n` (a mapping: every tensor with n rows)."""
-    if isinstance(x, torch.Tensor):
+    if isinstance(x, (torch.Tensor, list)):
         return x[:keep]
     return {k: (v[:keep] if isinstance(v, torch.Tensor) and v.dim() and v.shape[0] == n else v)
             for k, v in x.items()}

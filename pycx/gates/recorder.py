@@ -399,7 +399,8 @@ class Recorder:
                 kept[name] = st
                 continue
             reason = (f"its input's first axis has {st.rows} rows where the batch has {n} "
-                      "samples (rows that are not samples: patches, expert tokens, a table)")
+                      "samples (rows that are not samples: a detector's proposals, routed "
+                      "expert tokens, a table)")
             self._tracer.skipped.setdefault(name, (st.kind, reason))
             if name not in self._skip_warned:
                 self._skip_warned.add(name)
