@@ -71,6 +71,7 @@ _LAZY = {
     "activation_power": "pycx.analysis.layer_algebra",
     # report
     "write_report": "pycx.report.html",
+    "compare_reports": "pycx.report.compare",
 }
 
 

@@ -1,8 +1,11 @@
 """The `Report` table: one row per (model, epoch, layer), fixed columns (`COLUMNS`), plus the
 network-level values, curves and settings; CSV, JSON and pandas forms.
 
-Owns the column schema. May import: numpy, the base layer (`pycx._json`, `pycx._validate`),
-the estimators' registry (`pycx.estimators.registry`: the metric groups).
+Owns the column schema, and the one rule of which H(Z) values are measurements
+(`complexity_not_measured`, used by the report's figures and summary too). May import: numpy,
+the base layer (`pycx._json`, `pycx._validate`), the estimators' registry
+(`pycx.estimators.registry`: the metric groups), the reference (`pycx.reference.relevance`: the
+critical and Zipf layers). pandas is imported inside the functions that return DataFrames.
 """
 from __future__ import annotations
 
@@ -10,8 +13,9 @@ import csv
 import io
 import json
 import math
-from typing import Any, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
 
+import numpy as np
 
 from .._json import from_json_value, to_json_value
 from ..estimators.registry import METRIC_GROUPS
@@ -38,6 +42,9 @@ _INT_COLUMNS = {"depth", "units", "rows_sample", "rows_patch", "n_states", "samp
                 "rows_kde"}
 # Flags: True/False where computed, NaN (empty in the CSV) where not.
 BOOL_COLUMNS = {"complexity_exceeds_log2_rows", "kde_saturated", "kde_i_xy_saturated"}
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Defaults (see docs/decisions.md, "Analysis").
 _JSON_FORMAT = "pycx.report/1"
@@ -92,6 +99,67 @@ class Report:
         for c in COLUMNS:
             if c not in _STRING_COLUMNS:
                 frame[c] = pd.to_numeric(frame[c], errors="coerce")
+        return frame
+
+    def summary(self) -> "pd.DataFrame":
+        """The network-level values as a DataFrame, one row per model and epoch (in the order
+        of the rows; docs/definitions.md §2-§4):
+
+        - ``layers``: layers (rows) of that model and epoch;
+        - ``network_complexity_measured``: Σ H(Z) over the layers whose H(Z) is a measurement;
+          ``network_complexity``: Σ H(Z) over every layer with one (an upper bound as soon as
+          one layer's is); ``complexity_layers``, ``complexity_layers_not_measured``: how many
+          layers have an H(Z), and how many of them only a bound (`complexity_not_measured`);
+        - ``critical_layer`` (max H[s] + H[k] among layers with H[k] > 0) and ``zipf_layer``
+          (beta closest to 1), with ``critical_layer_why`` / ``zipf_layer_why`` when undefined;
+          ``beta_across_layers`` (minus the least-squares slope of H[k] on H[s] over the
+          layers): the analysis's network record where there is one, else computed from the
+          rows (a report read back from a CSV);
+        - ``layers_complexity_exceeds_log2_rows``, ``layers_kde_saturated``,
+          ``layers_kde_i_xy_saturated``: how many layers carry each flag (missing, ``<NA>``,
+          where no layer computed it).
+
+        Values not computed are NaN (None for layer names).
+
+        >>> rep = Report([{"model": "m", "epoch": 0, "layer": n, "complexity": c,
+        ...                "complexity_exceeds_log2_rows": x, "ntc": 0.2, "h_s": hs, "h_k": hk,
+        ...                "beta_mle": b, "kde_saturated": x}
+        ...               for n, c, x, hs, hk, b in [("relu1", 3.0, False, 5.0, 2.0, 0.4),
+        ...                                         ("relu2", 9.0, True, 7.0, 1.0, 0.9)]])
+        >>> row = rep.summary().iloc[0]
+        >>> float(row["network_complexity_measured"]), float(row["network_complexity"])
+        (3.0, 12.0)
+        >>> row["critical_layer"], row["zipf_layer"], int(row["layers_kde_saturated"])
+        ('relu2', 'relu2', 1)
+        """
+        import pandas as pd
+
+        columns = ["model", "epoch", "layers", "network_complexity_measured",
+                   "network_complexity", "complexity_layers", "complexity_layers_not_measured",
+                   "critical_layer", "critical_layer_why", "zipf_layer", "zipf_layer_why",
+                   "beta_across_layers"] + [f"layers_{f}" for f in _SUMMARY_FLAGS]
+        df = self.to_pandas()
+        if not len(df):
+            return pd.DataFrame(columns=columns)
+        sums = network_sums(df).set_index(["model", "epoch"])
+        records = {(n.get("model"), _epoch_key(n.get("epoch"))): n for n in self.network}
+        out = []
+        for (model, epoch), g in df.groupby(["model", "epoch"], sort=False, dropna=False):
+            s = sums.loc[(model, epoch)]
+            row = {"model": model, "epoch": epoch, "layers": len(g),
+                   "network_complexity_measured": float(s["network_complexity_measured"]),
+                   "network_complexity": float(s["network_complexity"]),
+                   "complexity_layers": int(s["complexity_layers"]),
+                   "complexity_layers_not_measured": int(s["complexity_layers_not_measured"])}
+            rec = records.get((model, _epoch_key(epoch)))
+            row.update(_relevance_summary(g) if rec is None else _record_summary(rec, g))
+            for f in _SUMMARY_FLAGS:
+                computed = g[f].notna().any()
+                row[f"layers_{f}"] = int(true_flags(g, f).sum()) if computed else pd.NA
+            out.append(row)
+        frame = pd.DataFrame(out, columns=columns)
+        for f in _SUMMARY_FLAGS:
+            frame[f"layers_{f}"] = frame[f"layers_{f}"].astype("Int64")
         return frame
 
     def to_csv(self, path) -> None:
@@ -196,3 +264,129 @@ class Report:
 
 def _missing(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+# ------------------------------------------------------ values that are not measurements, sums
+
+# The flags Report.summary counts per model and epoch.
+_SUMMARY_FLAGS = ("complexity_exceeds_log2_rows", "kde_saturated", "kde_i_xy_saturated")
+
+
+def true_flags(df: "pd.DataFrame", col: str) -> np.ndarray:
+    """Boolean array: the flag column `col` of `df` is True (True, 1.0 or the text "True", as
+    a CSV read back gives it); NaN (not computed) and a missing column are False.
+
+    >>> import pandas as pd
+    >>> true_flags(pd.DataFrame({"f": [True, float("nan"), 0.0, "True"]}), "f").tolist()
+    [True, False, False, True]
+    """
+    if col not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    return df[col].map(lambda v: v is True or v is np.True_ or (isinstance(v, str) and v.strip() == "True")
+                       or (not isinstance(v, str) and v == 1.0)).to_numpy(dtype=bool)
+
+
+def complexity_not_measured(df: "pd.DataFrame") -> np.ndarray:
+    """Rows whose H(Z) is not a measurement: above log2(rows_patch) (the chain rule's upper
+    bound exceeds what the rows can show; `complexity_exceeds_log2_rows`) or above the sum of
+    the unit entropies (NTC < 0, impossible for an entropy). A boolean array.
+
+    >>> import pandas as pd
+    >>> complexity_not_measured(pd.DataFrame({"complexity_exceeds_log2_rows": [True, False,
+    ...                                       False], "ntc": [0.3, -0.02, 0.1]})).tolist()
+    [True, True, False]
+    """
+    over = (_numeric(df["ntc"]) < 0) if "ntc" in df.columns else False
+    return true_flags(df, "complexity_exceeds_log2_rows") | over
+
+
+def _numeric(series) -> np.ndarray:
+    """A column as float64 (values that are not numbers are NaN)."""
+    import pandas as pd
+
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+
+
+def network_sums(df: "pd.DataFrame") -> "pd.DataFrame":
+    """Per model and epoch (in order of appearance): ``network_complexity`` (Σ H(Z) over every
+    layer with one: an upper bound as soon as one layer's is), ``network_complexity_measured``
+    (the sum over the layers whose H(Z) is a measurement, `complexity_not_measured`),
+    ``complexity_layers`` (layers with an H(Z)) and ``complexity_layers_not_measured``.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"model": "m", "epoch": 0, "complexity": [3.0, 20.0],
+    ...                    "complexity_exceeds_log2_rows": [False, True], "ntc": [0.1, 0.2]})
+    >>> row = network_sums(df).iloc[0]
+    >>> [float(row[k]) for k in ("network_complexity", "network_complexity_measured",
+    ...                          "complexity_layers", "complexity_layers_not_measured")]
+    [23.0, 3.0, 2.0, 1.0]
+    """
+    complexity = _numeric(df["complexity"]) if "complexity" in df.columns else np.full(len(df), np.nan)
+    bound = complexity_not_measured(df) & ~np.isnan(complexity)
+    df = df.assign(_c=complexity, _bound=bound, _measured=np.where(bound, np.nan, complexity))
+    g = df.groupby(["model", "epoch"], sort=False, dropna=False)
+    out = g.agg(network_complexity=("_c", lambda s: s.sum(min_count=1)),
+                network_complexity_measured=("_measured", lambda s: s.sum(min_count=1)),
+                complexity_layers=("_c", "count"),
+                complexity_layers_not_measured=("_bound", "sum")).reset_index()
+    out["complexity_layers_not_measured"] = out["complexity_layers_not_measured"].astype(int)
+    return out
+
+
+def _epoch_key(epoch):
+    """An epoch as a dictionary key: None for a missing one, an int where it is whole."""
+    if epoch is None or (isinstance(epoch, float) and math.isnan(epoch)):
+        return None
+    try:
+        return int(epoch) if float(epoch) == int(epoch) else float(epoch)
+    except (TypeError, ValueError):
+        return epoch
+
+
+def _record_summary(rec, g) -> dict:
+    """The critical and Zipf layers and beta across layers of an analysis's network record;
+    keys the record lacks are computed from the rows."""
+    computed = None
+    out = {}
+    for key in ("critical_layer", "critical_layer_why", "zipf_layer", "zipf_layer_why",
+                "beta_across_layers"):
+        if key in rec:
+            value = rec[key]
+            out[key] = (float("nan") if key == "beta_across_layers" and value is None
+                        else "" if key.endswith("_why") and value is None else value)
+        else:
+            computed = computed or _relevance_summary(g)
+            out[key] = computed[key]
+    return out
+
+
+def _relevance_summary(g) -> dict:
+    """The critical layer, the Zipf layer and beta across layers of one model and epoch from
+    its rows (the definitions of `pycx.reference.relevance`; the network value of beta as
+    `analyze` computes it)."""
+    from ..reference.relevance import critical_layer, why_no_critical_layer, zipf_layer
+
+    out = {"critical_layer": None, "critical_layer_why": "", "zipf_layer": None,
+           "zipf_layer_why": "", "beta_across_layers": float("nan")}
+    hs, hk = _numeric(g["h_s"]), _numeric(g["h_k"])
+    names = g["layer"].tolist()
+    ok = np.isfinite(hs) & np.isfinite(hk)
+    if ok.any():
+        points = np.stack([hs[ok], hk[ok]], axis=1)
+        crit = critical_layer(points)
+        if crit is None:
+            out["critical_layer_why"] = why_no_critical_layer(points)
+        else:
+            out["critical_layer"] = [n for n, keep in zip(names, ok) if keep][crit]
+        if ok.sum() >= 2 and np.ptp(hs[ok]) > 0:
+            out["beta_across_layers"] = float(-np.polyfit(hs[ok], hk[ok], 1)[0])
+    betas = _numeric(g["beta_mle"])
+    if len(betas):
+        zipf = zipf_layer(betas)
+        if zipf is None:
+            if ok.any():
+                out["zipf_layer_why"] = ("no layer has a defined beta (each needs at least "
+                                         "three distinct state frequencies)")
+        else:
+            out["zipf_layer"] = names[zipf]
+    return out

@@ -1,10 +1,10 @@
 """The command line (`pycx` / `python -m pycx`): the parser here, one module per subcommand.
 
 Subcommands: ``demo`` (train small networks on a bundled dataset, track every metric, write the
-report), ``analyze`` (the same for a user's model and data), ``algebra`` (architecture-only
-layer algebra), ``bench`` (timings against the numpy reference and peers), ``replicate`` (the
-papers' experiments), ``info`` (build). User errors (bad arguments, missing files or packages)
-print one line and exit with status 2.
+report), ``analyze`` (the same for a user's model and data), ``compare`` (two reports side by
+side), ``algebra`` (architecture-only layer algebra), ``bench`` (timings against the numpy
+reference and peers), ``replicate`` (the papers' experiments), ``info`` (build). User errors
+(bad arguments, missing files or packages) print one line and exit with status 2.
 
 May import anything in pycx (the top of the dependency order); nothing imports it.
 """
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     parser.add_argument("--version", action="version", version=f"pycx {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
-                                metavar="{demo,analyze,algebra,describe,bench,replicate,info}")
+                                metavar="{demo,analyze,compare,algebra,describe,bench,replicate,info}")
     sub.add_parser("info", help="print build information (SIMD levels, CUDA, GPU) as JSON")
 
     p = sub.add_parser("demo", help="train small networks on a bundled dataset and write the report")
@@ -126,6 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=["none", "threads", "processes"], default="none",
                    help="run the per-layer work on one worker per core (default: none)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+
+    p = sub.add_parser("compare", help="two reports (checkpoints, seeds, models) side by side: "
+                                       "a table of the differences and a figure")
+    p.add_argument("a", metavar="A", help="report folder (from pycx analyze / demo), or its "
+                                          "metrics.json / metrics.csv")
+    p.add_argument("b", metavar="B", help="the report to compare with A (differences are B - A)")
+    p.add_argument("--out", default="pycx-compare",
+                   help="folder for compare.csv and compare.png (default: pycx-compare)")
+    p.add_argument("--on", choices=("layer", "depth"), default="layer",
+                   help="match layers by name (default) or by position (two architectures)")
+    p.add_argument("--columns", nargs="+", default=None,
+                   help="metric columns to compare (default: the main ones present)")
+    p.add_argument("--labels", nargs=2, metavar=("LABEL_A", "LABEL_B"), default=None,
+                   help="names of A and B in the table and figure (default: folder names)")
+    p.add_argument("--quiet", action="store_true", help="no tables or messages")
 
     p = sub.add_parser("algebra", help="layer-algebra table and plot of an architecture (no data)")
     _architecture_arguments(p)
@@ -176,6 +191,12 @@ def _cmd_analyze(args) -> int:
     return 0
 
 
+def _cmd_compare(args) -> int:
+    from .compare import run_compare
+    run_compare(args)
+    return 0
+
+
 def _cmd_algebra(args) -> int:
     from .algebra import run_algebra
     run_algebra(args)
@@ -201,7 +222,7 @@ def _cmd_replicate(args) -> int:
 
 
 _COMMANDS = {"info": _cmd_info, "demo": _cmd_demo, "analyze": _cmd_analyze,
-             "algebra": _cmd_algebra, "describe": _cmd_describe, "bench": _cmd_bench,
+             "compare": _cmd_compare, "algebra": _cmd_algebra, "describe": _cmd_describe, "bench": _cmd_bench,
              "replicate": _cmd_replicate}
 
 

@@ -1,5 +1,5 @@
-"""The HTML report: `figures` (one function per figure of the papers) and `html` (the page,
-the CSV/JSON tables, `write_report`).
+"""The HTML report: `figures` (one function per figure of the papers), `html` (the page,
+the CSV/JSON tables, `write_report`) and `compare` (two reports side by side).
 
 May import: `pycx.analysis` (the table schema), the base layer; matplotlib and pandas lazily.
 """

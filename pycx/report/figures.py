@@ -13,6 +13,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
+# The one rule of which H(Z) values are measurements lives with the table schema (so that
+# `Report.summary` uses it too); re-exported here, where the figures and the page use it.
+from ..analysis.table import complexity_not_measured, network_sums
+from ..analysis.table import true_flags as _flag
 
 __all__ = ["COLUMNS", "Figure", "MARK_KINDS", "algebra_figure", "algebra_layer_names",
            "complexity_not_measured", "figures", "frame", "network_table"]
@@ -307,27 +311,6 @@ MARK_KINDS = {
 }
 
 
-def _flag(df, col):
-    """Boolean Series: the flag column `col` is True (NaN, not computed, is False)."""
-    if col not in df.columns:
-        return np.zeros(len(df), dtype=bool)
-    return df[col].map(lambda v: v is True or v == 1.0 or v is np.True_).to_numpy(dtype=bool)
-
-
-def complexity_not_measured(df):
-    """Rows whose H(Z) is not a measurement: above log2(rows_patch) (the chain rule's upper
-    bound exceeds what the rows can show; `complexity_exceeds_log2_rows`) or above the sum of
-    the unit entropies (NTC < 0, impossible for an entropy). A boolean array.
-
-    >>> import pandas as pd
-    >>> complexity_not_measured(pd.DataFrame({"complexity_exceeds_log2_rows": [True, False,
-    ...                                       False], "ntc": [0.3, -0.02, 0.1]})).tolist()
-    [True, True, False]
-    """
-    over = (df["ntc"].to_numpy(dtype=float) < 0) if "ntc" in df.columns else False
-    return _flag(df, "complexity_exceeds_log2_rows") | over
-
-
 def _marks(df, col):
     """Per row of `df`: the mark kind of `col`'s value ("" for a measurement)."""
     kinds = np.full(len(df), "", dtype=object)
@@ -544,16 +527,11 @@ def network_table(df):
     ...                          "layers_not_measured")]
     [23.0, 3.0, 1.0]
     """
-    df = df.assign(_bound=complexity_not_measured(df) & df["complexity"].notna())
-    df = df.assign(_measured=df["complexity"].where(~df["_bound"]))
-    g = df.groupby(["model", "epoch"], sort=False, dropna=False)
-    out = g.agg(network_complexity=("complexity", lambda s: s.sum(min_count=1)),
-                network_complexity_measured=("_measured", lambda s: s.sum(min_count=1)),
-                layers=("complexity", "count"), layers_not_measured=("_bound", "sum"),
-                effective_dimension=("effective_dimension", "mean"),
-                complexity_per_neuron=("complexity_per_neuron", "mean")).reset_index()
-    out["layers_not_measured"] = out["layers_not_measured"].astype(int)
-    return out
+    sums = network_sums(df).rename(columns={"complexity_layers": "layers",
+                                            "complexity_layers_not_measured": "layers_not_measured"})
+    means = (df.groupby(["model", "epoch"], sort=False, dropna=False)
+             [["effective_dimension", "complexity_per_neuron"]].mean().reset_index())
+    return sums.merge(means, on=["model", "epoch"], how="left", sort=False)
 
 
 def _ed_vs_complexity(df):
