@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import pycx
-from pycx.analysis.analyze import AnalysisError, _janik_layer
+from pycx.analysis.analyze import AnalysisError
+from pycx.analysis.group_janik import layer_values as _janik_layer
 from pycx.analysis.parallel import analyze_checkpoints
 from pycx.analysis.table import KDE_COLUMNS
 
@@ -143,7 +144,7 @@ def test_checkpoints_dask_local_cluster_equals_the_plain_loop(ckpt_files, refere
     assert_same_report(got, reference)
     assert len(loaded) == 2
     for modules in loaded.values():  # units ship packed bits: the workers never need torch
-        assert "torch" not in modules and "pycx.analysis.analyze" in modules
+        assert "torch" not in modules and "pycx.analysis.group_janik" in modules
     assert xgb_dask.entropy == pycx.xgb_entropy(z, n_estimators=3).entropy
 
 

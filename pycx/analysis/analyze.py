@@ -21,20 +21,16 @@ The table's columns are fixed (`COLUMNS`); a value that was not computed is NaN.
 """
 from __future__ import annotations
 
-import time
 import warnings
 from collections import OrderedDict
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
-from .._progress import progress_iter
 from .._validate import check_int
 from ..estimators.registry import DEFAULT_XGB as _DEFAULT_XGB, OPTION_GROUPS, parse_estimators
-from ..estimators._pool import (InlineExecutor, Unit, UnitFailure, check_executor,
-                                 open_executor, run_units, submit)
-from .kmeans import kmeans_curve
+from ..estimators._pool import check_executor
+from .groups import GroupContext, Timings, run_groups
 from .table import (JANIK_COLUMNS, KDE_COLUMNS, METRIC_GROUPS, RELEVANCE_COLUMNS, _STRING_COLUMNS,
                     Report, _missing, _nan_row)
 
@@ -82,23 +78,6 @@ def _failure_message(failures) -> str:
     more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
     return (f"{len(failures)} work unit(s) failed: {head}{more}. The values computed are in "
             f"this error's .report (NaN where a unit failed), which can be saved")
-
-
-class _Timings:
-    def __init__(self):
-        self.seconds = OrderedDict()
-
-    def add(self, seconds):
-        for stage, value in seconds.items():
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + value
-
-    @contextmanager
-    def __call__(self, stage):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
 
 
 def _parse_metrics(metrics):
@@ -184,49 +163,6 @@ def _as_inputs(data, n):
     return tap.inputs(n)
 
 
-def _patch_rows(rec, patch_rows, seed, samples=None):
-    """Per-patch rows of a layer, subsampled to at most `patch_rows` (seeded, the same keyed
-    sample as `pycx.capture`'s ``patch_rows``). `samples`: a dict kept for one analysis,
-    holding the row sample of each row total (it depends only on (total, patch_rows, seed),
-    and the layers of a stage share their total: drawing it once per stage instead of once
-    per layer saved ~10 s of hashing 10.24M keys on the 19 first-stage layers of ResNet-56)."""
-    from ..gates.store import per_patch_rows, subsample_rows
-
-    if rec.patch_rows == patch_rows and rec.seed == seed:
-        return rec.per_patch
-    total = rec.n_patch_rows_total
-    index = None
-    if patch_rows is not None and patch_rows < total:
-        if samples is None:
-            index = subsample_rows(total, patch_rows, seed)
-        else:
-            if total not in samples:  # only the latest kept: layers come stage by stage
-                samples.clear()
-                samples[total] = subsample_rows(total, patch_rows, seed)
-            index = samples[total]
-    if rec.positions == 1 and rec.bits_per_unit == 1:
-        return rec.per_sample if index is None else rec.per_sample[index]
-    return per_patch_rows(rec.per_sample, rec.channels, rec.positions, index)
-
-
-def _joint_ids(ids_a, ids_b):
-    """Ids of the distinct pairs (a, b), 0..S-1."""
-    code = ids_a.astype(np.int64) * (int(ids_b.max()) + 1) + ids_b.astype(np.int64)
-    return np.unique(code, return_inverse=True)[1].reshape(-1)
-
-
-def _plugin_from_ids(ids):
-    counts = np.bincount(ids).astype(np.float64)
-    counts = counts[counts > 0]
-    p = counts / counts.sum()
-    return float(-(p * np.log2(p)).sum())
-
-
-def _relevance_states(rec):
-    """Per-sample binarised states for definitions §3: sigmoid/tanh layers use their 0.5 (0) split."""
-    return rec.binary if rec.binary is not None else rec.per_sample
-
-
 # ----------------------------------------------------------------------------------- analyze
 
 _UNSET = object()
@@ -299,7 +235,7 @@ def analyze(model_or_capture: "torch.nn.Module | Capture", data: Optional[Any] =
         patch_rows = check_int("patch_rows", patch_rows, minimum=2)
     if kde_rows is not None:
         kde_rows = check_int("kde_rows", kde_rows, minimum=2)
-    timer = _Timings()
+    timer = Timings()
     inputs = None
     if isinstance(model_or_capture, Capture):
         cap = model_or_capture
@@ -385,30 +321,15 @@ def analyze(model_or_capture: "torch.nn.Module | Capture", data: Optional[Any] =
                    block=block_of(rec.name), shape="x".join(str(d) for d in rec.shape),
                    units=rec.shape[0], sample_bits=rec.per_sample.n_bits, rows_sample=n)
         rows.append(row)
-    curves = {}
-
-    failures = []
-    if executor is None:
-        if "janik" in groups:
-            _janik(records, rows, curves, est["complexity"], patch_rows, seed, pixel_map,
-                   progress, timer)
-        if "relevance" in groups:
-            _relevance(records, rows, curves, y, est, inputs if kmeans else None, seed, progress,
-                       timer, settings, model_name, epoch)
-        if "kde" in groups:
-            _kde(records, rows, y, est["kde"], kde_rows, seed, progress, timer)
-    else:
-        calls = {
-            "janik": lambda c, t, pool: _janik(records, rows, c, est["complexity"], patch_rows,
-                                               seed, pixel_map, progress, t, pool, failures),
-            "relevance": lambda c, t, pool: _relevance(
-                records, rows, c, y, est, inputs if kmeans else None, seed, progress, t,
-                settings, model_name, epoch, pool, failures),
-            "kde": lambda c, t, pool: _kde(records, rows, y, est["kde"], kde_rows, seed,
-                                           progress, t, pool, failures),
-        }
-        with open_executor(executor) as pool:
-            _side_by_side([(calls[g], pool) for g in groups], curves, timer)
+    ctx = GroupContext(est=est, seed=seed, progress=progress, n_samples=n, labels=y,
+                       inputs=inputs if kmeans else None, patch_rows=patch_rows,
+                       kde_rows=kde_rows, pixel_map=bool(pixel_map), model_name=model_name,
+                       epoch=epoch, settings=settings, timer=timer)
+    for values in run_groups(groups, records, ctx, executor):  # group order: "janik", ...
+        for row, v in zip(rows, values):
+            row.update(v)
+    curves = ctx.curves
+    failures = ctx.failures
 
     network = _network(rows, groups, model_name, epoch, blocks is not None)
     settings["timings"] = dict(timer.seconds)
@@ -419,26 +340,6 @@ def analyze(model_or_capture: "torch.nn.Module | Capture", data: Optional[Any] =
         failures = [(f"{where}, {w}", err) for w, err in failures]
         raise AnalysisError(_failure_message(failures), failures, report) from failures[0][1]
     return report
-
-
-def _side_by_side(calls, curves, timer):
-    """Runs the metric groups concurrently (each submits its units to the pool, then does its
-    in-process part); their curves and timings are merged in group order, so that the report
-    is laid out as the sequential one. The groups write disjoint columns of the rows."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    parts = [({}, _Timings()) for _ in calls]
-    if all(isinstance(pool, InlineExecutor) for _, pool in calls):  # in this thread, in order
-        for (fn, pool), (c, t) in zip(calls, parts):
-            fn(c, t, pool)
-        calls = []
-    with ThreadPoolExecutor(max(1, len(calls))) as drivers:
-        running = [drivers.submit(fn, c, t, pool) for (fn, pool), (c, t) in zip(calls, parts)]
-        for fut in running:
-            fut.result()
-    for c, t in parts:
-        curves.update(c)
-        timer.add(t.seconds)
 
 
 def _select_layers(cap, layers):
@@ -474,220 +375,6 @@ def _block_function(blocks, names):
         return ""
 
     return block_of
-
-
-# ----------------------------------------------------------------------------------- groups
-
-def _janik(records, rows, curves, complexity, patch_rows, seed, pixel_map, progress, timer,
-           executor=None, failures=None):
-    method = complexity["method"]
-    kwargs = {k: v for k, v in complexity.items() if k != "method"}
-    if method == "xgb":
-        kwargs.setdefault("seed", seed)
-        if executor is not None:  # one thread per unit: the pool supplies the parallelism
-            kwargs.setdefault("threads", 1)  # (hist trees do not depend on the thread count)
-
-    samples = {}
-    without = [rec.name for rec in records if not rec.has_covariance]
-    if without:
-        warnings.warn(f"pycx.analyze: the effective dimension of {len(without)} layer(s) "
-                      f"({', '.join(without[:5])}{', ...' if len(without) > 5 else ''}) is NaN: "
-                      "their capture kept no covariance (capture(..., covariance=False))",
-                      stacklevel=3)
-
-    def units():
-        for rec in records:
-            with timer("packing"):
-                patch = _patch_rows(rec, patch_rows, seed, samples)
-            # Shipped: the packed per-patch rows and the covariance moments, or the float rows
-            # when the capture kept those (fewer than 2C: cheaper to ship and to decompose).
-            yield Unit(rec.name, float(patch.n_rows) * patch.n_bits ** 2, _janik_layer,
-                       (patch, rec.bits_per_unit, rec.shape, rec.output_shape,
-                        rec.covariance_rows if rec.covariance_rows is not None else rec.covariance,
-                        rec.pixel_covariance if pixel_map else None, method, kwargs))
-
-    maps = {}
-    done = run_units(units(), executor, errors="raise" if executor is None else "collect",
-                     progress=progress, desc="pycx janik", unit="layer", total=len(records))
-    for i, (u, out) in enumerate(done):
-        if isinstance(out, UnitFailure):
-            failures.append((f"janik, layer {u.key!r}", out.error))
-            continue
-        values, pixel, seconds = out
-        rows[i].update(values)
-        timer.add(seconds)
-        if pixel is not None:
-            maps[u.key] = pixel
-    if pixel_map:
-        curves["effective_dimension_map"] = maps
-
-
-def _janik_layer(patch, bits_per_unit, shape, output_shape, covariance, pixel_covariance,
-                 method, kwargs):
-    """The Janik values of one layer from its per-patch rows: (row values, pixel map as a
-    list or None, seconds per stage)."""
-    from ..estimators.dispatch import entropy
-    from ..estimators._common import h2
-    from ..estimators.janik import (effective_dimension, effective_dimension_map,
-                                    ternary_unit_entropies, unit_rates)
-
-    timer = _Timings()
-    row = {}
-    pixel = None
-    with timer("janik.units"):
-        rates = unit_rates(patch)
-        if bits_per_unit == 2:
-            c = shape[0]
-            unit_h = ternary_unit_entropies(rates, c)
-            row["linearity"] = float(np.clip(1.0 - rates[:c] - rates[c:], 0.0, 1.0).mean())
-        else:
-            unit_h = h2(rates)
-            row["linearity"] = float(rates.mean())
-        row["unit_entropy_mean"] = float(unit_h.mean())
-    with timer(f"janik.complexity.{method}"):
-        h = float(entropy(patch, method=method, **kwargs).entropy)
-    n_units = shape[0]  # neurons (a ternary unit is one neuron with 2 bits)
-    total = float(unit_h.sum())
-    # log2(rows): the most a count over these rows could show; the chain rule's
-    # upper bound can exceed it (flagged in the report).
-    bound = float(np.log2(patch.n_rows))
-    row.update(complexity_bound_log2_rows=bound, complexity_exceeds_log2_rows=h > bound)
-    row.update(complexity=h, complexity_per_neuron=h / n_units, rows_patch=patch.n_rows,
-               ntc=(total - h) / total if total > 0 else 0.0, complexity_estimator=method)
-    with timer("janik.effective_dimension"):
-        if covariance is not None:
-            row["effective_dimension"] = float(effective_dimension(covariance))
-        if pixel_covariance is not None:
-            m = effective_dimension_map(pixel_covariance)
-            pixel = m.reshape(output_shape[1:]).tolist()
-    return row, pixel, dict(timer.seconds)
-
-
-def _relevance(records, rows, curves, y, est, inputs, seed, progress, timer, settings,
-               model_name, epoch, executor=None, failures=None):
-    from ..estimators.relevance import max_relevance_curve, resolution_relevance
-    from ..reference.relevance import beta_across_layers
-
-    k_min = est["relevance"]["k_min"]
-    pending = None
-    if inputs is not None and executor is not None:  # often the largest unit: submitted first
-        pending = submit(executor, kmeans_curve, inputs, est["kmeans"], seed, progress)
-    degeneracy = {}
-    for i, rec in enumerate(progress_iter(records, progress, desc="pycx relevance",
-                                                unit="layer")):
-        row = rows[i]
-        with timer("relevance.layers"):
-            rr = resolution_relevance(_relevance_states(rec), y, k_min=k_min)
-        row.update(h_s=rr.h_s, h_k=rr.h_k, h_s_norm=rr.h_s_normalized, h_k_norm=rr.h_k_normalized,
-                   beta_mle=rr.beta_mle, beta_ls=rr.beta_least_squares, n_states=rr.n_states,
-                   classification_error=(float("nan") if rr.classification_error is None
-                                         else rr.classification_error))
-        degeneracy[rec.name] = {"k": rr.k.tolist(), "m_k": rr.m_k.tolist(), "beta_mle": rr.beta_mle}
-    if len(rows) > 1:
-        across = beta_across_layers([r["h_s"] for r in rows], [r["h_k"] for r in rows])
-        for row, value in zip(rows, across):
-            row["beta_across"] = float(value)
-    n = rows[0]["rows_sample"]
-    with timer("relevance.max_relevance_curve"):
-        if n >= 2:
-            c = max_relevance_curve(n)
-            curves["max_relevance"] = {"M": int(n), "h_s": c.h_s.tolist(), "h_k": c.h_k.tolist(),
-                                       "h_s_norm": c.h_s_normalized.tolist(),
-                                       "h_k_norm": c.h_k_normalized.tolist(),
-                                       "feasible": c.feasible.tolist(), "method": c.method}
-    curves["degeneracy"] = degeneracy
-    if pending is not None:
-        with timer("relevance.kmeans"):
-            try:
-                curves["kmeans"], settings["kmeans"] = pending.result()
-                curves["kmeans"].update(model=str(model_name), epoch=epoch)
-            except Exception as err:
-                failures.append(("relevance, k-means baseline", err))
-                settings["kmeans"] = {"computed": False, "why": f"failed: {err!r}"}
-    elif inputs is not None:
-        with timer("relevance.kmeans"):
-            curves["kmeans"], settings["kmeans"] = kmeans_curve(inputs, est["kmeans"], seed,
-                                                                progress)
-        curves["kmeans"].update(model=str(model_name), epoch=epoch)
-    else:
-        settings["kmeans"] = {"computed": False,
-                              "why": "no inputs (a Capture without data, or kmeans=False)"}
-
-
-def _kde(records, rows, y, kde_opts, kde_rows, seed, progress, timer, executor=None,
-         failures=None):
-    from ..estimators.kde import kde_concat_profile
-    from ..kernels.state_counts import state_counts
-
-    n = records[0].n_samples
-    index = None
-    if kde_rows is not None and kde_rows < n:
-        index = np.sort(np.random.default_rng(seed).choice(n, kde_rows, replace=False))
-    y_kde = None if y is None else (y if index is None else y[index])
-    opts = dict(kde_opts)  # the registry's kde options: alpha, bandwidth
-    subsets = []
-
-    def units():
-        for rec in records:
-            gates = rec.per_sample if index is None else rec.per_sample[index]
-            subsets.append(gates)
-            layer = "conv" if len(rec.output_shape) > 1 else "linear"
-            # Shipped: the packed per-sample bits of the KDE rows. Cost: rows^2 x words.
-            yield Unit(rec.name, float(gates.n_rows) ** 2 * gates.words.shape[1], _kde_layer,
-                       (gates, y_kde, layer, opts, seed))
-
-    done = run_units(units(), executor, errors="raise" if executor is None else "collect",
-                     progress=progress, desc="pycx kde", unit="layer", total=len(records))
-    for i, (u, out) in enumerate(done):
-        if isinstance(out, UnitFailure):
-            failures.append((f"kde, layer {u.key!r}", out.error))
-            continue
-        rows[i].update(out[0])
-        timer.add(out[1])
-    # H(Σ_l..Σ_L): the concatenation of layer l with every later layer. KDE on the KDE rows
-    # (distances accumulated from the last layer back: each layer's bits read once);
-    # plug-in over all samples from joint state ids (no copy).
-    kinds = ["conv" if len(rec.output_shape) > 1 else "linear" for rec in records]
-    with timer("kde.concat"):
-        h_concat = kde_concat_profile(subsets, layers=kinds, progress=progress, **opts)
-    joint = None
-    for i in range(len(records) - 1, -1, -1):
-        rec, row = records[i], rows[i]
-        row["kde_h_concat"] = float(h_concat[i])
-        with timer("kde.concat_plugin"):
-            ids = np.asarray(state_counts(rec.per_sample).inverse, dtype=np.int64).reshape(-1)
-            joint = ids if joint is None else _joint_ids(ids, joint)
-            row["plugin_h_concat"] = _plugin_from_ids(joint)
-
-
-def _kde_layer(gates, y_kde, layer, opts, seed):
-    """KDE entropy (with H|Y, I(X;Σ;Y) when labelled) and total correlation of one layer's
-    per-sample rows: (row values, seconds per stage)."""
-    from ..estimators.kde import kde_entropy, kde_total_correlation
-
-    timer = _Timings()
-    with timer("kde.entropy"):
-        ke = kde_entropy(gates, labels=y_kde, layer=layer, **opts)
-    with timer("kde.total_correlation"):
-        tc = kde_total_correlation(gates, layer=layer, seed=seed, **opts)
-    row = dict(kde_h=ke.entropy, kde_s2=ke.s2, kde_alpha=ke.alpha,
-               kde_tc=tc.total_correlation, rows_kde=gates.n_rows,
-               kde_h_given_y=(float("nan") if ke.conditional_entropy is None
-                              else ke.conditional_entropy),
-               kde_i_xy=(float("nan") if ke.mutual_information is None
-                         else ke.mutual_information),
-               **_kde_flags(ke))
-    return row, dict(timer.seconds)
-
-
-def _kde_flags(ke):
-    """Saturation of one layer's KDE values (definitions §4): H(Σ) within 0.01 bits of log2 n, and
-    I(X;Σ;Y) within 0.01 bits of H(Y) (NaN without labels)."""
-    nan = float("nan")
-    return dict(kde_h_max=ke.max_entropy, kde_saturated=bool(ke.saturated),
-                kde_h_y=nan if ke.label_entropy is None else ke.label_entropy,
-                kde_i_xy_saturated=(nan if ke.mutual_information_saturated is None
-                                    else bool(ke.mutual_information_saturated)))
 
 
 def _network(rows, groups, model_name, epoch, with_blocks):

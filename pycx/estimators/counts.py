@@ -112,3 +112,26 @@ def miller_madow_entropy(gates_or_counts: "npt.ArrayLike | PackedBits", *,
     n_rows, n_states = total_count(k), int(k.size)
     h = _plugin(k, n_rows, ln_base) + (n_states - 1) / (2.0 * float(n_rows) * ln_base)
     return CountsEntropy(h, "miller_madow", n_rows, n_states, float(base))
+
+
+def joint_state_ids(ids_a: np.ndarray, ids_b: np.ndarray) -> np.ndarray:
+    """Ids (0..S-1) of the distinct pairs (a, b) of two id arrays of one length (e.g. the
+    `pycx.state_counts` inverses of two layers: the ids of their concatenated rows).
+
+    >>> joint_state_ids(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])).tolist()
+    [0, 1, 2, 2]
+    """
+    code = ids_a.astype(np.int64) * (int(ids_b.max()) + 1) + ids_b.astype(np.int64)
+    return np.unique(code, return_inverse=True)[1].reshape(-1)
+
+
+def plugin_entropy_of_ids(ids: np.ndarray) -> float:
+    """Plug-in entropy (bits) of the distribution of state ids (non-negative integers).
+
+    >>> plugin_entropy_of_ids(np.array([0, 1, 2, 2]))
+    1.5
+    """
+    counts = np.bincount(ids).astype(np.float64)
+    counts = counts[counts > 0]
+    p = counts / counts.sum()
+    return float(-(p * np.log2(p)).sum())
