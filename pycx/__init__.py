@@ -62,6 +62,8 @@ _LAZY = {
     "Tracker": "pycx.analysis.tracker",
     "analyze_checkpoints": "pycx.analysis.parallel",
     "StreamingTracker": "pycx.analysis.streaming",
+    "bootstrap_effective_dimension": "pycx.analysis.bootstrap",
+    "bootstrap_resolution_relevance": "pycx.analysis.bootstrap",
     "AnalysisError": "pycx.analysis.analyze",
     # training with a complexity loss (transformation-complexity paper, section 4.3)
     "ComplexityLoss": "pycx.train.complexity_loss",
