@@ -200,3 +200,41 @@ def test_language_model_batches_with_token_labels():
         assert "one per token" in messages and "no labels" in messages
         assert "classification_error" in rep.settings["skipped"]
         assert all(np.isnan(r["classification_error"]) for r in rep.rows)
+
+
+def _weight_modules(model):
+    return sum(1 for m in model.modules()
+               if isinstance(m, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d))
+               or type(m).__name__ == "Conv1D")
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES) + ["mixtral"])
+def test_layer_algebra_from_an_example_batch(name):
+    """Hugging Face models are read with torch.export on an example batch (torch.fx cannot
+    trace them); every op with weights is a layer, none is an unknown identity."""
+    from pycx.analysis.layer_algebra import UnknownLayerWarning
+
+    torch.manual_seed(0)
+    model = (FAMILIES.get(name) or MOE[name])().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownLayerWarning)
+        la = pycx.layer_algebra(model, example=_batch(name))
+    weighted = [r for r in la.layers if r["kind"] == "layer" and any(
+        op in r["op"] for op in ("linear", "addmm", "conv", "grouped_mm"))]
+    if name not in MOE:  # experts hold their weights as one tensor, not as modules
+        assert len(weighted) == _weight_modules(model), [r["op"] for r in weighted]
+    assert any("scaled_dot_product_attention" in r["op"] for r in la.layers)
+    assert np.isfinite(la.gcip_log10) and np.isfinite(la.gcc_log10)
+
+
+def test_layer_algebra_failure_names_both_causes():
+    class Branchy(torch.nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:           # data-dependent: neither tracer can follow it
+                return x.relu()
+            return x
+
+    with pytest.raises(RuntimeError, match=r"torch\.fx failed \(TraceError.*torch\.export .*failed"):
+        pycx.layer_algebra(Branchy(), example=torch.randn(2, 3))
+    with pytest.raises(TypeError, match="exactly one of 'input_shape' .* and 'example'"):
+        pycx.layer_algebra(Branchy(), (1, 3), example=torch.randn(2, 3))

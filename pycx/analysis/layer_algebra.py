@@ -424,6 +424,7 @@ def _builtin_rules(conv_kernel="per_group"):
     ]:
         for fn in fns:
             functions[fn] = (kind, rule)
+    functions.update(_aten_rules(conv_kernel, relu, tanh, sigmoid, softmax))
     methods = {}
     for names, kind, rule in [
         (("relu", "relu_"), LAYER, relu),
@@ -439,6 +440,110 @@ def _builtin_rules(conv_kernel="per_group"):
         for name in names:
             methods[name] = (kind, rule)
     return module_rules, functions, methods
+
+
+def _weight_product(node, in_shapes, out_shape):
+    """``x @ W`` (``mm``, ``matmul``, ``addmm``): a linear map where W is a parameter of the
+    model (a graph attribute), ``W`` of shape (in, out); a product of two data tensors (the
+    scores and values of attention) otherwise — a merge."""
+    import torch.fx
+    w = node.args[-1]
+    if isinstance(w, torch.fx.Node) and w.op == "get_attr" and len(in_shapes[-1]) == 2:
+        d_in, d_out = in_shapes[-1]
+        return d_out / d_in, math.log2(d_out * d_in)
+    return "merge"
+
+
+def _embedding(node, in_shapes, out_shape):
+    """An embedding table (V, d) read as the linear map of a one-hot token (V inputs) to d
+    outputs: p = d / V, c = log2(V d) (**Decision**, definitions §6: the paper has no token
+    inputs; this is the linear layer an embedding is)."""
+    if not in_shapes or len(in_shapes[0]) != 2:
+        return "unknown"
+    vocab, d = in_shapes[0]
+    return d / vocab, math.log2(vocab * d)
+
+
+def _grouped_product(node, in_shapes, out_shape):
+    """A mixture of experts' batched product ``x @ W[e]`` (``_grouped_mm``), W of shape
+    (experts, in, out): each token goes through one expert's linear map."""
+    w = in_shapes[1] if len(in_shapes) > 1 else None
+    if w is None or len(w) != 3:
+        return "unknown"
+    d_in, d_out = w[1], w[2]
+    return d_out / d_in, math.log2(d_out * d_in)
+
+
+def _aten_rules(conv_kernel, relu, tanh, sigmoid, softmax):
+    """Rules for the ATen ops of a graph made by ``torch.export`` (the route for models that
+    ``torch.fx`` cannot trace, e.g. Hugging Face models): the same rules as the functions they
+    come from. ``scaled_dot_product_attention`` has the softmax's rule (the attention's
+    nonlinearity, definitions §6); its projections are linear nodes of their own."""
+    import torch
+    aten = torch.ops.aten
+
+    def ops(*names):
+        out = []
+        for name in names:
+            packet, _, overload = name.partition(".")
+            op = getattr(getattr(aten, packet, None), overload or "default", None)
+            if op is not None:
+                out.append(op)
+        return out
+
+    table = {}
+    for names, kind, rule in [
+        (("linear",), LAYER, _function_linear),
+        (("mm", "matmul", "addmm", "bmm"), LAYER, _weight_product),
+        (("_grouped_mm",), LAYER, _grouped_product),
+        (("embedding",), LAYER, _embedding),
+        (("conv1d", "conv2d", "conv3d"), LAYER, _function_conv(conv_kernel)),
+        (("conv_transpose1d", "conv_transpose2d.input", "conv_transpose3d.input"), LAYER,
+         _function_conv_transpose(conv_kernel)),
+        (("max_pool1d", "avg_pool1d"), LAYER, _function_pool(1)),
+        (("max_pool2d", "avg_pool2d", "max_pool2d_with_indices"), LAYER, _function_pool(2)),
+        (("max_pool3d", "avg_pool3d", "max_pool3d_with_indices"), LAYER, _function_pool(3)),
+        (("adaptive_avg_pool1d", "adaptive_max_pool1d"), LAYER, _function_adaptive_pool(1)),
+        (("adaptive_avg_pool2d", "adaptive_max_pool2d"), LAYER, _function_adaptive_pool(2)),
+        (("adaptive_avg_pool3d", "adaptive_max_pool3d"), LAYER, _function_adaptive_pool(3)),
+        (("mean.dim", "amax"), LAYER, _spatial_reduction),
+        (("relu", "relu_", "gelu", "gelu_", "silu", "silu_", "elu", "elu_", "selu", "selu_",
+          "celu", "celu_", "leaky_relu", "leaky_relu_", "prelu", "rrelu", "mish", "mish_",
+          "hardswish", "hardswish_", "softplus", "relu6"), LAYER, relu),
+        (("tanh", "tanh_", "hardtanh", "hardtanh_"), LAYER, tanh),
+        (("sigmoid", "sigmoid_", "hardsigmoid", "hardsigmoid_"), LAYER, sigmoid),
+        (("softmax.int", "_softmax", "log_softmax.int", "_log_softmax",
+          "scaled_dot_product_attention"), LAYER, softmax),
+        (("constant_pad_nd", "pad", "upsample_nearest2d.vec", "upsample_bilinear2d.vec",
+          "slice.Tensor", "select.int", "index.Tensor", "pixel_shuffle", "pixel_unshuffle"),
+         RESAMPLE, _resample),
+        (("add.Tensor", "add_.Tensor", "sub.Tensor", "sub_.Tensor", "mul.Tensor", "mul_.Tensor",
+          "div.Tensor", "div_.Tensor", "cat", "stack", "where.self"), MERGE, None),
+        (("view", "_unsafe_view", "reshape", "permute", "transpose.int", "t", "unsqueeze",
+          "squeeze.dim", "squeeze.dims", "squeeze", "expand", "clone", "contiguous", "_to_copy",
+          "to.dtype", "to.dtype_layout", "to.device", "detach", "alias", "flatten.using_ints",
+          "unflatten.int", "dropout", "native_dropout", "layer_norm", "native_layer_norm",
+          "batch_norm", "_native_batch_norm_legit_no_training", "group_norm",
+          "native_group_norm", "rms_norm", "instance_norm", "split.Tensor",
+          "split_with_sizes", "chunk", "unbind.int", "lift_fresh_copy", "_assert_tensor_metadata",
+          "type_as", "neg", "abs", "pow.Tensor_Scalar", "rsqrt", "sqrt", "mean.default",
+          "index_put_", "index_put", "sum.dim_IntList", "scatter_add_", "index_add_",
+          # masks, positions and routing: comparisons and index arithmetic on the input ids
+          "eq.Scalar", "eq.Tensor", "ne.Scalar", "ne.Tensor", "ge.Scalar", "gt.Scalar",
+          "le.Scalar", "lt.Scalar", "__and__.Tensor", "__or__.Tensor", "bitwise_and.Tensor",
+          "bitwise_or.Tensor", "logical_and", "logical_or", "logical_not", "where.ScalarOther",
+          "where.ScalarSelf", "masked_fill.Scalar", "cumsum", "gather", "floor_divide",
+          "empty_like", "zeros_like", "ones_like", "full_like", "histc", "topk", "argsort",
+          "sort", "one_hot", "nonzero", "bincount"), SKIP, None),
+    ]:
+        for op in ops(*names):
+            table[op] = (kind, rule)
+    # transformers' stand-in for _grouped_mm where torch lacks a kernel (mixture of experts)
+    fallback = getattr(getattr(getattr(torch.ops, "transformers", None), "grouped_mm_fallback",
+                               None), "default", None)
+    if fallback is not None:
+        table[fallback] = (LAYER, _grouped_product)
+    return table
 
 
 # ----------------------------------------------------------------------------------------------
@@ -552,6 +657,8 @@ def _local(node, modules, builtins, valued_inputs, resample_power):
         return _Local(SKIP, 1.0, 0.0)
     if values == "unknown":
         return _Local(UNKNOWN, 1.0, 0.0)
+    if values == "merge":
+        return _Local(MERGE if len(valued_inputs) > 1 else SKIP, 1.0, 0.0)
     p, c = _checked(*values, label)
     return _Local(LAYER, p, c)
 
@@ -559,6 +666,13 @@ def _local(node, modules, builtins, valued_inputs, resample_power):
 def _log10_sum(logs):
     top = max(logs)
     return top + math.log10(math.fsum(10.0 ** (x - top) for x in logs))
+
+
+# Keyword inputs of Hugging Face models that are not the data (masks, positions, flags): the
+# paths from them do not carry the input's power (definitions §6).
+_NOT_DATA_INPUTS = {"attention_mask", "decoder_attention_mask", "token_type_ids", "position_ids",
+                    "decoder_position_ids", "head_mask", "cross_attn_head_mask", "use_cache",
+                    "cache_position", "output_attentions", "output_hidden_states", "return_dict"}
 
 
 def _walk(graph_module, resample_power, conv_kernel="per_group"):
@@ -570,7 +684,7 @@ def _walk(graph_module, resample_power, conv_kernel="per_group"):
     output_name = None
     for node in graph_module.graph.nodes:
         if node.op == "placeholder":
-            if not _carries_tensor(node):
+            if not _carries_tensor(node) or node.target in _NOT_DATA_INPUTS:
                 continue
             local, incoming, inputs = _Local(INPUT, 1.0, 0.0), (0.0, 0.0), []
         else:
@@ -663,6 +777,66 @@ def _trace(model, leaf_modules, concrete_args):
     return torch.fx.GraphModule(tracer.root, graph, name)
 
 
+_ACTIVATION_STANDINS = {"gelu": "GELU", "silu": "SiLU", "relu": "ReLU"}
+
+
+@contextlib.contextmanager
+def _standard_parts(model):
+    """Within: the model's activation modules of ``transformers`` are ``nn.GELU`` / ``nn.SiLU``
+    / ``nn.ReLU`` and its own normalisation modules (a class named ``...Norm`` without
+    children: RMSNorm, T5LayerNorm...) are identity, so that ``torch.export`` records one op
+    the rules know instead of their formulas. Shapes are all the layer algebra reads: the
+    stand-ins keep them. Restored on exit."""
+    from torch import nn
+
+    from ..gates.ops import module_gate_kind
+
+    swapped = []
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            kind = module_gate_kind(child)
+            if kind:
+                stand_in = getattr(nn, _ACTIVATION_STANDINS.get(kind, "ReLU"))()
+            elif (type(child).__name__.endswith("Norm") and not list(child.children())
+                  and type(child).__module__.split(".")[0] != "torch"):
+                stand_in = nn.Identity()
+            else:
+                continue
+            setattr(parent, name, stand_in)
+            swapped.append((parent, name, child))
+    try:
+        yield
+    finally:
+        for parent, name, child in reversed(swapped):
+            setattr(parent, name, child)
+
+
+def _export(model, args, kwargs):
+    """The model's graph by ``torch.export`` (ATen ops, parameters as attributes): for models
+    that ``torch.fx`` cannot trace symbolically (Hugging Face models: data-dependent Python
+    in their masking code), traced on a real example instead. `kwargs` gains
+    ``use_cache=False`` where the forward takes it (the graph then expects it too)."""
+    import inspect
+
+    import torch
+
+    try:
+        takes_cache = "use_cache" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        takes_cache = False
+    if takes_cache:
+        kwargs.setdefault("use_cache", False)  # a cache object in the output cannot be exported
+    modes = {m: m.training for m in model.modules()}
+    try:
+        model.eval()
+        with _standard_parts(model), torch.no_grad():
+            program = torch.export.export(model, tuple(args), kwargs, strict=False)
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
+    return program.module()
+
+
 def _meta_copy(graph_module):
     """A copy whose parameters and buffers are meta tensors (nothing is allocated or copied)."""
     import torch
@@ -675,8 +849,8 @@ def _meta_copy(graph_module):
     return copy.deepcopy(graph_module, memo)
 
 
-def _propagate(graph_module, shapes, dtype, device):
-    """Runs ShapeProp; also stores non-tensor results (sizes read with ``x.size()``) in
+def _propagate_values(graph_module, inputs):
+    """Runs ShapeProp on the input tensors; also stores non-tensor results (sizes read with ``x.size()``) in
     ``node.meta["pycx_value"]`` so that rules can resolve arguments computed from them.
     On failure the exception gets ``pycx_node``: the name of the node that failed."""
     import torch
@@ -694,9 +868,11 @@ def _propagate(graph_module, shapes, dtype, device):
             return result
 
     modes = {m: m.training for m in graph_module.modules()}
-    graph_module.eval()   # batch statistics of a batch of 1 would be rejected in train mode
     try:
-        inputs = [torch.zeros(s, dtype=dtype, device=device) for s in shapes]
+        graph_module.eval()   # batch statistics of a batch of 1 would be rejected in train mode
+    except NotImplementedError:
+        modes = {}            # an exported graph: its mode was fixed when it was exported (eval)
+    try:
         # ShapeProp prints the traceback of a failing node itself; the error raised here
         # says the same more briefly.
         with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
@@ -704,6 +880,12 @@ def _propagate(graph_module, shapes, dtype, device):
     finally:
         for m, mode in modes.items():
             m.train(mode)
+
+
+def _propagate(graph_module, shapes, dtype, device):
+    """`_propagate_values` on zeros of the given shapes."""
+    import torch
+    _propagate_values(graph_module, [torch.zeros(s, dtype=dtype, device=device) for s in shapes])
 
 
 def _input_dtype(model):
@@ -714,8 +896,138 @@ def _input_dtype(model):
     return torch.float32, torch.device("cpu")
 
 
+def _example_call(example):
+    """(args, kwargs) of a model call from an example batch (see `layer_algebra`)."""
+    import torch
+    from collections.abc import Mapping
+
+    from ..gates.batches import is_image_list
+
+    if isinstance(example, Mapping):
+        kwargs = {k: v for k, v in example.items() if k != "labels"}
+        if not any(isinstance(v, torch.Tensor) for v in kwargs.values()):
+            raise ValueError(f"argument 'example' is a mapping without a tensor (keys {list(example)})")
+        return (), kwargs
+    if isinstance(example, torch.Tensor):
+        return (example,), {}
+    if is_image_list(example, minimum=1):
+        return (list(example),), {}
+    if isinstance(example, tuple) and example and all(isinstance(t, torch.Tensor) for t in example):
+        return tuple(example), {}
+    raise TypeError(f"argument 'example' must be a tensor, a tuple of tensors, a list of images "
+                    f"or a dict of keyword inputs, got {type(example).__name__}")
+
+
+def _traced_or_exported(trace, export):
+    """(graph module, exported?): fx first; on failure torch.export; both failing: one error
+    naming both causes."""
+    try:
+        return trace(), False
+    except RuntimeError as fx_error:
+        cause = fx_error.__cause__ or fx_error
+        try:
+            return export(), True
+        except Exception as exc:
+            raise RuntimeError(
+                f"pycx.layer_algebra could not read the model's graph: torch.fx failed "
+                f"({type(cause).__name__}: {_first_line(cause)}) and torch.export on an "
+                f"example failed ({type(exc).__name__}: {_first_line(exc)}). Work-arounds: "
+                "leaf_modules=[SubmoduleClass or 'submodule.name'] keeps the offending "
+                "submodule as one node (give it a rule with pycx.register_layer_rule); "
+                "concrete_args={'arg': value} fixes forward arguments that the control flow "
+                "depends on; a model that post-processes its output with data-dependent Python "
+                "(detection models) can be measured on its tensor part (e.g. model.backbone)"
+            ) from exc
+
+
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""
+
+
+def _graph_from_example(model, args, kwargs, leaf_modules, concrete_args):
+    import torch
+
+    from ..gates.ops import is_transformers_model
+
+    if not isinstance(model, torch.nn.Module):
+        return _trace(model, leaf_modules, concrete_args)
+    fx_unsuited = kwargs or any(isinstance(a, list) for a in args) or is_transformers_model(model)
+    trace = _raise_fx_unsuited if fx_unsuited else (lambda: _trace(model, leaf_modules, concrete_args))
+    return _traced_or_exported(trace, lambda: _export(model, args, kwargs))[0]
+
+
+def _raise_fx_unsuited():
+    raise RuntimeError("keyword, list or transformers inputs: traced with torch.export") from \
+        RuntimeError("torch.fx traces positional tensor inputs without data")
+
+
+def _graph_from_shapes(model, shapes, input_shape, leaf_modules, concrete_args, input_dtype):
+    import torch
+
+    def trace_and_check():
+        gm = _trace(model, leaf_modules, concrete_args)
+        placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+        required = [n for n in placeholders if not n.args]  # args hold a default value, if any
+        if not (len(required) <= len(shapes) <= len(placeholders)):
+            raise ValueError(f"argument 'input_shape' gives {len(shapes)} input shape(s) but the "
+                             f"model takes {len(required)} to {len(placeholders)} tensor inputs "
+                             f"({', '.join(n.target for n in placeholders)})")
+        return gm
+
+    dtype, device = _input_dtype(model if isinstance(model, torch.nn.Module) else trace_and_check())
+    if input_dtype is not None:
+        dtype = input_dtype
+    zeros = [torch.zeros(s, dtype=dtype, device=device) for s in shapes]
+    if isinstance(model, torch.nn.Module):
+        gm, exported = _traced_or_exported(trace_and_check, lambda: _export(model, zeros, {}))
+    else:
+        gm, exported = trace_and_check(), False
+    if exported:
+        _propagate_inputs(gm, zeros, {}, "input_shape")
+        return gm
+    try:
+        graph_module = _meta_copy(gm)
+        _propagate(graph_module, shapes, dtype, "meta")
+    except Exception:
+        # Models holding plain tensor attributes (not parameters/buffers), or ops without a meta
+        # kernel: propagate with real tensors on the model's device instead.
+        graph_module = gm
+        try:
+            _propagate(graph_module, shapes, dtype, device)
+        except Exception as exc:
+            root = exc.__cause__ or exc
+            failing = getattr(exc, "pycx_node", None)
+            where = f" at node {failing!r}" if failing else ""
+            raise ValueError(f"argument 'input_shape'={input_shape!r} does not fit the model: "
+                             f"running it failed{where}: {type(root).__name__}: {root}") from exc
+    return graph_module
+
+
+def _propagate_inputs(graph_module, args, kwargs, what):
+    """Shape propagation with given input tensors: positional ones in order, keyword ones by
+    the placeholder's name (an exported graph's placeholders are named after the inputs)."""
+    placeholders = [n for n in graph_module.graph.nodes if n.op == "placeholder"]
+    flat = []
+    positional = iter(a for arg in args for a in (arg if isinstance(arg, list) else [arg]))
+    for p in placeholders:
+        if p.target in kwargs:
+            flat.append(kwargs[p.target])
+        else:
+            flat.append(next(positional, None))
+    try:
+        _propagate_values(graph_module, flat)
+    except Exception as exc:
+        root = exc.__cause__ or exc
+        failing = getattr(exc, "pycx_node", None)
+        where = f" at node {failing!r}" if failing else ""
+        raise ValueError(f"argument '{what}' does not fit the model: running it "
+                         f"failed{where}: {type(root).__name__}: {_first_line(root)}") from exc
+
+
 def layer_algebra(model: "torch.nn.Module | Callable",
-                  input_shape: "Sequence[int] | Sequence[Sequence[int]]", *,
+                  input_shape: "Sequence[int] | Sequence[Sequence[int]] | None" = None, *,
+                  example: Any = None,
                   leaf_modules: "Iterable[type | str]" = (),
                   concrete_args: Optional[dict[str, Any]] = None,
                   input_dtype: "torch.dtype | None" = None,
@@ -723,9 +1035,14 @@ def layer_algebra(model: "torch.nn.Module | Callable",
                   conv_kernel: str = "per_group") -> LayerAlgebra:
     """Intrinsic power and complexity of a model's layers and of the whole model (definitions §6).
 
-    ``model``: a torch ``nn.Module`` (or a function) traceable by ``torch.fx``.
+    ``model``: a torch ``nn.Module`` (or a function). Its graph is read by ``torch.fx``
+    without data; where that fails (Hugging Face models, any data-dependent Python), by
+    ``torch.export`` on an example, and a failure names both causes.
     ``input_shape``: the shape of one input, batch axis included, e.g. ``(1, 3, 224, 224)``
     (spatial sizes matter; the batch size does not), or a list of shapes for several inputs.
+    ``example``: instead of `input_shape`, an input batch as `pycx.capture` takes one: a
+    tensor, a tuple of tensors (positional inputs), or a dict / ``BatchEncoding`` of keyword
+    inputs (``input_ids``, ``attention_mask``...; a ``"labels"`` key is left out).
     ``leaf_modules``: submodule classes or qualified names kept as single nodes (for parts that
     cannot be traced); ``concrete_args``: passed to the tracer. ``input_dtype``: default the
     model's floating dtype. ``resample_power``: weightless ops that change the amount of data
@@ -746,35 +1063,19 @@ def layer_algebra(model: "torch.nn.Module | Callable",
     >>> round(10 ** alg.gcip_log10, 3), round(10 ** alg.gcc_log10, 3), round(alg.gsc, 3)
     (0.292, 5.139, 4.713)
     """
-    shapes = _check_input_shape(input_shape)
     if conv_kernel not in CONV_KERNELS:
         raise ValueError(f"argument 'conv_kernel' must be one of {CONV_KERNELS}, "
                          f"got {conv_kernel!r}")
-    gm = _trace(model, tuple(leaf_modules), concrete_args)
-    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
-    required = [n for n in placeholders if not n.args]   # args hold a default value, if any
-    if not (len(required) <= len(shapes) <= len(placeholders)):
-        raise ValueError(f"argument 'input_shape' gives {len(shapes)} input shape(s) but the model "
-                         f"takes {len(required)} to {len(placeholders)} tensor inputs "
-                         f"({', '.join(n.target for n in placeholders)})")
-    dtype, device = _input_dtype(gm)
-    if input_dtype is not None:
-        dtype = input_dtype
-    try:
-        graph_module = _meta_copy(gm)
-        _propagate(graph_module, shapes, dtype, "meta")
-    except Exception:
-        # Models holding plain tensor attributes (not parameters/buffers), or ops without a meta
-        # kernel: propagate with real tensors on the model's device instead.
-        graph_module = gm
-        try:
-            _propagate(graph_module, shapes, dtype, device)
-        except Exception as exc:
-            root = exc.__cause__ or exc
-            failing = getattr(exc, "pycx_node", None)
-            where = f" at node {failing!r}" if failing else ""
-            raise ValueError(f"argument 'input_shape'={input_shape!r} does not fit the model: "
-                             f"running it failed{where}: {type(root).__name__}: {root}") from exc
+    if (input_shape is None) == (example is None):
+        raise TypeError("layer_algebra needs exactly one of 'input_shape' (the shape of one "
+                        "input, batch axis included) and 'example' (an input batch)")
+    if example is not None:
+        args, kwargs = _example_call(example)
+        graph_module = _graph_from_example(model, args, kwargs, tuple(leaf_modules), concrete_args)
+        _propagate_inputs(graph_module, args, kwargs, "example")
+    else:
+        graph_module = _graph_from_shapes(model, _check_input_shape(input_shape), input_shape,
+                                          tuple(leaf_modules), concrete_args, input_dtype)
     rows, output_name, unknown = _walk(graph_module, resample_power, conv_kernel)
     if unknown:
         listed = ", ".join(f"{k} x{v}" if v > 1 else k for k, v in sorted(unknown.items()))
