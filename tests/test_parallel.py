@@ -144,7 +144,10 @@ def test_checkpoints_dask_local_cluster_equals_the_plain_loop(ckpt_files, refere
     assert_same_report(got, reference)
     assert len(loaded) == 2
     for modules in loaded.values():  # units ship packed bits: the workers never need torch
-        assert "torch" not in modules and "pycx.analysis.group_janik" in modules
+        # Which groups' units a worker ran depends on the scheduling: any group module will do.
+        assert "torch" not in modules
+        assert any(m.startswith("pycx.analysis.group_") for m in modules), sorted(
+            m for m in modules if m.startswith("pycx"))
     assert xgb_dask.entropy == pycx.xgb_entropy(z, n_estimators=3).entropy
 
 
