@@ -996,12 +996,17 @@ def _graph_from_shapes(model, shapes, input_shape, leaf_modules, concrete_args, 
         try:
             _propagate(graph_module, shapes, dtype, device)
         except Exception as exc:
-            root = exc.__cause__ or exc
-            failing = getattr(exc, "pycx_node", None)
-            where = f" at node {failing!r}" if failing else ""
-            raise ValueError(f"argument 'input_shape'={input_shape!r} does not fit the model: "
-                             f"running it failed{where}: {type(root).__name__}: {root}") from exc
+            raise _misfit(f"input_shape'={input_shape!r}", exc) from exc
     return graph_module
+
+
+def _misfit(what, exc):
+    """The error for inputs the graph cannot run on, naming the argument and the failing node."""
+    root = exc.__cause__ or exc
+    failing = getattr(exc, "pycx_node", None)
+    where = f" at node {failing!r}" if failing else ""
+    return ValueError(f"argument '{what} does not fit the model: running it failed{where}: "
+                      f"{type(root).__name__}: {_first_line(root)}")
 
 
 def _propagate_inputs(graph_module, args, kwargs, what):
@@ -1018,11 +1023,7 @@ def _propagate_inputs(graph_module, args, kwargs, what):
     try:
         _propagate_values(graph_module, flat)
     except Exception as exc:
-        root = exc.__cause__ or exc
-        failing = getattr(exc, "pycx_node", None)
-        where = f" at node {failing!r}" if failing else ""
-        raise ValueError(f"argument '{what}' does not fit the model: running it "
-                         f"failed{where}: {type(root).__name__}: {_first_line(root)}") from exc
+        raise _misfit(f"{what}'", exc) from exc
 
 
 def layer_algebra(model: "torch.nn.Module | Callable",
