@@ -205,3 +205,15 @@ def test_a_list_of_images_is_one_input():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert pycx.capture(model, [images], progress=False, max_samples=1).n_samples == 1
+
+
+def test_batches_whose_dtype_or_shape_changes():
+    """issue 32 item 8: a dtype change between batches is captured (the covariance rows are
+    promoted); a shape change is one error naming the layer."""
+    model = nn.Sequential(nn.ReLU())
+    x = torch.randn(4, 3, 5)
+    cap = pycx.capture(model, [x, x.double(), x.half()], pixel_covariance=True, progress=False)
+    assert cap.n_samples == 12 and cap["0"].covariance.count > 0
+    np.testing.assert_array_equal(cap["0"].per_sample.unpack()[:4], (x > 0).reshape(4, -1).numpy())
+    with pytest.raises(ValueError, match=r"layer '0': per-sample shape changed from \(3, 5\) to \(3, 6\)"):
+        pycx.capture(model, [x, torch.randn(4, 3, 6)], progress=False)
