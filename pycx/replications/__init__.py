@@ -6,7 +6,8 @@ report); never `pycx.cli`.
 
 A replication is a module ``pycx/replications/<firstauthor><year>_<figure>.py`` (the name
 ``<firstauthor><year>-<figure>`` on the command line: ``pycx replicate song2018-fig2``). It
-defines ``TITLE`` (one line), ``PAPER`` (the paper it replicates) and
+defines ``TITLE`` (one line), ``PAPER`` (the paper it replicates), ``RULES`` (its claims,
+each a `findings.Rule` with a stable key and its verdict rule, written before the full run) and
 ``run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict``, which writes its figures
 and ``findings.json`` into ``out`` and returns the findings dict (see `findings.make_findings`).
 Modules are discovered by name, so adding one needs no edit here.
@@ -55,6 +56,7 @@ def run(name: str, *, quick: bool = False, out=None, seed: int = 0,
     """Runs replication `name`, writes its figures and ``findings.json`` into `out` (default
     ``replication-<name>``) and returns the findings dict."""
     from .._validate import check_int
+    from .findings import check_claims
     module = _load(name)
     seed = check_int("seed", seed, minimum=0)
     if seed > MAX_SEED:
@@ -63,6 +65,8 @@ def run(name: str, *, quick: bool = False, out=None, seed: int = 0,
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     result = module.run(out, quick=bool(quick), seed=int(seed), progress=bool(progress))
+    # Every verdict must be the one its rule computes from the claim's measured values.
+    check_claims(result["claims"], module.RULES)
     result.setdefault("wall_time_s", round(time.perf_counter() - start, 2))
     return result
 
