@@ -14,6 +14,7 @@ from typing import Iterable, Mapping, Optional
 
 import numpy as np
 
+from .._validate import LABEL_KINDS, describe
 from ..kernels.packed import PackedBits
 from .store import PaddedRows, bit_counts, per_patch_rows, subsample_rows
 
@@ -179,7 +180,8 @@ class LayerRecord:
 
 class Capture:
     """Gate states of a model on some data: ``layers`` (name -> `LayerRecord`, in forward
-    order), ``labels`` (int64 array, one per sample, or None), ``n_samples``. Save with
+    order), ``labels`` (one per sample, or None: int64 for integer and bool batch labels,
+    strings as given; the label rule of `pycx._validate`), ``n_samples``. Save with
     ``save(path)`` (one ``.npz``, no pickle), reopen with ``Capture.load(path)``.
 
     >>> import torch, pycx
@@ -231,7 +233,9 @@ class Capture:
     def save(self, path) -> None:
         """Writes the capture to ``path`` (one ``.npz``, no pickle), atomically: a temporary
         file in the same folder renamed into place, so an interrupted save or a full disk
-        leaves any previous file at ``path`` as it was.
+        leaves any previous file at ``path`` as it was. Integer, bool and string labels are
+        stored as they are; an object array of ``str`` as a numpy string array of the same
+        values; other object labels are a TypeError (the file holds no pickle).
 
         >>> import tempfile, pathlib, numpy as np, pycx
         >>> bits = pycx.pack_bits(np.eye(3, 5, dtype=np.uint8))
@@ -270,7 +274,7 @@ class Capture:
                 meta[tag] = True
             layers_meta.append(meta)
         if self.labels is not None:
-            arrays["labels"] = self.labels
+            arrays["labels"] = _storable_labels(self.labels)
         header = {"format": _FORMAT, "patch_rows": self.patch_rows, "seed": self.seed,
                   "n_samples": self.n_samples, "layers": layers_meta}
         arrays["header"] = np.array(json.dumps(header))
@@ -327,6 +331,27 @@ def _member(z, key, used, *, dtype_kind=None, ndim=None):
     if ndim is not None and arr.ndim != ndim:
         raise _Damaged(f"array {key!r} has shape {arr.shape}, expected {ndim} axes")
     return arr
+
+
+def _storable_labels(labels) -> np.ndarray:
+    """The labels as `save` writes them: integer, bool and string arrays as they are; an object
+    array of ``str`` (or of ``bytes``), e.g. a pandas column, as a numpy string array holding
+    the same values (the file is read without pickle). Other object labels (enum members,
+    tuples) and strings a numpy string array would change (a trailing NUL is dropped) are a
+    TypeError naming the fix."""
+    y = np.asarray(labels)
+    if y.dtype.kind in LABEL_KINDS:
+        return y
+    values = y.reshape(-1).tolist()
+    types = sorted({type(v).__name__ for v in values})
+    if types in (["str"], ["bytes"]):
+        stored = np.array(values, dtype="U" if types == ["str"] else "S").reshape(y.shape)
+        if stored.tolist() == values:
+            return stored
+    raise TypeError(f"Capture.save: the labels ({describe(y)}, values of type(s) {types}) "
+                    f"cannot be stored without pickle: a capture file holds integer, bool or "
+                    f"string labels exactly; convert them first (e.g. with "
+                    f"np.asarray(labels, dtype=str), where str() tells the labels apart)")
 
 
 def _load_bits(z, key, used, n_bits, n_rows):
@@ -400,7 +425,9 @@ def _load_arrays(cls, z) -> Capture:
         n_samples = int(z["l0.sample"].shape[0])
     labels = None
     if "labels" in z.files:
-        labels = _member(z, "labels", used, dtype_kind="iu", ndim=1)
+        # The label rule (pycx._validate): integers, bools, strings; `save` stores object
+        # labels as strings, so a file never holds an object (pickled) array.
+        labels = _member(z, "labels", used, dtype_kind=LABEL_KINDS, ndim=1)
         if n_samples is None:
             n_samples = labels.shape[0]
         if labels.shape[0] != n_samples:
