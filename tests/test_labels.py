@@ -167,3 +167,35 @@ def test_capture_save_refuses_labels_a_file_cannot_hold_without_pickle(setup, tm
     with pytest.raises(TypeError, match="labels"):
         pycx.Capture(cap.layers, np.array(["a", "a\x00", "b"], dtype=object)).save(
             tmp_path / "nul.npz")
+
+
+def test_mixed_label_kinds_across_batches_are_refused(setup):
+    """Failed before: integer labels in batch 1 and strings in batch 2 were concatenated into
+    strings ('0' beside 'cat': the integer 0 silently became a string label), and bytes beside
+    str were decoded into one label."""
+    model, x, y = setup
+    with pytest.raises(TypeError, match=r"batch 2 has string labels.*batch 1 had integer"):
+        pycx.capture(model, [(x[:70], torch.from_numpy(y[:70])), (x[70:], list(NAMES[y[70:]]))],
+                     progress=False)
+    with pytest.raises(TypeError, match=r"batch 3 has bytes labels.*batches 1-2 had string"):
+        pycx.capture(model, [(x[:50], NAMES[y[:50]]), (x[50:100], NAMES[y[50:100]]),
+                             (x[100:], NAMES[y[100:]].astype("S"))], progress=False)
+    with pytest.raises(TypeError, match=r"batch 2 has object \(Pet\) labels.*batch 1 had"):
+        import enum
+
+        class Pet(enum.Enum):
+            DOG = 1
+
+        with pycx.Recorder(model) as rec:
+            model(x[:2])
+            rec.add_labels(np.array([1, 2]))
+            model(x[2:4])
+            rec.add_labels(np.array([Pet.DOG, Pet.DOG], dtype=object))
+    # Bools are integer labels (as int64), and str in an object array is a string label.
+    cap = pycx.capture(model, [(x[:70], y[:70] > 0), (x[70:], y[70:].astype(np.int16))],
+                       progress=False)
+    assert cap.labels.dtype == np.int64 and cap.labels.tolist() == np.where(
+        np.arange(150) < 70, y > 0, y).tolist()
+    cap = pycx.capture(model, [(x[:70], NAMES[y[:70]]), (x[70:], NAMES[y[70:]].astype(object))],
+                       progress=False)
+    assert cap.labels.tolist() == NAMES[y].tolist()

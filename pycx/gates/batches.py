@@ -38,6 +38,30 @@ def labels_array(name, y) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+def label_kind(y: np.ndarray) -> str:
+    """The kind of a batch's labels (after `labels_array`), for the rule that every batch of
+    a capture holds labels of one kind: "integer" (integers and bools, int64 by then),
+    "string" (``str``, also in an object array), "bytes", or "object (<type>)". Two kinds
+    never mix: concatenating them would cast one into the other (the integer 0 into the
+    string "0", bytes into str) and merge labels that differ.
+
+    >>> label_kind(np.array([1, 2])), label_kind(np.array(["a"], dtype=object))
+    ('integer', 'string')
+    """
+    kind = y.dtype.kind
+    if kind in "iub":
+        return "integer"
+    if kind == "U":
+        return "string"
+    if kind == "S":
+        return "bytes"
+    types = {type(v) for v in y.reshape(-1).tolist()}  # one type: the label rule checked it
+    if not types:
+        return "empty"
+    (t,) = types
+    return {str: "string", bytes: "bytes"}.get(t, f"object ({t.__name__})")
+
+
 # --- the one-call form -----------------------------------------------------------------------
 
 # Keys of a keyword batch that tell its number of samples, in order of preference.

@@ -38,7 +38,7 @@ import torch
 
 from .._validate import check_int
 from ..kernels.packed import PackedBits
-from .batches import input_rows, labels_array
+from .batches import input_rows, label_kind, labels_array
 from .kinds import KINDS
 from .layout import UnitAxisRule, mask_argument_index
 from .ops import glu_dim, is_transformers_model, module_gate, pack_sample_rows, run_gate, units_first
@@ -119,6 +119,7 @@ class Recorder:
         self._moments = {}
         self._pixel_moments = {}
         self._labels = []
+        self._label_kind = None  # the kind of the first labelled batch (`label_kind`)
         self._n_samples = 0
         self._result = None
         self._mask_padding = bool(mask_padding)
@@ -472,8 +473,22 @@ class Recorder:
 
     # --- labels and result -------------------------------------------------------------------
     def add_labels(self, y) -> None:
-        """Class labels of the samples of the batch just run (integers, one per sample)."""
-        self._labels.append(labels_array("y", y))
+        """Class labels of the samples of the batch just run, one per sample: integers, bools
+        or strings (the label rule of `pycx._validate`), of one kind in every batch (integer
+        labels in one batch and strings in another are a TypeError naming both)."""
+        arr = labels_array("y", y)
+        kind = label_kind(arr)
+        if kind != "empty":
+            if self._label_kind is None:
+                self._label_kind = kind
+            elif kind != self._label_kind:
+                n = len(self._labels)
+                before = "batch 1" if n == 1 else f"batches 1-{n}"
+                raise TypeError(f"argument 'y': batch {n + 1} has {kind} labels, but {before} "
+                                f"had {self._label_kind} labels; every batch's labels must be of "
+                                f"one kind (mixing them would cast one kind into the other and "
+                                f"merge labels that differ, e.g. 0 and '0')")
+        self._labels.append(arr)
         self._result = None
 
     @property
