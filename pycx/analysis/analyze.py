@@ -31,6 +31,7 @@ from .._validate import check_int
 from ..estimators.registry import DEFAULT_XGB as _DEFAULT_XGB, OPTION_GROUPS, parse_estimators
 from ..estimators._pool import check_executor
 from .groups import GroupContext, Timings, run_groups
+from .kmeans_inputs import as_inputs, tap_inputs
 from .table import (JANIK_COLUMNS, KDE_COLUMNS, METRIC_GROUPS, RELEVANCE_COLUMNS, _STRING_COLUMNS,
                     Report, _missing, _nan_row)
 
@@ -111,56 +112,6 @@ def _parse_estimators(estimators):
     """Estimator settings from ``estimators=``, by the registry
     (`pycx.estimators.registry.parse_estimators`): unknown names are errors."""
     return parse_estimators(estimators)
-
-
-class _InputTap:
-    """Iterates `data` unchanged while keeping the first `limit` inputs (flattened float32) for
-    the k-means baseline. `tap_inputs` gives sized data a sized tap (for the progress bar)."""
-
-    def __init__(self, data, limit):
-        self.data = data
-        self.limit = limit
-        self.parts = []
-        self.kept = 0
-
-    def __iter__(self):
-        from ..gates.batches import batch_input  # torch is loaded: a model is being run
-
-        for item in self.data:
-            x = batch_input(item)  # a keyword batch's input_ids (or inputs_embeds, pixel_values...)
-            if x is not None and self.kept < self.limit:
-                arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
-                arr = arr.reshape(arr.shape[0], -1)[: self.limit - self.kept]
-                self.parts.append(arr.astype(np.float32, copy=False))
-                self.kept += arr.shape[0]
-            yield item
-
-    def inputs(self, n):
-        if not self.parts:
-            return None
-        return np.concatenate(self.parts)[:n]
-
-
-class _SizedInputTap(_InputTap):
-    def __len__(self):
-        return len(self.data)
-
-
-def tap_inputs(data, limit):
-    return (_SizedInputTap if hasattr(data, "__len__") else _InputTap)(data, limit)
-
-
-def _as_inputs(data, n):
-    """Flattened float inputs (first n) from an array or an iterable of batches."""
-    if data is None:
-        return None
-    if hasattr(data, "shape"):
-        arr = data.detach().cpu().numpy() if hasattr(data, "detach") else np.asarray(data)
-        return arr.reshape(arr.shape[0], -1)[:n].astype(np.float32, copy=False)
-    tap = tap_inputs(data, n)
-    for _ in tap:
-        pass
-    return tap.inputs(n)
 
 
 # ----------------------------------------------------------------------------------- analyze
@@ -245,7 +196,7 @@ def analyze(model_or_capture: "torch.nn.Module | Capture", data: Optional[Any] =
         max_samples = None
         cap = _select_layers(cap, layers)
         if "relevance" in groups and kmeans:
-            inputs = _as_inputs(data, cap.n_samples)
+            inputs = as_inputs(data, cap.n_samples)
     else:
         import torch
 
