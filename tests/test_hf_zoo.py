@@ -142,24 +142,28 @@ def test_family(name):
     assert checked > 0
 
 
-def test_mixture_of_experts_rows_are_never_samples():
+def test_mixture_of_experts_modules_are_one_layer_of_samples():
+    """Routed expert rows are never samples: each experts module is one gating layer over the
+    tokens it received, (E * I, T) per sample (tests/test_capture_experts.py checks the bits)."""
     torch.manual_seed(0)
     model = MOE["mixtral"]().eval()
     batch = _batch("mixtral")
     df = pycx.describe(model, batch)
-    experts = df[df.layer.str.contains("experts")]
-    assert len(experts) and not experts.captured.any()
-    assert experts.reason.str.contains("not samples").all()
-    with pytest.raises(ValueError, match="no gating layer of MixtralModel can be captured"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pycx.capture(model, [batch], progress=False)
+    experts = df[df.layer.str.endswith("mlp.experts")]
+    assert len(experts) == 2 and experts.captured.all()
+    assert not df.layer.str.contains("experts.act_fn").any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cap = pycx.capture(model, [batch], progress=False)
+    assert list(cap.names) == list(experts.layer)
+    rec = cap[cap.names[0]]
+    assert rec.n_samples == N and rec.unit_axis_source.endswith("12 rows per sample")
 
 
 def test_shared_expert_token_rows_are_mapped_back_to_samples():
     """Qwen2-MoE's shared expert runs on the tokens flattened to (N*T, C): sample-major rows of
-    the batch, mapped back to (C, T) per sample with the padding mask; the routed experts'
-    rows are skipped."""
+    the batch, mapped back to (C, T) per sample with the padding mask; the routed experts are
+    one layer of their own (never their act_fn's rows)."""
     torch.manual_seed(0)
     model = MOE["qwen2_moe"]().eval()
     batch = _batch("qwen2_moe")

@@ -101,6 +101,18 @@ class UnitAxes:
     def mark(self, t):
         return self._marks.get(t)
 
+    def inherit_rows(self, source, t):
+        """`t` holds one row per row of `source` with its units last (a mixture-of-experts
+        gate recomputed from the tokens the experts received): it takes `source`'s rows per
+        sample and sequence tag."""
+        k = self._leads.get(source)
+        if k is not None:
+            self._leads[t] = k
+        tag = self._sequences.get(source)
+        if tag is not None:
+            self._sequences[t] = tag
+        self._marks[t] = (t.dim() - 1, "experts")
+
     def sequence(self, t):
         """The tag of the input sequence `t` derives from (`tag_sequence`), or None."""
         return self._sequences.get(t)

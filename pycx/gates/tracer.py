@@ -45,6 +45,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from .ops import ACTIVATION_MODULES, OPS, first_input, module_gate_kind, resolve_kind
+from .experts import experts_preactivation, experts_spec, routing_inputs
 
 __all__ = ["GateCall", "GateTracer", "NOT_GATES", "check_model"]
 
@@ -129,10 +130,15 @@ class GateTracer:
         self.unit_rule = unit_rule
         self.axes = unit_rule.axes if unit_rule is not None else None
         self.gate_modules = {}  # transformers activation modules -> kind ("" = opaque)
+        self.experts = {}  # mixture-of-experts modules -> ExpertsSpec, or the reason to skip
         for m in model.modules():
             kind = module_gate_kind(m)
             if kind is not None:
                 self.gate_modules[m] = kind
+                continue
+            found = experts_spec(m)
+            if found is not None:
+                self.experts[m] = found[0] if found[0] is not None else found[1]
         self.seen = OrderedDict()
         self.skipped = OrderedDict()
         self.stack = []
@@ -194,6 +200,7 @@ class GateTracer:
     # --- hooks -----------------------------------------------------------------------------
     def _pre_hook(self, module, path):
         gate_kind = self.gate_modules.get(module)
+        experts = self.experts.get(module)
         recurrent = isinstance(module, _RECURRENT)
 
         def hook(mod, args, kwargs):
@@ -219,6 +226,10 @@ class GateTracer:
                     x = args[0] if args else next(iter(kwargs.values()), None)
                     self._module_gate(module, gate_kind, x)
                 self.opaque += 1  # the ops inside are not gates of their own
+            elif experts is not None:
+                if not self.opaque:
+                    self._experts_gate(module, experts, args, kwargs, path)
+                self.opaque += 1  # its activation sees routed pairs, not tokens: not traced
             return None
         return hook
 
@@ -235,7 +246,7 @@ class GateTracer:
             self.client.forward_finished(True)
 
     def _post_hook(self, module):
-        is_gate = module in self.gate_modules
+        is_gate = module in self.gate_modules or module in self.experts
 
         def hook(mod, args, output):
             if self.stack and self.stack[-1][0] is module:
@@ -257,7 +268,8 @@ class GateTracer:
     def name(self, kind):
         """The layer name of a gate of `kind` called now (module docstring)."""
         module, path = self.stack[-1]
-        if (isinstance(module, ACTIVATION_MODULES) or module in self.gate_modules) and path:
+        if (isinstance(module, ACTIVATION_MODULES) or module in self.gate_modules
+                or module in self.experts) and path:
             base = path
         else:
             base = f"{path}.{kind}" if path else kind
@@ -284,6 +296,32 @@ class GateTracer:
         call.module = None
         self.seen[call.name] = kind
         return self.client.function_gate(call)
+
+    def _experts_gate(self, module, spec, args, kwargs, path):
+        """A mixture-of-experts module as one gating layer (`pycx.gates.experts`)."""
+        if isinstance(spec, str):
+            self._skip(type(module).__name__, spec, path=path)
+            return
+        inputs = routing_inputs(args, kwargs)
+        if inputs is None:
+            self._skip(type(module).__name__, "routed experts called without (hidden_states "
+                       "(T, H), top_k_index (T, k))", path=path)
+            return
+        hidden, index = inputs
+        self.opaque += 1  # the recomputation's own ops are not gates
+        try:
+            pre, values = experts_preactivation(module, spec, hidden, index)
+        finally:
+            self.opaque -= 1
+        if self.axes is not None:
+            self.axes.inherit_rows(hidden, pre)
+        call = GateCall()
+        call.name, call.path = self.name(spec.kind), path
+        call.kind, call.func, call.args, call.kwargs, call.x = (
+            spec.kind, lambda _pre: values, (pre,), {}, pre)
+        call.module = module
+        self.seen[call.name] = spec.kind
+        self.client.function_gate(call)
 
     def _module_gate(self, module, kind, x):
         if not isinstance(x, torch.Tensor) or x.dim() < 2 or not x.is_floating_point():
