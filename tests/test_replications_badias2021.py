@@ -12,6 +12,118 @@ from pycx.replications import badias2021_fig8 as F8
 from pycx.replications.findings import REPRODUCES
 
 
+_FIG8 = {"depths": [18, 34, 50, 101, 152],
+         "resnet_gcc_log10": [61.6, 118.5, 170.0, 330.0, 480.0],
+         "plainnet_gcc_log10": [61.5, 118.4, 169.9, 329.9, 479.9],
+         "resnet_gcip_log10": [-8.6, -18.4, -20.0, -40.0, -60.0],
+         "plainnet_gcip_log10": [-70.0, -89.5, -100.0, -200.0, -300.0],
+         "resnet_fraction_rising": [0.6, 0.8, 0.7, 0.7, 0.7],
+         "plainnet_merges": [0, 0, 0, 0, 0],
+         "resnet_slope": [-0.2, -0.15, -0.1, -0.05, -0.04],
+         "plainnet_slope": [-0.5, -0.6, -0.3, -0.2, -0.1]}
+
+
+def _fig8_false(**kw):
+    return dict(_FIG8, **kw)
+
+
+_FIG11_T1 = {"n": 30, "gwc_fit": {"a": 50.0, "b": 0.0005, "r2": 0.76, "n": 30},
+             "r2_by_metric": {"gwc": 0.76, "gcc": 0.6, "gsc": 0.5}}
+
+# Each rule on a measured dict that must come out true and one that must come out false
+# (tests/test_replication_rules.py runs them). The false cases went through JSON where it
+# matters: NaN as None.
+RULE_CASES = {
+    "badias2021-fig7/gcip_returns_to_one": (
+        {"linear_fc": {"gcip_log10": 0.0}, "linear_conv": {"gcip_log10": -5e-17}},
+        {"linear_fc": {"gcip_log10": -0.7}, "linear_conv": {"gcip_log10": None}}),
+    "badias2021-fig7/gcc_rises": (
+        {"linear_fc": {"complexity_curve_log10": [1.2, 2.4, 3.5, 4.8]}},
+        {"linear_fc": {"complexity_curve_log10": [4.8, 3.5, 2.4, 1.2]}}),
+    "badias2021-fig7/variants_differ": (
+        {"relu_fc": {"gcip_log10": -0.7}, "asymmetric_fc": {"gcip_log10": -0.49}},
+        {"relu_fc": {"gcip_log10": 0.0}, "asymmetric_fc": {"gcip_log10": 1e-12}}),
+    "badias2021-fig8/gcc_nearly_equal": (
+        _FIG8, _fig8_false(plainnet_gcc_log10=[30.0, 60.0, 85.0, 165.0, 240.0])),
+    "badias2021-fig8/gcc_rises_with_depth": (
+        _FIG8, _fig8_false(resnet_gcc_log10=[5, 4, 3, 2, 1], plainnet_gcc_log10=[5, 4, 3, 2, 1])),
+    "badias2021-fig8/gcip_resnet_above_plain": (
+        _FIG8, _fig8_false(resnet_gcip_log10=[-80.0, -100.0, -110.0, -210.0, -310.0])),
+    "badias2021-fig8/gcip_falls_with_depth": (
+        _FIG8, _fig8_false(resnet_gcip_log10=[-60, -40, -20, -18, -8],
+                           plainnet_gcip_log10=[-300, -200, -100, -89, -25])),
+    "badias2021-fig8/waves_at_merges": (
+        _FIG8, _fig8_false(resnet_fraction_rising=[0.1, 0.2, 0.0, 0.3, None])),
+    "badias2021-fig8/steeper_small_models": (
+        _FIG8, _fig8_false(resnet_slope=[-0.01, -0.02, -0.1, -0.2, -0.3],
+                           plainnet_slope=[-0.01, -0.02, -0.1, -0.2, -0.3])),
+    "badias2021-fig10/gcip_falls_with_depth": (
+        {"families_gcip_log10": {"ResNet": [-3, -5, -8], "VGG": [-1, -2]}},
+        {"families_gcip_log10": {"ResNet": [-8, -5, -3], "VGG": [-2, -1]}}),
+    "badias2021-fig10/gcc_rises_with_depth": (
+        {"families_gcc_log10": {"ResNet": [60, 118, 170], "VGG": [20, 30]}},
+        {"families_gcc_log10": {"ResNet": [60, 60, 50], "VGG": [30, None]}}),
+    "badias2021-fig10/every_model_compresses": (
+        {"gcip_log10": {"resnet18": -8.6, "vgg11": -0.1}},
+        {"gcip_log10": {"resnet18": 9.5, "vgg11": None}}),
+    "badias2021-fig11/gwc_power_fit_top1": (
+        {"table1": _FIG11_T1},
+        {"table1": dict(_FIG11_T1, gwc_fit={"a": None, "b": None, "r2": None, "n": 2})}),
+    "badias2021-fig11/gwc_power_fit_top5": (
+        {"table1": _FIG11_T1},
+        {"table1": dict(_FIG11_T1, gwc_fit=dict(_FIG11_T1["gwc_fit"], r2=0.42))}),
+    "badias2021-fig11/gcc_gsc_correlate": (
+        {"table1": {"gcc": {"spearman": 0.6, "spearman_p": 0.001, "n": 30},
+                    "gsc": {"spearman": 0.5, "spearman_p": 0.01, "n": 30}}},
+        {"table1": {"gcc": {"spearman": 0.6, "spearman_p": 0.2, "n": 30},
+                    "gsc": {"spearman": -0.5, "spearman_p": 0.01, "n": 30}}}),
+    "badias2021-fig11/gwc_ranks_best": (
+        {"table1": {"top1": {"gwc": 0.9, "gcc": 0.8, "gsc": 0.85},
+                    "top5": {"gwc": 0.9, "gcc": 0.8, "gsc": 0.85}}},
+        {"table1": {"top1": {"gwc": 0.7, "gcc": 0.8, "gsc": 0.92},
+                    "top5": {"gwc": None, "gcc": 0.8, "gsc": 0.92}}}),
+}
+
+
+def test_partial_credit_of_the_rules():
+    from pycx.replications import badias2021_fig10 as F10
+    from pycx.replications import badias2021_fig11 as F11
+    assert F8.RULE_GCC_EQUAL(_fig8_false(plainnet_gcc_log10=[61.5, 118.4, 85.0, 165.0, 240.0])
+                             )["reproduces"] == "partly"
+    # Some ResNet-d above PlainNet-d but not every ResNet above every PlainNet.
+    assert F8.RULE_GCIP_ABOVE(_fig8_false(resnet_gcip_log10=[-8.6, -18.4, -20.0, -40.0, -400.0])
+                              )["reproduces"] == "partly"
+    # Only the ResNet slopes are steeper for 18/34: partly.
+    assert F8.RULE_STEEPER(_fig8_false(plainnet_slope=[-0.01, -0.02, -0.1, -0.2, -0.3])
+                           )["reproduces"] == "partly"
+    # A quick run's depths (18, 34, 50): the slope rule compares 18/34 with 50 alone.
+    quick = {k: v[:3] if isinstance(v, list) else v for k, v in _FIG8.items()}
+    assert F8.RULE_STEEPER(quick)["reproduces"] is True
+    assert F10.RULE_COMPRESSES({"gcip_log10": {str(i): -1.0 if i < 8 else 1.0
+                                               for i in range(10)}})["reproduces"] == "partly"
+    assert F11.RULE_FIT1({"table1": dict(_FIG11_T1, gwc_fit={"r2": 0.6})})["reproduces"] \
+        == "partly"
+    assert F11.RULE_CORRELATE({"table1": {"gcc": {"spearman": 0.6, "spearman_p": 0.001},
+                                          "gsc": {"spearman": 0.1, "spearman_p": 0.5}}}
+                              )["reproduces"] == "partly"
+
+
+def test_rules_read_findings_json(tmp_path):
+    # A claim's verdict is the same after its measured dict went through findings.json.
+    import json
+
+    from pycx.replications.findings import write_findings
+    for name, (holds, fails) in RULE_CASES.items():
+        module = {"fig7": F7, "fig8": F8}.get(name.split("/")[0].rsplit("-", 1)[1])
+        if module is None:
+            continue
+        rule = {r.key: r for r in module.RULES}[name.split("/")[1]]
+        for m in (holds, fails):
+            write_findings(tmp_path, {"m": m})
+            back = json.loads((tmp_path / "findings.json").read_text())["m"]
+            assert rule(back)["reproduces"] == rule(m)["reproduces"]
+
+
 def test_tables_as_printed():
     rows = B.tables()
     assert [sum(r["table"] == t for r in rows) for t in (1, 2, 3)] == [36, 39, 35]

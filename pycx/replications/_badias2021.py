@@ -155,6 +155,38 @@ def power_fit(x_log10, y) -> dict:
 # Rules (stated before the full runs; each unit-tested with a true and a false case)
 
 
+def num(v) -> float:
+    """A measured number as float: None (how strict JSON writes NaN) becomes NaN, so a rule
+    reads a findings.json the same way it reads the run's own dict.
+
+    >>> num(None), num(2)
+    (nan, 2.0)
+    """
+    return math.nan if v is None else float(v)
+
+
+def nums(values) -> list:
+    """`num` over a sequence.
+
+    >>> nums([1, None])
+    [1.0, nan]
+    """
+    return [num(v) for v in values]
+
+
+def combine(verdicts):
+    """One verdict from several sub-verdicts: True when all are True, "partly" when any is
+    True or "partly", else False.
+
+    >>> combine([True, True]), combine([True, False]), combine(["partly"]), combine([False])
+    (True, 'partly', 'partly', False)
+    """
+    verdicts = list(verdicts)
+    if verdicts and all(v is True for v in verdicts):
+        return True
+    return "partly" if any(v in (True, "partly") for v in verdicts) else False
+
+
 def rule_fraction(flags, full: float = 1.0, part: float = 0.5):
     """True when at least `full` of the flags hold, "partly" when at least `part`, else False.
 
@@ -170,7 +202,7 @@ def rule_fraction(flags, full: float = 1.0, part: float = 0.5):
 
 def strictly_monotone(values, direction: int) -> bool:
     """Every step moves in `direction` (-1 falling, +1 rising)."""
-    d = np.diff(np.asarray(values, float))
+    d = np.diff(np.asarray(nums(values), float))
     return bool(len(d) and np.all(d * direction > 0))
 
 
@@ -191,6 +223,7 @@ def rule_r2(r2: float, paper: float, tol: float = 0.05):
     >>> rule_r2(0.74, 0.751), rule_r2(0.6, 0.751), rule_r2(0.42, 0.751)
     (True, 'partly', False)
     """
+    r2 = num(r2)
     if not math.isfinite(r2):
         return False
     return True if r2 >= paper - tol else ("partly" if r2 >= paper - 0.25 else False)
@@ -205,8 +238,8 @@ def rule_best_ranker(rho: dict, best: str = "gwc"):
     >>> rule_best_ranker({"gwc": 0.8, "gcc": 0.7, "gsc": 0.92})
     'partly'
     """
-    others = [v for k, v in rho.items() if k != best]
-    mine = rho[best]
+    others = [num(v) for k, v in rho.items() if k != best]
+    mine = num(rho[best])
     if not math.isfinite(mine):
         return False
     beaten = [mine > v for v in others if math.isfinite(v)]
@@ -220,7 +253,7 @@ def rule_gcc_equal(resnet_log10, plain_log10, rel: float = 0.05):
     >>> rule_gcc_equal([100.0, 200.0], [99.0, 199.0]), rule_gcc_equal([100.0], [50.0])
     (True, False)
     """
-    flags = [abs(r - p) <= rel * abs(p) for r, p in zip(resnet_log10, plain_log10)]
+    flags = [abs(r - p) <= rel * abs(p) for r, p in zip(nums(resnet_log10), nums(plain_log10))]
     return rule_fraction(flags, part=1e-9)
 
 
@@ -230,7 +263,7 @@ def rule_above(higher, lower):
     >>> rule_above([2, 3], [1, 2]), rule_above([2, 1], [1, 2]), rule_above([0], [1])
     (True, 'partly', False)
     """
-    return rule_fraction([h > lo for h, lo in zip(higher, lower)], part=1e-9)
+    return rule_fraction([h > lo for h, lo in zip(nums(higher), nums(lower))], part=1e-9)
 
 
 def rule_separated(higher, lower):
@@ -240,7 +273,9 @@ def rule_separated(higher, lower):
     >>> rule_separated([5, 4], [3, 2]), rule_separated([5, 2], [3, 1]), rule_separated([1], [3])
     (True, 'partly', False)
     """
-    if min(higher) > max(lower):
+    higher, lower = nums(higher), nums(lower)
+    finite = bool(higher and lower) and all(map(math.isfinite, higher + lower))
+    if finite and min(higher) > max(lower):
         return True
     pair = rule_above(higher, lower)
     return "partly" if pair in (True, "partly") else False
@@ -256,8 +291,10 @@ def rule_steeper_small(slopes: dict, small=(18, 34), large=(50, 101, 152)):
     >>> rule_steeper_small({18: -0.1, 34: -0.2, 50: -0.3, 101: -0.4, 152: -0.5})
     False
     """
-    s = [abs(slopes[d]) for d in small]
-    big = [abs(slopes[d]) for d in large]
+    s = [abs(num(slopes[d])) for d in small]
+    big = [abs(num(slopes[d])) for d in large]
+    if not (s and big) or not all(map(math.isfinite, s + big)):
+        return False
     if min(s) > max(big):
         return True
     return "partly" if np.mean(s) > np.mean(big) else False
@@ -270,7 +307,7 @@ def rule_compresses(gcip_log10: dict):
     >>> rule_compresses({"a": -3.0, "b": -1.0}), rule_compresses({"a": 2.0, "b": 1.0})
     (True, False)
     """
-    return rule_fraction([v < 0 for v in gcip_log10.values()], part=0.8)
+    return rule_fraction([num(v) < 0 for v in gcip_log10.values()], part=0.8)
 
 
 # ----------------------------------------------------------------------------------------------

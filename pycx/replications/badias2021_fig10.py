@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _badias2021 as B
-from .findings import claim, make_findings, write_findings
+from .findings import Rule, make_findings, write_findings
 
 TITLE = "GCIP and GCC of the tables' torchvision architectures, family orderings (fig. 10)"
 PAPER = B.PAPER
@@ -29,40 +29,48 @@ def family_series(models: dict, reading: str, key: str, families: dict) -> dict:
             if sum(n in models for n in names) >= 2}
 
 
-def verdicts(models: dict, reading: str) -> dict:
+def measurements(models: dict, reading: str) -> dict:
+    """The measured values of each claim under one reading (what its rule reads)."""
     gcip = family_series(models, reading, "gcip_log10", B.DEPTH_FAMILIES)
     gcc = family_series(models, reading, "gcc_log10", B.DEPTH_FAMILIES)
     every = {n: m[reading]["gcip_log10"] for n, m in models.items()}
     return {
-        "gcip_falls_with_depth": (B.rule_monotone(gcip, -1), {
+        "gcip_falls_with_depth": {
             "families_gcip_log10": gcip,
-            "strictly_falling": {f: B.strictly_monotone(v, -1) for f, v in gcip.items()}}),
-        "gcc_rises_with_depth": (B.rule_monotone(gcc, +1), {
+            "strictly_falling": {f: B.strictly_monotone(v, -1) for f, v in gcip.items()}},
+        "gcc_rises_with_depth": {
             "families_gcc_log10": gcc,
-            "strictly_rising": {f: B.strictly_monotone(v, +1) for f, v in gcc.items()}}),
-        "every_model_compresses": (B.rule_compresses(every), {
+            "strictly_rising": {f: B.strictly_monotone(v, +1) for f, v in gcc.items()}},
+        "every_model_compresses": {
             "gcip_log10": every,
             "gcip_above_1": sorted(n for n, v in every.items() if v >= 0),
             "width_families_gcip_log10": family_series(models, reading, "gcip_log10",
-                                                       B.WIDTH_FAMILIES)}),
+                                                       B.WIDTH_FAMILIES)},
     }
 
 
-TEXT = {
-    "gcip_falls_with_depth": (
-        "within each family GCIP falls (compression grows) with depth",
-        "log10 GCIP strictly decreasing along each depth family (ResNet, VGG, VGG-BN, DenseNet "
-        "121/169/201, ResNeXt, Wide ResNet, EfficientNet B0-B7): true for all, partly for at "
-        "least half, else false"),
-    "gcc_rises_with_depth": (
-        "within each family GCC rises with depth",
-        "log10 GCC strictly increasing along each depth family: true for all, partly for at "
-        "least half, else false"),
-    "every_model_compresses": (
-        "every architecture compresses its input: GCIP < 1 (the paper's reading that "
-        "compression grows along the network)",
-        "log10 GCIP < 0 for every architecture: true; for at least 80%: partly; else false"),
-}
+# Each rule reads the default reading's values at the top of the claim's measured dict; the
+# other reading's values (and the verdict the same rule gives them) are under "other_reading".
+RULE_GCIP = Rule(
+    "gcip_falls_with_depth",
+    "within each family GCIP falls (compression grows) with depth",
+    "log10 GCIP strictly decreasing along each depth family (ResNet, VGG, VGG-BN, DenseNet "
+    "121/169/201, ResNeXt, Wide ResNet, EfficientNet B0-B7): true for all, partly for at "
+    "least half, else false",
+    lambda m: B.rule_monotone(m["families_gcip_log10"], -1))
+RULE_GCC = Rule(
+    "gcc_rises_with_depth",
+    "within each family GCC rises with depth",
+    "log10 GCC strictly increasing along each depth family: true for all, partly for at "
+    "least half, else false",
+    lambda m: B.rule_monotone(m["families_gcc_log10"], +1))
+RULE_COMPRESSES = Rule(
+    "every_model_compresses",
+    "every architecture compresses its input: GCIP < 1 (the paper's reading that "
+    "compression grows along the network)",
+    "log10 GCIP < 0 for every architecture: true; for at least 80%: partly; else false",
+    lambda m: B.rule_compresses(m["gcip_log10"]))
+RULES = (RULE_GCIP, RULE_GCC, RULE_COMPRESSES)
 
 
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
@@ -72,15 +80,12 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     for r in rows:
         models.setdefault(r["torchvision"], r["zoo"])
     other = [x for x in B.READINGS if x != B.DEFAULT_READING][0]
-    mine, theirs = verdicts(models, B.DEFAULT_READING), verdicts(models, other)
-    claims = []
-    for key, (text, expected) in TEXT.items():
-        v, measured = mine[key]
-        ov, omeasured = theirs[key]
-        claims.append(claim(text, dict(measured, reading=B.DEFAULT_READING,
-                                       other_reading={"reading": other, "reproduces": ov,
-                                                      **omeasured}),
-                            v, key=key, expected=expected))
+    mine, theirs = measurements(models, B.DEFAULT_READING), measurements(models, other)
+    claims = [rule(dict(mine[rule.key], reading=B.DEFAULT_READING,
+                        other_reading={"reading": other,
+                                       "reproduces": rule(theirs[rule.key])["reproduces"],
+                                       **theirs[rule.key]}))
+              for rule in RULES]
     figures = _plot(out, models)
     settings = {"models": sorted(models), "quick_models": B.QUICK_MODELS if quick else None,
                 "readings": list(B.READINGS), "verdict_reading": B.DEFAULT_READING,

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _badias2021 as B
-from .findings import claim, make_findings, write_findings
+from .findings import Rule, make_findings, write_findings
 
 TITLE = "GWC, GCC, GSC against the printed ImageNet top-1/top-5: power-fit R^2, ranking (fig. 11)"
 PAPER = B.PAPER
@@ -49,38 +49,48 @@ def analyse(rows, reading: str) -> dict:
     return out
 
 
-def rules(a: dict) -> dict:
-    """Verdicts of one analysis (dict of subset -> `analyse` result)."""
-    t1 = a["table1"]
-    fit = {acc: B.rule_r2(t1[acc]["gwc"]["power_fit"]["r2"], B.PAPER_R2[acc])
-           for acc in ("top1", "top5")}
-    corr = [t1["top1"][m]["spearman"] > 0 and t1["top1"][m]["spearman_p"] < 0.05
-            for m in ("gcc", "gsc")]
-    best = [B.rule_best_ranker({m: t1[acc][m]["spearman"] for m in METRICS})
-            for acc in ("top1", "top5")]
-    return {"gwc_power_fit_top1": fit["top1"], "gwc_power_fit_top5": fit["top5"],
-            "gcc_gsc_correlate": B.rule_fraction(corr, part=0.5),
-            "gwc_ranks_best": True if all(b is True for b in best) else
-            ("partly" if any(b in (True, "partly") for b in best) else False)}
+def _fit_verdict(acc: str):
+    return lambda m: B.rule_r2(m["table1"]["gwc_fit"]["r2"], B.PAPER_R2[acc])
 
 
-TEXT = {
-    "gwc_power_fit_top1": (
-        "a power function of GWC fits top-1 accuracy with R^2 = 0.751",
-        "Table 1 (n as measured): R^2 of acc = a GWC^b >= 0.701 (paper - 0.05): true; "
-        ">= 0.501: partly; below: false. Tables 1-3 reported beside it"),
-    "gwc_power_fit_top5": (
-        "a power function of GWC fits top-5 accuracy with R^2 = 0.755",
-        "Table 1: R^2 >= 0.705: true; >= 0.505: partly; below: false. Tables 1-3 reported"),
-    "gcc_gsc_correlate": (
-        "GCC and GSC both correlate with the accuracy (fig. 11 a, b)",
-        "Table 1, top-1: Spearman rho > 0 with p < 0.05 for both GCC and GSC: true; for one: "
-        "partly; none: false"),
-    "gwc_ranks_best": (
-        "GWC = GCC * GSC relates to accuracy more tightly than GCC or GSC alone",
-        "Table 1: Spearman rho(GWC, acc) above both rho(GCC) and rho(GSC) for top-1 and top-5: "
-        "true; above at least one of them for either: partly; else false"),
-}
+def _correlate(m: dict):
+    t1 = m["table1"]
+    return B.rule_fraction([B.num(t1[x]["spearman"]) > 0 and B.num(t1[x]["spearman_p"]) < 0.05
+                            for x in ("gcc", "gsc")], part=0.5)
+
+
+def _ranks_best(m: dict):
+    return B.combine(B.rule_best_ranker({x: m["table1"][acc][x] for x in METRICS})
+                     for acc in ("top1", "top5"))
+
+
+# Each rule reads the default reading's values at the top of the claim's measured dict
+# (``table1`` and ``tables123``, see `_measured`); the other reading's values and the verdict
+# the same rule gives them are under "other_reading".
+RULE_FIT1 = Rule(
+    "gwc_power_fit_top1",
+    "a power function of GWC fits top-1 accuracy with R^2 = 0.751",
+    "Table 1 (n as measured): R^2 of acc = a GWC^b >= 0.701 (paper - 0.05): true; >= 0.501: "
+    "partly; below: false. Tables 1-3 reported beside it",
+    _fit_verdict("top1"))
+RULE_FIT5 = Rule(
+    "gwc_power_fit_top5",
+    "a power function of GWC fits top-5 accuracy with R^2 = 0.755",
+    "Table 1: R^2 >= 0.705: true; >= 0.505: partly; below: false. Tables 1-3 reported",
+    _fit_verdict("top5"))
+RULE_CORRELATE = Rule(
+    "gcc_gsc_correlate",
+    "GCC and GSC both correlate with the accuracy (fig. 11 a, b)",
+    "Table 1, top-1: Spearman rho > 0 with p < 0.05 for both GCC and GSC: true; for one: "
+    "partly; none: false",
+    _correlate)
+RULE_RANKS = Rule(
+    "gwc_ranks_best",
+    "GWC = GCC * GSC relates to accuracy more tightly than GCC or GSC alone",
+    "Table 1: Spearman rho(GWC, acc) above both rho(GCC) and rho(GSC) for top-1 and top-5: "
+    "true; above at least one of them for either: partly; else false",
+    _ranks_best)
+RULES = (RULE_FIT1, RULE_FIT5, RULE_CORRELATE, RULE_RANKS)
 
 
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
@@ -91,15 +101,14 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     other = [x for x in B.READINGS if x != B.DEFAULT_READING][0]
     an = {reading: {name: analyse(s, reading) for name, s in sets.items()}
           for reading in B.READINGS}
-    ver = {reading: rules(an[reading]) for reading in B.READINGS}
     claims = []
-    for key, (text, expected) in TEXT.items():
-        measured = {"reading": B.DEFAULT_READING,
-                    "paper_r2": B.PAPER_R2, **_measured(key, an[B.DEFAULT_READING]),
-                    "other_reading": {"reading": other, "reproduces": ver[other][key],
-                                      **_measured(key, an[other])}}
-        claims.append(claim(text, measured, ver[B.DEFAULT_READING][key], key=key,
-                            expected=expected))
+    for rule in RULES:
+        theirs = _measured(rule.key, an[other])
+        claims.append(rule({"reading": B.DEFAULT_READING, "paper_r2": B.PAPER_R2,
+                            **_measured(rule.key, an[B.DEFAULT_READING]),
+                            "other_reading": {"reading": other,
+                                              "reproduces": rule(theirs)["reproduces"],
+                                              **theirs}}))
     figures = _plot(out, sets["tables123"], an)
     r2_table = {reading: {name: {acc: {m: an[reading][name][acc][m]["power_fit"]["r2"]
                                        for m in METRICS} for acc in ("top1", "top5")}

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _badias2021 as B
-from .findings import claim, make_findings, write_findings
+from .findings import Rule, make_findings, write_findings
 
 TITLE = "Symmetric linear autoencoder: GCIP returns to 1, GCC rises (fig. 7)"
 PAPER = B.PAPER
@@ -42,7 +42,7 @@ def rule_returns_to_one(gcip_log10: dict, tol: float = TOL_LOG10):
     >>> rule_returns_to_one({"a": 0.0, "b": 1e-12}), rule_returns_to_one({"a": 0.3})
     (True, False)
     """
-    return B.rule_fraction([abs(v) <= tol for v in gcip_log10.values()], part=1e-9)
+    return B.rule_fraction([abs(B.num(v)) <= tol for v in gcip_log10.values()], part=1e-9)
 
 
 def rule_gcc_rises(curves: dict):
@@ -54,6 +54,7 @@ def rule_gcc_rises(curves: dict):
     """
     flags = []
     for c in curves.values():
+        c = B.nums(c)
         d = np.diff(c)
         flags.append(bool(len(d) and np.mean(d > 0) >= 0.5 and c[-1] > c[0]))
     return B.rule_fraction(flags, part=1e-9)
@@ -66,7 +67,29 @@ def rule_differs(gcip_log10: dict, min_abs: float = 0.01):
     >>> rule_differs({"relu": -0.7}), rule_differs({"relu": 0.0})
     (True, False)
     """
-    return B.rule_fraction([abs(v) > min_abs for v in gcip_log10.values()], part=1e-9)
+    return B.rule_fraction([abs(B.num(v)) > min_abs for v in gcip_log10.values()], part=1e-9)
+
+
+# The rules read the claim's measured dict: ``{model: {"gcip_log10": ..., ...}}``.
+RULE_RETURNS = Rule(
+    "gcip_returns_to_one",
+    "the symmetric linear autoencoder returns to GCIP = 1 at the output",
+    f"|log10 GCIP| <= {TOL_LOG10:g} for the FC and the conv autoencoder: true; one: partly; "
+    "none: false",
+    lambda m: rule_returns_to_one({n: v["gcip_log10"] for n, v in m.items()}))
+RULE_GCC = Rule(
+    "gcc_rises",
+    "the cumulative complexity rises through most layers (GCC > 0)",
+    "cumulative log10 complexity rises at >= half of the layers and ends above its first "
+    "value, for both: true; one: partly; none: false",
+    lambda m: rule_gcc_rises({n: v["complexity_curve_log10"] for n, v in m.items()}))
+RULE_VARIANTS = Rule(
+    "variants_differ",
+    "a non-linear or non-symmetric autoencoder does not return to GCIP = 1",
+    "|log10 GCIP| > 0.01 for the ReLU and the truncated variant: true; one: partly; none: "
+    "false",
+    lambda m: rule_differs({n: v["gcip_log10"] for n, v in m.items()}))
+RULES = (RULE_RETURNS, RULE_GCC, RULE_VARIANTS)
 
 
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
@@ -81,26 +104,11 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     sym = ("linear_fc", "linear_conv")
     var = ("relu_fc", "asymmetric_fc")
     claims = [
-        claim("the symmetric linear autoencoder returns to GCIP = 1 at the output",
-              {n: {"gcip_log10": res[n]["gcip_log10"], "local_p": res[n]["local_p"]}
-               for n in sym},
-              rule_returns_to_one({n: res[n]["gcip_log10"] for n in sym}),
-              key="gcip_returns_to_one",
-              expected=f"|log10 GCIP| <= {TOL_LOG10:g} for the FC and the conv autoencoder: "
-                       "true; one: partly; none: false"),
-        claim("the cumulative complexity rises through most layers (GCC > 0)",
-              {n: {"complexity_curve_log10": res[n]["complexity_curve_log10"],
-                   "gcc_log10": res[n]["gcc_log10"]} for n in sym},
-              rule_gcc_rises({n: res[n]["complexity_curve_log10"] for n in sym}),
-              key="gcc_rises",
-              expected="cumulative log10 complexity rises at >= half of the layers and ends "
-                       "above its first value, for both: true; one: partly; none: false"),
-        claim("a non-linear or non-symmetric autoencoder does not return to GCIP = 1",
-              {n: {"gcip_log10": res[n]["gcip_log10"]} for n in var},
-              rule_differs({n: res[n]["gcip_log10"] for n in var}),
-              key="variants_differ",
-              expected="|log10 GCIP| > 0.01 for the ReLU and the truncated variant: true; one: "
-                       "partly; none: false"),
+        RULE_RETURNS({n: {"gcip_log10": res[n]["gcip_log10"], "local_p": res[n]["local_p"]}
+                      for n in sym}),
+        RULE_GCC({n: {"complexity_curve_log10": res[n]["complexity_curve_log10"],
+                      "gcc_log10": res[n]["gcc_log10"]} for n in sym}),
+        RULE_VARIANTS({n: {"gcip_log10": res[n]["gcip_log10"]} for n in var}),
     ]
     figures = _plot(out, res, sym)
     findings = make_findings("badias2021-fig7", PAPER, TITLE, quick=quick, seeds=[seed],

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _badias2021 as B
-from .findings import claim, make_findings, write_findings
+from .findings import Rule, make_findings, write_findings
 
 TITLE = "ResNet vs PlainNet 18-152: GCC equal, GCIP(ResNet) > GCIP(Plain), waves, slopes (fig. 8)"
 PAPER = B.PAPER
@@ -44,11 +44,68 @@ def rule_waves(resnet_fraction: dict, plain_merges: dict):
     >>> rule_waves({18: 0.9, 34: 0.7}, {18: 0, 34: 0}), rule_waves({18: 0.0}, {18: 0})
     (True, False)
     """
-    flags = [f >= 0.5 for f in resnet_fraction.values()]
+    flags = [B.num(f) >= 0.5 for f in resnet_fraction.values()]
     if all(flags) and flags and not any(plain_merges.values()):
         return True
     return "partly" if any(flags) else False
 
+
+
+FAMILIES = ("resnet", "plainnet")
+
+
+def _per_depth(m: dict, key: str) -> dict:
+    return dict(zip(m["depths"], m[key]))
+
+
+def _steeper(m: dict):
+    small = tuple(d for d in m["depths"] if d in (18, 34))
+    large = tuple(d for d in m["depths"] if d not in (18, 34))
+    return B.combine(B.rule_steeper_small(_per_depth(m, f"{f}_slope"), small, large)
+                     for f in FAMILIES)
+
+
+# The rules read the claim's measured dict (lists over ``depths``).
+RULE_GCC_EQUAL = Rule(
+    "gcc_nearly_equal",
+    "GCC of ResNet-d and PlainNet-d nearly equal (fig. 8 right: 'very small differences')",
+    "|log10 GCC(ResNet) - log10 GCC(Plain)| <= 5% of log10 GCC(Plain) at every depth: true; "
+    "at some depths: partly; none: false",
+    lambda m: B.rule_gcc_equal(m["resnet_gcc_log10"], m["plainnet_gcc_log10"]))
+RULE_GCC_DEPTH = Rule(
+    "gcc_rises_with_depth",
+    "GCC rises with depth in both families",
+    "log10 GCC strictly increasing over the depths in each family: true for both; one: "
+    "partly; none: false",
+    lambda m: B.rule_monotone({f: m[f"{f}_gcc_log10"] for f in FAMILIES}, +1))
+RULE_GCIP_ABOVE = Rule(
+    "gcip_resnet_above_plain",
+    "GCIP(ResNet) above GCIP(PlainNet); every PlainNet compresses more than any ResNet",
+    "min GCIP(ResNet) > max GCIP(Plain): true; GCIP(ResNet-d) > GCIP(Plain-d) at some depth "
+    "only: partly; at none: false",
+    lambda m: B.rule_separated(m["resnet_gcip_log10"], m["plainnet_gcip_log10"]))
+RULE_GCIP_DEPTH = Rule(
+    "gcip_falls_with_depth",
+    "GCIP falls with depth within each family",
+    "log10 GCIP strictly decreasing over the depths in each family: true for both; one: "
+    "partly; none: false",
+    lambda m: B.rule_monotone({f: m[f"{f}_gcip_log10"] for f in FAMILIES}, -1))
+RULE_WAVES = Rule(
+    "waves_at_merges",
+    "the ResNet power curve makes 'waves' at the merges (the shortcut's power wins)",
+    "power curve rises at >= half the merges of every ResNet and PlainNets have no merge: "
+    "true; for some ResNets: partly; none: false",
+    lambda m: rule_waves(_per_depth(m, "resnet_fraction_rising"),
+                         _per_depth(m, "plainnet_merges")))
+RULE_STEEPER = Rule(
+    "steeper_small_models",
+    "the power curves of 18/34 are steeper than those of the deeper models",
+    "per family: every |slope| of 18/34 above every |slope| of the deeper models true, mean "
+    "above mean partly; claim true when both families are true, partly when either is at "
+    "least partly, else false",
+    _steeper)
+RULES = (RULE_GCC_EQUAL, RULE_GCC_DEPTH, RULE_GCIP_ABOVE, RULE_GCIP_DEPTH, RULE_WAVES,
+         RULE_STEEPER)
 
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     from pycx.models import imagenet_resnet
@@ -73,60 +130,25 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     gcc = {f: col(f, "gcc_log10") for f in res}
     slopes = {f: {d: res[f][d]["gcip_log10"] / res[f][d]["n_local"] for d in depths}
               for f in res}
-    small, large = (18, 34), tuple(d for d in depths if d not in (18, 34))
-    claims = [
-        claim("GCC of ResNet-d and PlainNet-d nearly equal (fig. 8 right: 'very small "
-              "differences')",
-              {"depths": depths, "resnet_gcc_log10": gcc["resnet"],
-               "plainnet_gcc_log10": gcc["plainnet"],
-               "relative_difference_of_log10": [abs(r - p) / abs(p) for r, p in
-                                                zip(gcc["resnet"], gcc["plainnet"])]},
-              B.rule_gcc_equal(gcc["resnet"], gcc["plainnet"]), key="gcc_nearly_equal",
-              expected="|log10 GCC(ResNet) - log10 GCC(Plain)| <= 5% of log10 GCC(Plain) at "
-                       "every depth: true; at some depths: partly; none: false"),
-        claim("GCC rises with depth in both families",
-              {"depths": depths, **{f"{f}_gcc_log10": gcc[f] for f in res}},
-              B.rule_monotone(gcc, +1), key="gcc_rises_with_depth",
-              expected="log10 GCC strictly increasing over the depths in each family: true "
-                       "for both; one: partly; none: false"),
-        claim("GCIP(ResNet) above GCIP(PlainNet); every PlainNet compresses more than any "
-              "ResNet",
-              {"depths": depths, **{f"{f}_gcip_log10": gcip[f] for f in res}},
-              B.rule_separated(gcip["resnet"], gcip["plainnet"]), key="gcip_resnet_above_plain",
-              expected="min GCIP(ResNet) > max GCIP(Plain): true; GCIP(ResNet-d) > "
-                       "GCIP(Plain-d) at some depth only: partly; at none: false"),
-        claim("GCIP falls with depth within each family",
-              {"depths": depths, **{f"{f}_gcip_log10": gcip[f] for f in res}},
-              B.rule_monotone(gcip, -1), key="gcip_falls_with_depth",
-              expected="log10 GCIP strictly decreasing over the depths in each family: true "
-                       "for both; one: partly; none: false"),
-    ]
     frac = {d: res["resnet"][d]["rises_at_merges"] / max(res["resnet"][d]["n_merges"], 1)
             for d in depths}
-    claims.append(claim(
-        "the ResNet power curve makes 'waves' at the merges (the shortcut's power wins)",
-        {"depths": depths, "resnet_merges": col("resnet", "n_merges"),
-         "resnet_rises_at_merges": col("resnet", "rises_at_merges"),
-         "resnet_fraction_rising": [frac[d] for d in depths],
-         "plainnet_merges": col("plainnet", "n_merges")},
-        rule_waves(frac, {d: res["plainnet"][d]["n_merges"] for d in depths}),
-        key="waves_at_merges",
-        expected="power curve rises at >= half the merges of every ResNet and PlainNets have "
-                 "no merge: true; for some ResNets: partly; none: false"))
-    steep = {f: B.rule_steeper_small(slopes[f], small, large) for f in res}
-    both = [steep["resnet"], steep["plainnet"]]
-    claims.append(claim(
-        "the power curves of 18/34 are steeper than those of the deeper models",
-        {"depths": depths, "slope_definition": "log10 GCIP / number of local layers",
-         **{f"{f}_slope": [slopes[f][d] for d in depths] for f in res},
-         **{f"{f}_n_local": col(f, "n_local") for f in res},
-         "per_family": steep},
-        True if all(v is True for v in both) else
-        ("partly" if any(v in (True, "partly") for v in both) else False),
-        key="steeper_small_models",
-        expected="per family: every |slope| of 18/34 above every |slope| of the deeper models "
-                 "true, mean above mean partly; claim true when both families are true, "
-                 "partly when either is at least partly, else false"))
+    claims = [
+        RULE_GCC_EQUAL({"depths": depths, "resnet_gcc_log10": gcc["resnet"],
+                        "plainnet_gcc_log10": gcc["plainnet"],
+                        "relative_difference_of_log10": [abs(r - p) / abs(p) for r, p in
+                                                         zip(gcc["resnet"], gcc["plainnet"])]}),
+        RULE_GCC_DEPTH({"depths": depths, **{f"{f}_gcc_log10": gcc[f] for f in res}}),
+        RULE_GCIP_ABOVE({"depths": depths, **{f"{f}_gcip_log10": gcip[f] for f in res}}),
+        RULE_GCIP_DEPTH({"depths": depths, **{f"{f}_gcip_log10": gcip[f] for f in res}}),
+        RULE_WAVES({"depths": depths, "resnet_merges": col("resnet", "n_merges"),
+                    "resnet_rises_at_merges": col("resnet", "rises_at_merges"),
+                    "resnet_fraction_rising": [frac[d] for d in depths],
+                    "plainnet_merges": col("plainnet", "n_merges")}),
+        RULE_STEEPER({"depths": depths,
+                      "slope_definition": "log10 GCIP / number of local layers",
+                      **{f"{f}_slope": [slopes[f][d] for d in depths] for f in res},
+                      **{f"{f}_n_local": col(f, "n_local") for f in res}}),
+    ]
 
     figures = _plot(out, res, depths)
     settings = {**cfg, "input": [1, 3, 224, 224], "models": "pycx.models.imagenet_resnet "
