@@ -22,8 +22,8 @@ if not ROOT.is_dir():
 #   base <- reference <- kernels <- estimators <- {gates, compat, models, datasets} <- metrics
 #        <- {analysis, train} <- report <- {replications, integrations} <- cli
 LAYERS = [
-    {"pycx._validate", "pycx._json", "pycx._io", "pycx._build", "pycx._progress", "pycx._cpu",
-     "pycx._cuda"},
+    {"pycx._validate", "pycx._json", "pycx._io", "pycx._build", "pycx._progress", "pycx._pool",
+     "pycx._cpu", "pycx._cuda"},
     {"pycx.reference"},
     {"pycx.kernels"},
     {"pycx.estimators"},
@@ -229,3 +229,14 @@ def test_architecture_doc_names_every_package():
                       for p in ROOT.rglob("__init__.py") if p.parent != ROOT)
     missing = [p for p in packages if f"`{p}/`" not in text]
     assert not missing, f"docs/architecture.md does not describe: {missing}"
+
+
+def test_executor_pool_is_in_the_base_layer():
+    # The estimators (the chain rule's fits) and the analysis (metric groups, checkpoints) run
+    # work units on one pool: it sits below both, in the base layer, and imports only that.
+    graph = _graph()
+    assert _group("pycx._pool") == (0, "base")
+    assert all(_group(d)[0] == 0 for d in graph["pycx._pool"])
+    users = {_group(m)[1] for m, deps in graph.items() if "pycx._pool" in deps and m != "pycx"}
+    assert {"pycx.estimators", "pycx.analysis"} <= users
+    assert "pycx.estimators._pool" not in graph

@@ -29,7 +29,7 @@ import numpy as np
 
 from .._validate import check_int
 from ..estimators.registry import DEFAULT_XGB as _DEFAULT_XGB, OPTION_GROUPS, parse_estimators
-from ..estimators._pool import check_executor
+from .._pool import check_executor
 from .groups import GroupContext, Timings, run_groups
 from .kmeans_inputs import as_inputs, tap_inputs
 from .table import (JANIK_COLUMNS, KDE_COLUMNS, METRIC_GROUPS, RELEVANCE_COLUMNS, _STRING_COLUMNS,

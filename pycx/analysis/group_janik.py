@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from ..estimators._pool import Unit, UnitFailure, run_units
+from .._pool import Unit, UnitFailure, run_units
 from .groups import GroupContext, Timings
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..estimators._pool import Unit, UnitFailure, run_units
+from .._pool import Unit, UnitFailure, run_units
 from .groups import GroupContext, Timings
 
 

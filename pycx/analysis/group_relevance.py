@@ -9,7 +9,7 @@ May import: `pycx.estimators`, `pycx.reference`, `pycx.analysis.kmeans`, the bas
 from __future__ import annotations
 
 from .._progress import progress_iter
-from ..estimators._pool import submit
+from .._pool import submit
 from .groups import GroupContext
 from .kmeans import kmeans_curve
 

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Optional
 
-from ..estimators._pool import InlineExecutor, open_executor
+from .._pool import InlineExecutor, open_executor
 
 # Metric group -> the module that computes it (imported when the group runs).
 GROUP_MODULES = {"janik": "pycx.analysis.group_janik",
@@ -79,7 +79,7 @@ def run_groups(groups, records, ctx: GroupContext, executor=None) -> list:
     """Runs the metric groups `groups` on `records`: ``[rows of each group]``, in group order.
 
     executor None: one group after another in this thread. Otherwise (anything
-    `pycx.estimators._pool.check_executor` accepted) the executor is opened for this call and
+    `pycx._pool.check_executor` accepted) the executor is opened for this call and
     the groups run side by side, each submitting its units to it, then doing its in-process
     part (the groups write disjoint columns). Each group gets its own curves and timer, merged
     into ``ctx``'s in group order."""

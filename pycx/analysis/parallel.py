@@ -9,7 +9,7 @@ the workers estimate the previous one. Results are gathered in checkpoint order,
 is the same whatever ran where. A failing unit or checkpoint does not stop the others: the
 `AnalysisError` at the end names each failure and holds the partial report.
 
-May import: `pycx.analysis.analyze`, `pycx.analysis.table`, `pycx.estimators._pool`, the base
+May import: `pycx.analysis.analyze`, `pycx.analysis.table`, `pycx._pool`, the base
 layer; torch lazily.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .._validate import describe
-from ..estimators._pool import InlineExecutor, check_executor, open_executor
+from .._pool import InlineExecutor, check_executor, open_executor
 from .analyze import (AnalysisError, _failure_message, _parse_estimators, _parse_metrics,
                       analyze)
 from .checkpoint import load_checkpoint

@@ -1,6 +1,6 @@
 """`Tracker`: `analyze` during training, one `Report` over epochs.
 
-May import: `pycx.analysis.analyze`, `pycx.analysis.table`, `pycx.estimators._pool`, the base
+May import: `pycx.analysis.analyze`, `pycx.analysis.table`, `pycx._pool`, the base
 layer.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
 import numpy as np
 
 from .._validate import check_int, describe
-from ..estimators._pool import check_executor
+from .._pool import check_executor
 from .analyze import _parse_metrics, analyze
 from .table import Report
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import numpy as np
 
@@ -12,14 +11,6 @@ from ..kernels.packed import PackedBits
 
 # Rows unpacked at a time when a statistic needs the bits of a PackedBits (bounds memory).
 _UNPACK_CHUNK_ROWS = 1 << 20
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on (the affinity mask, not the machine's total)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # platforms without sched_getaffinity
-        return max(1, os.cpu_count() or 1)
 
 
 def h2(p) -> np.ndarray:

@@ -27,8 +27,8 @@ import numpy as np
 from .._progress import progress_iter
 from .._validate import check_choice, check_int, check_positive
 from ..kernels.packed import PackedBits
-from ._common import Result, as_packed_rows, available_cores, check_rows, h2, unpack_rows
-from ._pool import Unit, check_executor, open_executor, run_units
+from ._common import Result, as_packed_rows, check_rows, h2, unpack_rows
+from .._pool import Unit, available_cores, check_executor, open_executor, run_units
 
 if TYPE_CHECKING:
     import concurrent.futures

@@ -4,20 +4,29 @@ for one call ("threads", "processes"), largest-first submission, results in inpu
 Any `concurrent.futures.Executor` works, including a ``dask.distributed`` client's
 ``client.get_executor()`` (a ``Client`` itself is accepted and turned into its executor).
 Units are plain functions of numpy data, so that process and cluster workers need neither
-torch nor the caller's objects. May import: the base layer.
+torch nor the caller's objects. Base layer (estimators and analysis both run units here):
+may import the base layer only.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 from contextlib import contextmanager
 from typing import Any, Callable, NamedTuple
 
-from .._progress import progress_bar
-from .._validate import describe
-from ._common import available_cores
+from ._progress import progress_bar
+from ._validate import describe
 
 EXECUTOR_NAMES = ("threads", "processes")
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # platforms without sched_getaffinity
+        return max(1, os.cpu_count() or 1)
 
 
 class Unit(NamedTuple):
