@@ -72,13 +72,14 @@ _RUNS_CODE = ("this imports the module or runs the file, with your permissions: 
               "you trust")
 
 
-def _architecture_arguments(p) -> None:
-    """--model, --kwargs and --input-shape: an architecture run on one input shape, no data."""
+def _architecture_arguments(p, shape_required: bool = True) -> None:
+    """--model, --kwargs and --input-shape: an architecture run on one input shape, no data
+    (`shape_required` False: the command checks it, since --example may stand in for it)."""
     p.add_argument("--model", required=True,
                    help="MODULE:FACTORY, e.g. pycx.models:cifar_resnet, or path/to/file.py:Net; "
                         + _RUNS_CODE)
     p.add_argument("--kwargs", default="", help="factory arguments, like depth=56")
-    p.add_argument("--input-shape", required=True,
+    p.add_argument("--input-shape", required=shape_required,
                    help="shape of one input without the batch axis, like 3,224,224")
 
 
@@ -143,7 +144,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no tables or messages")
 
     p = sub.add_parser("algebra", help="layer-algebra table and plot of an architecture (no data)")
-    _architecture_arguments(p)
+    _architecture_arguments(p, shape_required=False)
+    p.add_argument("--example", default=None, metavar="FILE",
+                   help="instead of --input-shape: one input batch, batch axis first, from a "
+                        ".npy file (one positional input), an .npz file (one array: a "
+                        "positional input; several: keyword inputs named by the arrays, e.g. "
+                        "input_ids and attention_mask) or a .pt file (a tensor, a tuple of "
+                        "tensors for positional inputs, or a dict of tensors for keyword "
+                        "inputs); read without unpickling. Its values and dtypes are used "
+                        "(integer token ids, say), and the graph is read by torch.fx or, where "
+                        "that fails, torch.export on this example (--input-shape does the same "
+                        "on float zeros)")
+    # The choices are pycx.analysis.layer_algebra.CONV_KERNELS (kept literal here so that
+    # building the parser imports no torch; a test checks they agree).
+    p.add_argument("--conv-kernel", choices=("per_group", "all_inputs"), default="per_group",
+                   help="kernel size K of a grouped or depthwise convolution: per_group "
+                        "(default, K = k * C_in / groups, the inputs one filter reads) or "
+                        "all_inputs (K = k * C_in); the same where groups == 1 (definitions §6)")
     p.add_argument("--out", default=None, help="folder for algebra.csv, algebra.json, algebra.png")
     p.add_argument("--all-nodes", action="store_true", help="also list pass-through nodes")
     p.add_argument("--quiet", action="store_true", help="print only the summary line")
