@@ -172,6 +172,31 @@ def test_dbn_probabilities_and_transform_match_numpy():
         np.testing.assert_array_equal(bits.unpack(), (p > 0.5).astype(np.uint8))
 
 
+def test_binary_propagation_passes_each_state_up():
+    # The reference thresholds every layer below l at 0.5 before the next RBM reads it.
+    dbn = small_dbn()
+    x = np.random.default_rng(3).random((50, 6))
+    state = x
+    for l, r in enumerate(dbn.rbms, start=1):
+        W, a, b = params(r)
+        p = ref.p_h_given_v(state, W, b)
+        got = dbn.probabilities(torch.from_numpy(x), l, propagation="binary").numpy()
+        np.testing.assert_allclose(got, p, rtol=1e-12, atol=1e-14)  # float64 rounding
+        bits = dbn.transform(torch.from_numpy(x), l, propagation="binary")
+        np.testing.assert_array_equal(bits.unpack(), (p > 0.5).astype(np.uint8))
+        state = (p > 0.5).astype(np.float64)
+    # The two readings differ above H_1 on these O(1) weights (else the test shows nothing).
+    mf = dbn.probabilities(torch.from_numpy(x), dbn.n_layers).numpy()
+    assert np.abs(mf - got).max() > 1e-3
+
+
+@pytest.mark.parametrize("bad", ["binarised", None, 1])
+def test_unknown_propagation_is_refused(bad):
+    dbn = small_dbn()
+    with pytest.raises(ValueError, match="propagation"):
+        dbn.transform(torch.zeros(2, 6, dtype=torch.float64), 1, propagation=bad)
+
+
 def test_capture_records_one_gating_layer_per_hidden_layer():
     dbn = small_dbn()
     x = torch.rand(40, 6, generator=torch.Generator().manual_seed(4), dtype=torch.float64)

@@ -356,6 +356,17 @@ class RBM(nn.Module):
                              f"{len(self.history)} epochs; use a smaller lr")
 
 
+PROPAGATIONS = ("mean_field", "binary")
+
+
+def _check_propagation(propagation) -> bool:
+    """True for binary propagation; a clear error for anything but the two names."""
+    if not isinstance(propagation, str) or propagation not in PROPAGATIONS:
+        raise ValueError(f"argument 'propagation' must be one of {PROPAGATIONS}, got "
+                         f"{propagation!r}")
+    return propagation == "binary"
+
+
 def _check_sizes(sizes) -> list:
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         raise TypeError(f"argument 'sizes' must be a sequence of layer sizes, got {type(sizes).__name__}")
@@ -457,23 +468,40 @@ class DBN(nn.Module):
             p = getattr(self, f"h{l}")(rbm._pre_h(p))
         return p
 
-    def _up(self, x: torch.Tensor, layer: int) -> torch.Tensor:
-        for rbm in self.rbms[:layer]:
+    def _up(self, x: torch.Tensor, layer: int, binary: bool = False) -> torch.Tensor:
+        for i, rbm in enumerate(self.rbms[:layer]):
+            if binary and i:  # the layer below enters as its state, not its probabilities
+                x = (x > 0.5).to(x.dtype)
             x = torch.cat([torch.sigmoid(rbm._pre_h(c)) for c in x.split(_CHUNK_ROWS)])
         return x
 
-    def probabilities(self, x, layer: int) -> torch.Tensor:
-        """``P(h_l = 1 | x)`` of hidden layer `layer` (1..L) by the mean-field upward pass
-        (the input of RBM l+1 is ``P(h_l = 1 | input)``, docs/definitions.md §7)."""
-        x = self._visible("x", x)
-        return self._up(x, self._check_layer(layer))
+    def probabilities(self, x, layer: int, *, propagation: str = "mean_field") -> torch.Tensor:
+        """``P(h_l = 1 | input)`` of hidden layer `layer` (1..L) for visible rows `x`.
 
-    def transform(self, x, layer: int):
+        `propagation` says what each RBM above the first receives from the layer below:
+        ``"mean_field"`` (default) its probabilities ``P(h_{l-1} = 1 | input)`` (the input
+        the DBN is trained on, docs/definitions.md §7); ``"binary"`` its zero-temperature state
+        ``P(h_{l-1} = 1 | input) > 0.5`` as 0/1 (the paper binarises each layer's state; it
+        does not say whether the binarised or the mean value is passed up). Both read the
+        visible rows as they are and agree on H_1.
+
+        >>> import torch
+        >>> dbn = DBN([4, 3, 2], seed=0)
+        >>> x = torch.rand(5, 4, generator=torch.Generator().manual_seed(0))
+        >>> first = dbn.probabilities(x, 1, propagation="binary")
+        >>> bool(torch.equal(dbn.probabilities(x, 1), first))
+        True
+        """
+        x = self._visible("x", x)
+        return self._up(x, self._check_layer(layer), _check_propagation(propagation))
+
+    def transform(self, x, layer: int, *, propagation: str = "mean_field"):
         """Binarised states ``P(h_l = 1 | x) > 0.5`` of hidden layer `layer` (1..L), the paper's
         zero-temperature reading, as `PackedBits` (on the model's device) for
-        `pycx.resolution_relevance` and `pycx.analyze`."""
+        `pycx.resolution_relevance` and `pycx.analyze`. `propagation`: as in `probabilities`
+        (``"mean_field"`` by default; ``"binary"`` passes each layer's state up)."""
         import pycx
-        return pycx.pack_bits(self.probabilities(x, layer), 0.5)
+        return pycx.pack_bits(self.probabilities(x, layer, propagation=propagation), 0.5)
 
     def fit(self, data, *, epochs: Optional[int] = None, batch_size: int = 100, lr: float = 0.1,
             k: int = 1, persistent: bool = False, momentum: float = 0.0,

@@ -30,11 +30,34 @@ def settings(quick: bool, dataset: str) -> dict:
         sizes = QUICK_SIZES if mnist else DIGITS_QUICK_SIZES
         return {"sizes": sizes, "n_images": 1000, "epochs": 8, "batch_size": 50, "lr": 0.1,
                 "persistent": True, "k": 1, "n_seeds": 2, "gen_samples": 500, "gen_steps": 20,
-                "kmeans_max_log2": 8}
+                "kmeans_max_log2": 8, "random_init_stds": RANDOM_INIT_STDS,
+                "power_law_bootstrap": 100}
     sizes = PAPER_SIZES if mnist else DIGITS_SIZES
     return {"sizes": sizes, "n_images": None, "epochs": 20, "batch_size": 100, "lr": 0.1,
             "persistent": True, "k": 1, "n_seeds": 3, "gen_samples": 2000, "gen_steps": 200,
-            "kmeans_max_log2": 14}
+            "kmeans_max_log2": 14, "random_init_stds": RANDOM_INIT_STDS,
+            "power_law_bootstrap": 500}
+
+
+# "Epoch 0" controls: the DBN before training at these weight scales (W ~ N(0, std^2), zero
+# biases). The paper says only "random theta"; 0.01 is the usual RBM initialisation (and the
+# DBN's default), 0.1 a ten times larger one, so the control's dependence on the scale shows.
+RANDOM_INIT_STDS = (0.01, 0.1)
+
+# The paper's k-means reference for the m_k of fig. 2b is k = 2^12 clusters of M = 60,000
+# images (14.6 images per cluster on average); at another M the same mean cluster size is
+# k = 2^round(log2(M 2^12 / 60,000)) (2^8 at the 3,750 images of mnist5k).
+PAPER_M = 60000
+PAPER_KMEANS_K = 2 ** 12
+
+
+def kmeans_reference_k(m: int) -> int:
+    """The k-means k whose mean cluster size matches the paper's k = 2^12 at M = 60,000.
+
+    >>> kmeans_reference_k(60000), kmeans_reference_k(3750)
+    (4096, 256)
+    """
+    return 2 ** max(2, int(round(np.log2(m * PAPER_KMEANS_K / PAPER_M))))
 
 
 def load_data(n_images, seed: int = 0):
@@ -68,10 +91,11 @@ def shuffled_pixels(x, seed: int):
     return torch.gather(x, 1, keys.argsort(dim=1))
 
 
-def train_dbn(x, cfg: dict, seed: int, progress: bool, *, epochs=None):
+def train_dbn(x, cfg: dict, seed: int, progress: bool, *, epochs=None, init_std: float = 0.01,
+              sizes=None):
     from pycx.models import DBN
 
-    dbn = DBN(cfg["sizes"], seed=seed)
+    dbn = DBN(cfg["sizes"] if sizes is None else sizes, seed=seed, init_std=init_std)
     n_epochs = cfg["epochs"] if epochs is None else epochs
     if n_epochs:
         dbn.fit(x, epochs=n_epochs, batch_size=cfg["batch_size"], lr=cfg["lr"], k=cfg["k"],
@@ -79,59 +103,158 @@ def train_dbn(x, cfg: dict, seed: int, progress: bool, *, epochs=None):
     return dbn
 
 
-def layer_stats(dbn, x, y) -> list:
-    """Per hidden layer: definitions §3 statistics of the binarised states ``P(h | v) > 0.5``."""
+def layer_stats(dbn, x, y, *, propagation: str = "mean_field") -> list:
+    """Per hidden layer: definitions §3 statistics of the binarised states ``P(h | v) > 0.5``
+    (`propagation`: what each RBM receives from the layer below, see `DBN.probabilities`).
+    ``counts``: the frequency k_s of every distinct state (for the power-law test)."""
     import pycx
+    from pycx.kernels.state_counts import state_counts
 
     rows = []
     for layer in range(1, dbn.n_layers + 1):
-        rr = pycx.resolution_relevance(dbn.transform(x, layer), y)
+        bits = dbn.transform(x, layer, propagation=propagation)
+        rr = pycx.resolution_relevance(bits, y)
         rows.append({"layer": layer, "units": dbn.sizes[layer], "h_s": rr.h_s_normalized,
                      "h_k": rr.h_k_normalized, "beta": rr.beta_mle,
                      "classification_error": rr.classification_error, "n_states": rr.n_states,
-                     "k": rr.k.tolist(), "m_k": rr.m_k.tolist()})
+                     "k": rr.k.tolist(), "m_k": rr.m_k.tolist(),
+                     "counts": np.asarray(state_counts(bits).counts, dtype=np.int64)})
     return rows
 
 
+def defined_beta(rows) -> list:
+    """beta per layer, NaN where definitions §3 calls it undefined (< 3 distinct frequencies)."""
+    return [r["beta"] if r["beta"] is not None and len(r["k"]) >= 3 and np.isfinite(r["beta"])
+            else float("nan") for r in rows]
+
+
 def critical_layer(rows):
-    """First maximiser of H[s] + H[k] (1-based layer number)."""
-    s = [r["h_s"] + r["h_k"] for r in rows]
-    return rows[int(np.argmax(s))]["layer"]
+    """The critical layer (definitions §3, `pycx.reference.relevance.critical_layer`): 1-based
+    maximiser of H[s] + H[k] over the layers with H[k] > 0; None when no layer qualifies."""
+    from pycx.reference.relevance import critical_layer as crit
+    i = crit([(r["h_s"], r["h_k"]) for r in rows])
+    return None if i is None else rows[i]["layer"]
 
 
 def zipf_layer(rows):
-    """First layer whose finite beta is closest to 1 (None when no beta is finite)."""
+    """First layer whose defined beta is closest to 1 (None when no beta is defined)."""
     best, layer = np.inf, None
-    for r in rows:
-        b = r["beta"]
-        if b is not None and np.isfinite(b) and abs(b - 1.0) < best:
+    for r, b in zip(rows, defined_beta(rows)):
+        if np.isfinite(b) and abs(b - 1.0) < best:
             best, layer = abs(b - 1.0), r["layer"]
     return layer
 
 
-def kmeans_points(x, seed: int, max_log2: int) -> list:
-    """k-means baseline (definitions §3): ``H[s], H[k]`` (normalised) of the cluster sizes for
-    ``k = 2^2 .. 2^max_log2`` below M, on the 64 leading principal components of the
-    images (Lloyd, k-means++ centres with one candidate per step, at most 100 iterations)."""
-    import pycx
+def kmeans_points(x, seed: int, max_log2: int, *, keep_counts=()) -> list:
+    """k-means baseline (definitions §3) on the raw pixels, as the paper: ``H[s], H[k]``
+    (normalised) of the cluster sizes for ``k = 2^2 .. 2^max_log2`` below M (sklearn Lloyd,
+    float32, at most 100 iterations, from the first k centres of one k-means++ run with one
+    candidate per step, `pycx.analysis.kmeans`). The cluster sizes are kept for the k in
+    `keep_counts` (``counts``)."""
     from sklearn.cluster import KMeans, kmeans_plusplus
-    from sklearn.decomposition import PCA
 
-    data = np.asarray(x, dtype=np.float64)
-    if data.shape[1] > 64:
-        data = PCA(64, svd_solver="randomized", random_state=seed).fit_transform(data)
+    from pycx.reference.relevance import resolution_relevance as rr_counts
+
+    data = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+    ks = [2 ** p for p in range(2, max_log2 + 1) if 2 ** p < len(data)]
+    if not ks:
+        return []
+    centres = kmeans_plusplus(data, max(ks), n_local_trials=1, random_state=seed)[0]
     out = []
-    for p in range(2, max_log2 + 1):
-        k = 2 ** p
-        if k >= len(data):
-            break
-        centres, _ = kmeans_plusplus(data, k, random_state=seed, n_local_trials=1)
-        km = KMeans(n_clusters=k, init=centres, n_init=1, max_iter=100, random_state=seed)
-        labels = km.fit_predict(data)
-        onehot = (labels[:, None] == np.arange(k)[None, :]).astype(np.uint8)
-        rr = pycx.resolution_relevance(onehot)
-        out.append({"k_clusters": k, "h_s": rr.h_s_normalized, "h_k": rr.h_k_normalized,
-                    "beta": rr.beta_mle, "k": rr.k.tolist(), "m_k": rr.m_k.tolist()})
+    for k in ks:
+        km = KMeans(n_clusters=k, init=centres[:k], n_init=1, max_iter=100, random_state=seed)
+        counts = np.bincount(km.fit_predict(data), minlength=k)
+        counts = counts[counts > 0]
+        rr = rr_counts(counts)
+        kk, mk = np.unique(counts, return_counts=True)
+        row = {"k_clusters": k, "h_s": rr.h_s_normalized, "h_k": rr.h_k_normalized,
+               "k": kk.tolist(), "m_k": mk.tolist()}
+        if k in keep_counts:
+            row["counts"] = counts.astype(np.int64)
+        out.append(row)
+    return out
+
+
+# ---------------------------------------------------------------- power-law goodness of fit
+
+def _log_norm(a: float, log_k: np.ndarray) -> float:
+    z = -a * log_k
+    top = z.max()
+    return float(top + np.log(np.exp(z - top).sum()))
+
+
+def _fit_truncated(sum_log_k: float, n: int, log_k: np.ndarray) -> float:
+    from scipy.optimize import minimize_scalar
+
+    res = minimize_scalar(lambda a: a * sum_log_k + n * _log_norm(a, log_k),
+                          bounds=(1e-3, 30.0), method="bounded", options={"xatol": 1e-6})
+    return float(res.x)
+
+
+def _ks(sorted_counts: np.ndarray, cdf: np.ndarray) -> float:
+    # Empirical CDF at every k = 1..K_max against the model's, both right-continuous steps.
+    emp = np.searchsorted(sorted_counts, np.arange(1, cdf.size + 1), side="right")
+    return float(np.abs(emp / sorted_counts.size - cdf).max())
+
+
+# Fewer states than this leave a KS test without power (it cannot reject a power law of 5
+# states with 4 frequencies, whatever they are): the test is then undefined.
+MIN_STATES_FOR_TEST = 30
+
+
+def power_law_test(counts, n_samples: int, *, n_boot: int, seed: int) -> dict:
+    """Goodness of fit of ``m_k ~ k^-(beta+1)`` to the frequencies ``k_s`` of the distinct
+    states (Clauset, Shalizi & Newman 2009, with k_min = 1 fixed as in fig. 2b).
+
+    Model: the discrete power law truncated to the possible frequencies,
+    ``P(k) = k^-a / sum_{j=1..M} j^-a`` for k = 1..M (M = `n_samples`), fitted by maximum
+    likelihood (a in [0.001, 30]). Statistic: the Kolmogorov-Smirnov distance D between the
+    empirical and fitted CDFs. p-value: the fraction of `n_boot` synthetic samples (as many
+    states, drawn from the fitted law, each refitted) whose D is at least the data's; the
+    power law is plausible when p >= 0.1 (the paper's cited convention). Also: Vuong's
+    normalised log-likelihood ratio against a geometric law ``(1 - q) q^(k-1)`` fitted by
+    maximum likelihood (positive favours the power law) and its two-sided p-value.
+    Undefined (``p_value`` None) with fewer than three distinct frequencies, as beta, or
+    fewer than `MIN_STATES_FOR_TEST` states.
+
+    >>> import numpy as np
+    >>> r = power_law_test(np.array([1] * 60 + [2] * 15 + [3] * 7 + [4] * 4 + [8, 9, 20]), 200,
+    ...                    n_boot=50, seed=0)
+    >>> r["p_value"] >= 0.1, round(r["beta"], 2)
+    (True, 1.35)
+    """
+    from math import erfc, sqrt
+
+    c = np.sort(np.asarray(counts, dtype=np.int64))
+    m = int(n_samples)
+    out = {"n_states": int(c.size), "distinct_frequencies": int(np.unique(c).size),
+           "alpha": None, "beta": None, "ks": None, "p_value": None, "plausible": None,
+           "n_boot": int(n_boot), "lr_vs_geometric": None, "lr_p_value": None}
+    if c.size < MIN_STATES_FOR_TEST or np.unique(c).size < 3:
+        return out
+    log_k = np.log(np.arange(1, m + 1, dtype=np.float64))
+    a = _fit_truncated(float(np.log(c).sum()), int(c.size), log_k)
+    pmf = np.exp(-a * log_k - _log_norm(a, log_k))
+    cdf = np.minimum(np.cumsum(pmf), 1.0)
+    d = _ks(c, cdf)
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(int(n_boot)):
+        draw = np.sort(np.searchsorted(cdf, rng.random(c.size) * cdf[-1], side="right") + 1)
+        draw = np.minimum(draw, m)
+        ab = _fit_truncated(float(np.log(draw).sum()), int(draw.size), log_k)
+        cdf_b = np.minimum(np.cumsum(np.exp(-ab * log_k - _log_norm(ab, log_k))), 1.0)
+        hits += _ks(draw, cdf_b) >= d
+    p = hits / n_boot if n_boot else float("nan")
+    # Vuong's test against a geometric law on k >= 1 (MLE q = 1 - 1 / mean k).
+    q = 1.0 - 1.0 / float(c.mean())
+    l_pl = -a * np.log(c) - _log_norm(a, log_k)
+    l_geo = np.log1p(-q) + (c - 1) * (np.log(q) if q > 0 else -np.inf)
+    diff = l_pl - l_geo
+    sd = float(diff.std())
+    r = float(diff.sum() / (sd * sqrt(c.size))) if sd > 0 else float("nan")
+    out.update(alpha=a, beta=a - 1.0, ks=d, p_value=p, plausible=bool(p >= 0.1),
+               lr_vs_geometric=r, lr_p_value=erfc(abs(r) / sqrt(2.0)) if np.isfinite(r) else None)
     return out
 
 
