@@ -7,7 +7,7 @@ import numpy as np
 
 from .._validate import (GATE_DTYPES, as_host_array, check_binary, check_dtype, check_ndim,
                          describe)
-from ..kernels.packed import PackedBits
+from ..kernels.packed import PackedBits, check_padding
 
 # Rows unpacked at a time when a statistic needs the bits of a PackedBits (bounds memory).
 _UNPACK_CHUNK_ROWS = 1 << 20
@@ -55,13 +55,16 @@ def as_packed_rows(name: str, gates, *, allow_4d: bool = False) -> PackedBits:
     """Gates given as a `PackedBits` or an unpacked 0/1 array (bool, integer or float), as
     `PackedBits` rows. With ``allow_4d`` an ``(N, C, H, W)`` array gives per-sample rows."""
     if isinstance(gates, PackedBits):
+        # The one O(rows) check of a user's PackedBits (its words may have been written after
+        # packing); the kernels' trusted cores then take the rows derived from it unchecked.
+        check_padding(name, gates)
         return gates
-    from ..kernels.pack_bits import pack_bits
+    from ..kernels.pack_bits import _pack_rows_core
 
     arr = as_gate_array(name, gates, ndims=(2, 4) if allow_4d else (2,))
     if arr.ndim != 2:
         arr = arr.reshape(arr.shape[0], -1)
-    return pack_bits(arr)
+    return _pack_rows_core(arr)  # checked just above: dtype, 0/1 (validated once)
 
 
 def check_rows(name: str, packed: PackedBits, minimum: int = 1, why: str = "") -> None:

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Optional, Sequence
 import numpy as np
 
 from .._progress import progress_iter
-from .._validate import check_choice, check_int, check_labels, check_positive, label_codes
+from .._validate import (check_choice, check_int, check_labels, check_positive, check_threads,
+                         label_codes)
 from ..kernels.packed import PackedBits
 from ._common import Result, as_packed_rows, check_rows, column_ones
 
@@ -115,13 +116,13 @@ def _log_weighted_kernel_sums(a: PackedBits, b: PackedBits, weights: np.ndarray,
                               s2: float) -> np.ndarray:
     """``log sum_k w_k exp(-h(a_j, b_k) / (2 s2))`` by log-sum-exp over tiles of a's rows
     (memory: tile x rows of b); ``s2 = 0`` is the limit ``K = 1[h = 0]``."""
-    from ..kernels.kde_sums import hamming_distances
+    from ..kernels.kde_sums import _hamming_distances_core
 
     out = np.empty(a.n_rows)
     log_w = np.log(weights.astype(np.float64))
     for start in range(0, a.n_rows, _TILE_ROWS):
         stop = min(start + _TILE_ROWS, a.n_rows)
-        h = hamming_distances(a[start:stop], b).astype(np.float64)
+        h = _hamming_distances_core(a[start:stop], b).astype(np.float64)
         if s2 == 0.0:
             logits = np.where(h == 0, 0.0, -np.inf) + log_w
         else:
@@ -164,6 +165,7 @@ def kde_entropy(gates: "npt.ArrayLike | PackedBits", *, alpha: Optional[float] =
     """
     packed, layer = _rows_and_kind(gates, layer)
     check_rows("gates", packed)
+    nthreads = check_threads(threads)
     n = packed.n_rows
     y = None if labels is None else check_labels("labels", labels, n)
     alpha, variance, s2 = _bandwidth(packed, alpha, bandwidth, layer)
@@ -172,9 +174,11 @@ def kde_entropy(gates: "npt.ArrayLike | PackedBits", *, alpha: Optional[float] =
     if s2 == 0.0:  # every kernel is 1[identical]: the sums are the counts themselves
         log_totals = np.log(counts.astype(np.float64))
     else:
-        from ..kernels.kde_sums import kde_sums
+        # The trusted core: states and counts were built here, s2 > 0 (validated once, above).
+        from ..kernels.kde_sums import _kde_sums_core
 
-        log_totals = np.log(kde_sums(states, s2=s2, weights=counts, threads=threads).total)
+        log_totals = np.log(_kde_sums_core(states, None, s2, counts.astype(np.float64), None,
+                                           None, nthreads).total)
     h = _weighted_entropy(log_totals, counts, np.full(counts.shape, math.log(n)), n)
 
     h_given_y = mi = None
@@ -189,10 +193,11 @@ def kde_entropy(gates: "npt.ArrayLike | PackedBits", *, alpha: Optional[float] =
         if s2 == 0.0:
             log_same = np.log(pair_counts.astype(np.float64))
         else:
-            from ..kernels.kde_sums import kde_sums
+            from ..kernels.kde_sums import _kde_sums_core
 
-            same = kde_sums(states[pair_state], s2=s2, weights=pair_counts, labels=pair_label,
-                            threads=threads).same_label
+            # pair_label: dense codes 0..K-1 already (every class holds a pair).
+            same = _kde_sums_core(states[pair_state], None, s2, pair_counts.astype(np.float64),
+                                  pair_label, None, nthreads).same_label
             log_same = np.log(same)
         h_given_y = _weighted_entropy(log_same, pair_counts, np.log(class_sizes[pair_label]), n)
         mi = h - h_given_y
@@ -239,7 +244,7 @@ def kde_concat_profile(parts: "Sequence[npt.ArrayLike | PackedBits]", *,
     >>> bool(np.allclose(profile, direct, rtol=1e-12, atol=0))
     True
     """
-    from ..kernels.kde_sums import hamming_distances
+    from ..kernels.kde_sums import _hamming_distances_core
 
     if isinstance(parts, (PackedBits, np.ndarray)) or not hasattr(parts, "__len__"):
         raise TypeError(f"argument 'parts' must be a sequence of per-sample gate rows, got "
@@ -250,6 +255,7 @@ def kde_concat_profile(parts: "Sequence[npt.ArrayLike | PackedBits]", *,
         raise ValueError(f"argument 'layers' must give one kind per part ({len(parts)}), got "
                          f"{layers!r}")
     tile_rows = check_int("tile_rows", tile_rows, minimum=1)
+    nthreads = check_threads(threads)
     packed, kinds = [], []
     for i, part in enumerate(parts):
         rows = as_packed_rows(f"parts[{i}]", part, allow_4d=True)
@@ -290,7 +296,7 @@ def kde_concat_profile(parts: "Sequence[npt.ArrayLike | PackedBits]", *,
         stop = min(start + tile_rows, n)
         dist = np.zeros((stop - start, n), dtype=np.int64)
         for i in range(n_parts - 1, -1, -1):
-            dist += hamming_distances(packed[i][start:stop], packed[i], threads=threads)
+            dist += _hamming_distances_core(packed[i][start:stop], packed[i], nthreads)
             if s2[i] == 0.0:  # the small-bandwidth limit K = 1[h = 0]
                 total = (dist == 0).sum(axis=1).astype(np.float64)
             else:
@@ -319,7 +325,7 @@ def _synthetic_rows(p: np.ndarray, n: int, seed: int) -> PackedBits:
     uniforms of ``synthetic_rng(seed).random((n, d))`` (row by row, C order), decided from
     the generator's raw words in chunks of rows, so that no matrix of n x d numbers is held
     whole."""
-    from ..kernels.pack_bits import pack_bits
+    from ..kernels.pack_bits import _pack_rows_core
 
     rng = synthetic_rng(seed)
     d = p.shape[0]
@@ -336,7 +342,7 @@ def _synthetic_rows(p: np.ndarray, n: int, seed: int) -> PackedBits:
         rows = min(chunk, n - start)
         raw = rng.bit_generator.random_raw(rows * d).reshape(rows, d)
         raw >>= np.uint64(11)
-        parts.append(pack_bits(raw < threshold).words)
+        parts.append(_pack_rows_core(raw < threshold).words)
     return PackedBits(np.ascontiguousarray(np.concatenate(parts)), d, _trusted=True)
 
 
@@ -358,7 +364,7 @@ def kde_total_correlation(gates: "npt.ArrayLike | PackedBits", *, alpha: Optiona
     >>> abs(kde_total_correlation(z).total_correlation) < 0.5
     True
     """
-    from ..kernels.kde_sums import kde_sums
+    from ..kernels.kde_sums import _kde_sums_core
 
     if not isinstance(leave_one_out, (bool, np.bool_)):
         raise TypeError(f"argument 'leave_one_out' must be a bool, got "
@@ -370,6 +376,7 @@ def kde_total_correlation(gates: "npt.ArrayLike | PackedBits", *, alpha: Optiona
     else:
         check_rows("gates", packed)
     seed = check_int("seed", seed, minimum=0)
+    nthreads = check_threads(threads)
     n = packed.n_rows
     alpha, variance, s2 = _bandwidth(packed, alpha, bandwidth, layer)
     states, counts, _ = _distinct(packed)
@@ -381,7 +388,9 @@ def kde_total_correlation(gates: "npt.ArrayLike | PackedBits", *, alpha: Optiona
             log_num = np.log(counts - float(leave_one_out))
         log_den = _log_weighted_kernel_sums(states, synth_states, synth_counts, 0.0)
     else:
-        total = kde_sums(states, s2=s2, weights=counts, threads=threads).total
+        # Trusted cores: states, counts and s2 > 0 were made here (validated once, above).
+        total = _kde_sums_core(states, None, s2, counts.astype(np.float64), None, None,
+                               nthreads).total
         if leave_one_out:
             rest = total - 1.0  # the sum without row j's own K_jj = 1
             with np.errstate(divide="ignore"):
@@ -393,7 +402,8 @@ def kde_total_correlation(gates: "npt.ArrayLike | PackedBits", *, alpha: Optiona
                 log_num[redo] = _log_rest(states, counts, redo, s2)
         else:
             log_num = np.log(total)  # >= 1: the self term
-        den = kde_sums(states, synth_states, s2=s2, weights=synth_counts, threads=threads).total
+        den = _kde_sums_core(states, synth_states, s2, synth_counts.astype(np.float64), None,
+                             None, nthreads).total
         with np.errstate(divide="ignore"):
             log_den = np.log(den)
         low = np.flatnonzero(den < _LOG_SPACE_BELOW)
@@ -411,13 +421,13 @@ def kde_total_correlation(gates: "npt.ArrayLike | PackedBits", *, alpha: Optiona
 
 def _log_rest(states: PackedBits, counts: np.ndarray, rows: np.ndarray, s2: float) -> np.ndarray:
     """``log sum_{t != s} c_t K(s, t)`` for the single-copy states ``rows`` (log space)."""
-    from ..kernels.kde_sums import hamming_distances
+    from ..kernels.kde_sums import _hamming_distances_core
 
     out = np.empty(rows.size)
     log_w = np.log(counts.astype(np.float64))
     for start in range(0, rows.size, _TILE_ROWS):
         sel = rows[start:start + _TILE_ROWS]
-        logits = -hamming_distances(states[sel], states).astype(np.float64) / (2.0 * s2) + log_w
+        logits = -_hamming_distances_core(states[sel], states).astype(np.float64) / (2.0 * s2) + log_w
         logits[np.arange(sel.size), sel] = -np.inf  # leave the state itself (count 1) out
         out[start:start + sel.size] = _row_logsumexp(logits)
     return out

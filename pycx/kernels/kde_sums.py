@@ -16,7 +16,7 @@ from .._validate import (check_labels, check_positive, check_threads, check_weig
                          dense_label_codes, describe)
 from ._threads import threads_for
 from .device import _array as _device_array
-from .packed import check_packed, check_same_bits
+from .packed import check_packed, check_padding, check_same_bits
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -43,23 +43,14 @@ class KdeSums(NamedTuple):
     same_label: Optional[np.ndarray]
 
 
-def _check_padding(name: str, p) -> None:
-    # The kernel indexes a table of n_bits + 1 kernel values by Hamming distance, so a set
-    # padding bit (words written after the PackedBits was made) would read past it. O(rows).
-    rem = p.n_bits % 64
-    if rem and p.n_rows and not _device_array.is_device_packed(p) and (p.words[:, -1] >> np.uint64(rem)).any():
-        raise ValueError(f"argument '{name}' has bits set past n_bits={p.n_bits} (padding must be 0; "
-                         f"were its words modified after packing?), words {describe(p.words)}")
-
-
 def _operands(a, b):
     a = check_packed("a", a)
-    _check_padding("a", a)
+    check_padding("a", a)
     if b is None:
         return a, None
     b = check_packed("b", b)
     check_same_bits("a", a, "b", b)
-    _check_padding("b", b)
+    check_padding("b", b)
     return a, b
 
 
@@ -109,9 +100,28 @@ def kde_sums(a: "PackedBits | npt.ArrayLike", b: "PackedBits | npt.ArrayLike | N
                 raise ValueError("argument 'b_labels' is required with 'labels' when 'b' is given")
             yb = check_labels("b_labels", b_labels, m)
             la, lb = dense_label_codes(ya, yb)
+    return _kde_sums_core(a, b, s2, w, la, lb, nthreads)
+
+
+def _kde_sums_core(a: "PackedBits", b: "Optional[PackedBits]", s2: float,
+                   weights: Optional[np.ndarray], labels: Optional[np.ndarray],
+                   b_labels: Optional[np.ndarray], nthreads: int = 0) -> KdeSums:
+    """`kde_sums` on host `PackedBits` that pycx built itself, without any check (the trusted
+    core the estimators call; `kde_sums` validates, then calls it): ``s2 > 0``; ``weights``
+    float64, one per row of B (or None); ``labels`` / ``b_labels`` dense int64 codes
+    ``0..K-1`` (or None); ``nthreads`` as `pycx._validate.check_threads` returns it (0: the
+    default). The padding bits of every row must be 0, as `PackedBits` made by the packers
+    are.
+
+    >>> import pycx
+    >>> a = pycx.pack_bits(np.array([[0, 0], [1, 1], [1, 1]], dtype=np.uint8))
+    >>> _kde_sums_core(a, None, 0.5, None, None, None).total.round(4).tolist()
+    [1.2707, 2.1353, 2.1353]
+    """
+    m = a.n_rows if b is None else b.n_rows
     nthreads = threads_for(nthreads, a.n_rows * m * a.n_words, _MIN_PARALLEL_PAIR_WORDS)
-    total, same = _cpu.kde_sums(a.words, None if b is None else b.words, a.n_bits, s2, w, la,
-                                lb, nthreads)
+    total, same = _cpu.kde_sums(a.words, None if b is None else b.words, a.n_bits, s2, weights,
+                                labels, b_labels, nthreads)
     return KdeSums(total, same)
 
 
@@ -132,6 +142,19 @@ def hamming_distances(a: "PackedBits | npt.ArrayLike",
     if _device_array.is_device_packed(a) or _device_array.is_device_packed(b):  # an (n, m) int32 device array
         from .device import kde_sums as device_kde_sums
         return device_kde_sums.hamming_distances(a, b)
+    return _hamming_distances_core(a, b, nthreads)
+
+
+def _hamming_distances_core(a: "PackedBits", b: "Optional[PackedBits]",
+                            nthreads: int = 0) -> np.ndarray:
+    """`hamming_distances` on host `PackedBits` that pycx built itself (same ``n_bits``,
+    padding bits 0), without any check: the trusted core the estimators call.
+
+    >>> import pycx
+    >>> a = pycx.pack_bits(np.array([[0, 0, 0], [1, 0, 1]], dtype=np.uint8))
+    >>> _hamming_distances_core(a, None).tolist()
+    [[0, 2], [2, 0]]
+    """
     m = a.n_rows if b is None else b.n_rows
     nthreads = threads_for(nthreads, a.n_rows * m * a.n_words, _MIN_PARALLEL_PAIR_WORDS)
     return _cpu.hamming_distances(a.words, None if b is None else b.words, a.n_bits, nthreads)

@@ -98,10 +98,23 @@ def pack_bits(x: "npt.ArrayLike | torch.Tensor", threshold: float = 0.0, *,
         arr = arr[None, :]
     check_ndim("x", arr, 2)
     t = _check_threshold(arr, threshold)
-    nthreads = threads_for(check_threads(threads), arr.nbytes, _MIN_PARALLEL_BYTES)
+    return _pack_rows_core(arr, t, check_threads(threads))
+
+
+def _pack_rows_core(arr: np.ndarray, threshold: float = 0.0, nthreads: int = 0) -> PackedBits:
+    """`pack_bits` of an array already checked (the trusted core the estimators call on the
+    0/1 arrays they validated; `pack_bits` validates, then calls it): ``arr`` a 2-D numpy
+    array of a gate dtype (float32/float64, integers, bool; not float16), ``threshold`` a
+    float (0 for non-float input), ``nthreads`` as `pycx._validate.check_threads` returns it
+    (0: the default). The kernel's NaN flag still raises (it costs nothing).
+
+    >>> _pack_rows_core(np.array([[1, 0, 1]], dtype=np.uint8)).words.tolist()
+    [[5]]
+    """
+    nthreads = threads_for(nthreads, arr.nbytes, _MIN_PARALLEL_BYTES)
     if arr.shape[1] > 1 and arr.strides[1] != arr.itemsize or arr.strides[0] % arr.itemsize:
         arr = np.ascontiguousarray(arr)  # documented: columns must be contiguous
-    words, saw_nan = _cpu.pack_rows(arr, t, nthreads)
+    words, saw_nan = _cpu.pack_rows(arr, threshold, nthreads)
     if saw_nan:
         _raise_nan("x", arr)
     return PackedBits(words, arr.shape[1], _trusted=True)

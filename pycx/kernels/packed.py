@@ -153,6 +153,27 @@ def check_packed(name: str, x) -> PackedBits:
     return x
 
 
+def check_padding(name: str, p: PackedBits) -> None:
+    """The padding bits past ``n_bits`` of host rows are 0. `PackedBits` made by pycx's
+    packers are; words written after packing (the caller's array is not copied) may not be,
+    and a stray bit would make equal rows differ (counts) or index past a kernel's table of
+    Hamming distances (`kde_sums`). O(rows): checked once where a user's `PackedBits` enters
+    (a public kernel, an estimator's gate input), never again on rows pycx derived.
+
+    >>> w = np.zeros((1, 1), dtype=np.uint64)
+    >>> p = PackedBits(w, 3)
+    >>> w[0, 0] = 1 << 3                               # bit 3 of a 3-bit row: padding
+    >>> check_padding("a", p)
+    Traceback (most recent call last):
+    ...
+    ValueError: argument 'a' has bits set past n_bits=3 (padding must be 0; were its words modified after packing?), words shape (1, 1) dtype uint64
+    """
+    rem = p.n_bits % 64
+    if rem and p.n_rows and not p.is_device and (p.words[:, -1] >> np.uint64(rem)).any():
+        raise ValueError(f"argument '{name}' has bits set past n_bits={p.n_bits} (padding must be "
+                         f"0; were its words modified after packing?), words {describe(p.words)}")
+
+
 def check_same_bits(a_name: str, a: PackedBits, b_name: str, b: PackedBits) -> None:
     if a.n_bits != b.n_bits:
         raise ValueError(f"arguments '{a_name}' and '{b_name}' must have the same number of bits, "
