@@ -282,10 +282,28 @@ def residual_mlp(n_in: int, n_classes: int, *, width: int = 128, blocks: int = 6
     return mlp((n_in,) + (width,) * (blocks + 1) + (n_classes,), residual=True)
 
 
-def build_model(name: str, data: Data, *, seed: int, width_scale: float = 1.0):
+def he_init(model):
+    """He (Kaiming) normal initialisation of every Linear / Conv2d weight (fan-in, ReLU gain),
+    zero biases; returns `model`. With torch's default initialisation (variance 1 / (3 fan_in))
+    the signal shrinks about sixfold per ReLU layer: in the 10-layer MLP-alpha the last layers'
+    gate states are then the same for every input and SGD does not leave chance level.
+    """
+    import torch.nn as nn
+
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
+
+
+def build_model(name: str, data: Data, *, seed: int, width_scale: float = 1.0,
+                init: str = "he"):
     """Model `name` (one of `MODEL_NAMES`) for `data`'s images, its weights drawn from
-    ``torch.manual_seed(seed)``. The MLPs take the flattened image (their first width is the
-    number of pixels, so the 8x8 digits fallback gets 64 inputs).
+    ``torch.manual_seed(seed)``: `init` "he" (`he_init`, the default; the paper does not say)
+    or "torch" (torch's default initialisation). The MLPs take the flattened image (their
+    first width is the number of pixels, so the 8x8 digits fallback gets 64 inputs).
 
     >>> d = load_data(50, 20)
     >>> type(build_model("lenet5", d, seed=0)).__name__
@@ -295,7 +313,14 @@ def build_model(name: str, data: Data, *, seed: int, width_scale: float = 1.0):
 
     if name not in MODEL_NAMES:
         raise ValueError(f"argument 'name' must be one of {MODEL_NAMES}, got {name!r}")
+    if init not in ("he", "torch"):
+        raise ValueError(f"argument 'init' must be 'he' or 'torch', got {init!r}")
     torch.manual_seed(int(seed))
+    model = _build(name, data, width_scale)
+    return he_init(model) if init == "he" else model
+
+
+def _build(name, data, width_scale):
     n_in = data.side * data.side
     k = data.n_classes
     if name == "mlp":
@@ -453,7 +478,7 @@ def measure_rows(g: GateRows, labels, *, alpha_scale: float = 1.0, bandwidth: st
                  concat: bool = True, tc: bool = True, seed: int = 0) -> list:
     """One dict per layer of `g` (see the module docstring): ``name, kind, n_units, n_rows,
     alpha, H, H_max, H_saturated, I_xsy, H_Y, I_saturated, TC (NaN when tc=False), C,
-    rate_mean, rate_hist, H_concat, H_concat_saturated, H_concat_plugin`` (the concatenation
+    rate_mean, rate_hist, H_plugin (plug-in entropy of the layer's states), H_concat, H_concat_saturated, H_concat_plugin`` (the concatenation
     values NaN when concat=False). Entropies in bits.
 
     >>> import pycx
@@ -483,6 +508,7 @@ def measure_rows(g: GateRows, labels, *, alpha_scale: float = 1.0, bandwidth: st
         t = (kde_total_correlation(rows, alpha=alpha, bandwidth=bandwidth, seed=seed,
                                    layer=kind).total_correlation if tc else math.nan)
         p = column_ones(rows) / float(rows.n_rows)
+        ids = np.asarray(state_counts(rows).inverse, dtype=np.int64).reshape(-1)
         out.append({"name": name, "kind": kind, "n_units": int(rows.n_bits),
                     "n_rows": int(rows.n_rows), "alpha": alpha, "H": ke.entropy,
                     "H_max": ke.max_entropy, "H_saturated": bool(ke.saturated),
@@ -490,6 +516,7 @@ def measure_rows(g: GateRows, labels, *, alpha_scale: float = 1.0, bandwidth: st
                     "I_saturated": bool(ke.mutual_information_saturated), "TC": t,
                     "C": float(_h2(p).sum()), "rate_mean": float(p.mean()),
                     "rate_hist": np.histogram(p, bins=HIST_BINS, range=(0.0, 1.0))[0].tolist(),
+                    "H_plugin": float(plugin_entropy_of_ids(ids)),
                     "H_concat": math.nan, "H_concat_saturated": None,
                     "H_concat_plugin": math.nan})
     if concat and out:
@@ -600,3 +627,71 @@ def first_min_then_rise(values: Sequence[float]) -> dict:
     finite = v[np.isfinite(v)]
     return {"argmin": i, "fall": float(v[0] - v[i]) if np.isfinite(v[0]) else math.nan,
             "rise": float(finite[-1] - v[i])}
+
+
+# ---------------------------------------------------------------------------------------------
+# The training trajectories shared by fig. 1, 3 and 9 (one setting, so that runs in one process
+# train each (model, seed) once)
+
+# SGD with momentum, batch 100, He initialisation, on the 3750 mnist5k training images: the
+# networks fit the training images within a few epochs (MLP-alpha: 99.7% after 8), so the
+# checkpoints are dense in the first epochs (where the paper's minimum sits, at epoch 55 of
+# 500, ~11% of its training) and every two epochs after.
+TRAJ_FULL = dict(n_train=None, epochs=12, lr=0.01, batch=100, optimizer="sgd", n_seeds=3,
+                 analysis_rows=1000,
+                 checkpoints=(0, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 10, 12),
+                 width_scale={"mlp_alpha": 1.0, "mlp": 1.0, "lenet5": 1.0, "vgg_small": 0.5})
+TRAJ_QUICK = dict(n_train=1000, epochs=4, lr=0.01, batch=50, optimizer="sgd", n_seeds=1,
+                  analysis_rows=300, checkpoints=(0, 0.5, 1, 2, 3, 4),
+                  width_scale={"mlp_alpha": 0.25, "mlp": 0.25, "lenet5": 1.0, "vgg_small": 0.25})
+
+
+def traj_settings(quick: bool) -> dict:
+    """The trajectory settings (`TRAJ_QUICK` or `TRAJ_FULL`), as written into findings."""
+    cfg = dict(TRAJ_QUICK if quick else TRAJ_FULL)
+    cfg["checkpoints"] = list(cfg["checkpoints"])
+    cfg["width_scale"] = dict(cfg["width_scale"])
+    return cfg
+
+
+def trajectories(models: Sequence[str], *, quick: bool, seed: int, progress: bool,
+                 desc: str) -> tuple:
+    """``({model: [trajectory per seed]}, seeds, data name)`` under `traj_settings(quick)`;
+    seeds ``seed, seed + 1, ...``."""
+    cfg = traj_settings(quick)
+    data = load_data(cfg["n_train"], None if not quick else 400, seed=0)
+    seeds = [seed + i for i in range(cfg["n_seeds"])]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(models) * len(seeds) * len(cfg["checkpoints"]), desc=desc,
+                   unit="checkpoint")
+    out = {}
+    try:
+        for m in models:
+            out[m] = [single_threaded(lambda: trajectory(
+                m, data, seed=s, epochs=cfg["epochs"], checkpoints=cfg["checkpoints"],
+                analysis_rows=cfg["analysis_rows"], lr=cfg["lr"], batch=cfg["batch"],
+                optimizer=cfg["optimizer"], width_scale=cfg["width_scale"][m], progress=bar))
+                for s in seeds]
+    finally:
+        if bar is not None:
+            bar.close()
+    return out, seeds, data.name
+
+
+def measured(rec: dict, *, alpha_scale: float = 1.0, tc: bool = False,
+             concat: bool = True) -> list:
+    """`measure_rows` of every checkpoint of trajectory `rec` (a list over checkpoints of
+    per-layer lists), cached in `rec` by the arguments."""
+    cache = rec.setdefault("_measured", {})
+    key = (float(alpha_scale), bool(tc), bool(concat))
+    if key not in cache:
+        cache[key] = [measure_rows(g, rec["labels"], alpha_scale=alpha_scale, tc=tc,
+                                   concat=concat) for g in rec["rows"]]
+    return cache[key]
+
+
+def curve(meas: list, layer: int, key: str) -> list:
+    """The values of `key` of layer index `layer` over the checkpoints of `measured(...)`."""
+    return [m[layer][key] for m in meas]
