@@ -132,3 +132,28 @@ def test_mixtral_captures_and_analyses_with_labels_per_sample():
                           progress=False)
     assert sorted(r["layer"] for r in report.rows) == cap.names
     assert all(r["n_samples"] == 8 for r in report.rows if "n_samples" in r)
+
+
+def test_not_captured_ops_are_kept_in_the_capture_its_file_and_the_report(tmp_path):
+    """What the capture's warning summarises is kept: Capture.not_captured, saved and
+    reopened, analyze's settings and the report's "Not captured" table."""
+    torch.manual_seed(0)
+    model = MoE(Experts(4, 8, 6, act=nn.Tanh())).eval()
+    model.extra = nn.ReLU()
+
+    def forward(x):
+        return model.extra(MoE.forward(model, x))
+    model.forward = forward
+    x = torch.randn(6, 3, 4)
+    with pytest.warns(UserWarning, match="not captured: Experts x1"):
+        cap = pycx.capture(model, [x], progress=False)
+    want = [{"layer": "experts.Experts", "op": "Experts",
+             "reason": "routed experts whose activation Tanh is not a ReLU-family gate"}]
+    assert cap.not_captured == want
+    cap.save(tmp_path / "cap.npz")
+    assert pycx.Capture.load(tmp_path / "cap.npz").not_captured == want
+    rep = pycx.analyze(cap, metrics="relevance", progress=False)
+    assert rep.settings["not_captured"] == want
+    pycx.write_report(rep, tmp_path / "report")
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "<h2>Not captured</h2>" in page and "not a ReLU-family gate" in page

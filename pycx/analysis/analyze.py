@@ -256,6 +256,8 @@ def analyze(model_or_capture: "torch.nn.Module | Capture", data: Optional[Any] =
     settings["skipped"] = [] if y is not None else [
         v for g in groups for v in _LABEL_VALUES.get(g, [])]
     settings["layers"] = [r.name for r in records]
+    # What ran and was not read as a gate (the capture warned once): kept with the results.
+    settings["not_captured"] = list(getattr(cap, "not_captured", []))
     settings["estimators"] = {
         "complexity": est["complexity"] if "janik" in groups else None,
         "relevance": est["relevance"] if "relevance" in groups else None,

@@ -17,6 +17,7 @@ import torch
 from .._validate import check_int
 from .batches import batch_size, first_rows, labels_array, model_device as device_of, split_batch, to_device
 from .recorder import LayerSelection, Recorder
+from .kinds import NEVER_GATES
 from .result import Capture
 
 if TYPE_CHECKING:
@@ -164,17 +165,12 @@ def capture(model: torch.nn.Module, data: Iterable[Any], *, layers: LayerSelecti
     return result
 
 
-# Listed by pycx.describe, not warned about: by definition no gates (a normalisation across
-# units, attention, dropout in eval mode, which is the identity).
-_NEVER_GATES = {"softmax", "scaled_dot_product_attention", "dropout"}
-
-
 def _warn_skipped(skipped, warned):
     """One warning naming the activation-like ops that ran and were not captured, by kind
     (less the layers the recorder has warned about already)."""
     kinds = {}
     for name, (op, reason) in skipped.items():
-        if name in warned or op in _NEVER_GATES:
+        if name in warned or op in NEVER_GATES:
             continue
         n, _ = kinds.get(op, (0, reason))
         kinds[op] = (n + 1, reason)

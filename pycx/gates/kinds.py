@@ -12,7 +12,7 @@ record, and how each kind's gate is read.
 """
 from __future__ import annotations
 
-__all__ = ["RELU_FAMILY", "TERNARY", "KINDS", "SATURATION"]
+__all__ = ["RELU_FAMILY", "TERNARY", "KINDS", "SATURATION", "NEVER_GATES"]
 
 RELU_FAMILY = ("relu", "relu6", "leaky_relu", "prelu", "rrelu", "elu", "selu", "celu", "gelu",
                "silu", "mish", "softplus", "hardswish")
@@ -21,3 +21,8 @@ KINDS = RELU_FAMILY + TERNARY + ("maxpool", "dropout")
 
 # Sigmoid/Tanh saturation: within 5% of the output range's ends.
 SATURATION = 0.05
+
+# Activation-like ops that are by definition no gates (a normalisation across units, attention,
+# dropout in eval mode, which is the identity): listed by pycx.describe, neither warned about
+# nor recorded in a Capture's ``not_captured``.
+NEVER_GATES = ("softmax", "scaled_dot_product_attention", "dropout")

@@ -39,7 +39,7 @@ import torch
 from .._validate import check_int
 from ..kernels.packed import PackedBits
 from .batches import input_rows, label_kind, labels_array
-from .kinds import KINDS
+from .kinds import KINDS, NEVER_GATES
 from .layout import UnitAxisRule, mask_argument_index
 from .ops import glu_dim, is_transformers_model, module_gate, pack_sample_rows, run_gate, units_first
 from .result import Capture, LayerRecord, _covariance_from_moments
@@ -547,7 +547,10 @@ class Recorder:
                                        channels_last=meta.channels_last,
                                        unit_axis_source=meta.unit_source,
                                        covariance_rows=cov_rows)
-        self._result = Capture(layers, labels, self._patch_rows, self._seed)
+        not_captured = [{"layer": n, "op": op, "reason": reason}
+                        for n, (op, reason) in self._tracer.skipped.items()
+                        if op not in NEVER_GATES]
+        self._result = Capture(layers, labels, self._patch_rows, self._seed, not_captured)
         return self._result
 
 

@@ -183,6 +183,8 @@ class Capture:
     order), ``labels`` (one per sample, or None: int64 for integer and bool batch labels,
     strings as given; the label rule of `pycx._validate`), ``n_samples``. Save with
     ``save(path)`` (one ``.npz``, no pickle), reopen with ``Capture.load(path)``.
+    ``not_captured``: the activation-like ops that ran and were not read as gates, one dict
+    ``{"layer", "op", "reason"}`` each (what the capture's warning summarised).
 
     >>> import torch, pycx
     >>> x = torch.tensor([[1.0, -1.0], [0.0, 2.0]])
@@ -193,8 +195,9 @@ class Capture:
 
     def __init__(self, layers: "Mapping[str, LayerRecord] | Iterable[tuple[str, LayerRecord]]",
                  labels: Optional[np.ndarray] = None, patch_rows: Optional[int] = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, not_captured: "Optional[list]" = None) -> None:
         self.layers = OrderedDict(layers)
+        self.not_captured = [dict(d) for d in (not_captured or [])]
         self.labels = labels
         self.patch_rows = patch_rows
         self.seed = seed
@@ -276,7 +279,8 @@ class Capture:
         if self.labels is not None:
             arrays["labels"] = _storable_labels(self.labels)
         header = {"format": _FORMAT, "patch_rows": self.patch_rows, "seed": self.seed,
-                  "n_samples": self.n_samples, "layers": layers_meta}
+                  "n_samples": self.n_samples, "layers": layers_meta,
+                  "not_captured": self.not_captured}
         arrays["header"] = np.array(json.dumps(header))
         with atomic_path(path, suffix=".npz.tmp") as tmp:
             with open(tmp, "wb") as f:
@@ -502,4 +506,9 @@ def _load_arrays(cls, z) -> Capture:
     stray = sorted(set(z.files) - used)
     if stray:
         raise _Damaged(f"arrays not described by the header: {stray}")
-    return cls(layers, labels, patch_rows, seed)
+    not_captured = header.get("not_captured", [])  # absent from files of earlier versions
+    if not (isinstance(not_captured, list) and all(
+            isinstance(d, dict) and set(d) == {"layer", "op", "reason"}
+            and all(isinstance(v, str) for v in d.values()) for d in not_captured)):
+        raise _Damaged("not_captured must be a list of {layer, op, reason} strings")
+    return cls(layers, labels, patch_rows, seed, not_captured)

@@ -21,6 +21,7 @@ import base64
 import html
 import json
 import math
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
@@ -231,6 +232,35 @@ def _settings_html(reports) -> str:
     return "".join(parts)
 
 
+def _not_captured_html(reports) -> str:
+    """The activation-like ops that ran and were not read as gates, per model: op, count,
+    reason (the capture warned once; settings["not_captured"] lists each layer)."""
+    rows = []
+    for i, rep in enumerate(reports):
+        settings = getattr(rep, "settings", {}) or {}
+        runs = settings.get("runs") or [{"model": _report_name(rep, i), "settings": settings}]
+        seen = set()
+        for run in runs:
+            model = run.get("model")
+            skipped = (run.get("settings") or settings).get("not_captured") or []
+            if model in seen or not skipped:
+                continue
+            seen.add(model)
+            by_op = OrderedDict()
+            for d in skipped:
+                n, reason = by_op.get((d["op"], d["reason"]), (0, d["reason"]))
+                by_op[(d["op"], d["reason"])] = (n + 1, reason)
+            for (op, _), (n, reason) in by_op.items():
+                rows.append(f"<tr><td>{html.escape(str(model))}</td><td><code>{html.escape(op)}"
+                            f"</code></td><td>{n}</td><td>{html.escape(reason)}</td></tr>")
+    if not rows:
+        return ""
+    return ("<h2>Not captured</h2><p>Activation-like ops that ran and were not read as gates "
+            "(each layer in <code>settings.json</code>, <code>not_captured</code>):</p>"
+            "<div class='scroll'><table><tr><th>model</th><th>op</th><th>layers</th>"
+            "<th>reason</th></tr>" + "".join(rows) + "</table></div>")
+
+
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1180px;
 margin:2em auto;padding:0 1em;color:#222;line-height:1.45}h1{font-size:1.6em}h2{font-size:1.2em;
 margin-top:2em;border-bottom:1px solid #ddd}figure{margin:0}img{max-width:100%;border:1px solid #eee}
@@ -379,6 +409,7 @@ def _write_report_files(out: Path, reports, *, algebras, training, title, intro,
                      f"src='data:image/png;base64,{b64}'>"
                      f"<figcaption>{html.escape(fig.caption)} (files {files})"
                      "</figcaption></figure>")
+    parts.append(_not_captured_html(reports))
     parts.append("<h2>Settings</h2><div class='scroll'>" + _settings_html(reports) + "</div>")
     parts.append("</body></html>")
     (out / "report.html").write_text("".join(parts), encoding="utf-8")
