@@ -51,7 +51,7 @@ def fisher_ci(r: float, n: int, z: float = Z95, controls: int = 0) -> tuple:
 
     >>> lo, hi = fisher_ci(-0.6, 21)
     >>> round(lo, 3), round(hi, 3)
-    (-0.818, -0.225)
+    (-0.819, -0.227)
     """
     if n - controls <= 3 or r is None or not math.isfinite(r):
         return (math.nan, math.nan)
