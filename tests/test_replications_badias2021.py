@@ -82,7 +82,77 @@ RULE_CASES = {
                     "top5": {"gwc": 0.9, "gcc": 0.8, "gsc": 0.85}}},
         {"table1": {"top1": {"gwc": 0.7, "gcc": 0.8, "gsc": 0.92},
                     "top5": {"gwc": None, "gcc": 0.8, "gsc": 0.92}}}),
+    "badias2021-fig6/same_monotone_trend": (
+        {"families": {"fc_width": {"gcc_log10": [3.4, 3.6], "vc_order_log10": [5.1, 5.8]},
+                      "conv_depth": {"gcc_log10": [3.7, 5.9], "vc_order_log10": [4.2, 5.3]}}},
+        {"families": {"fc_width": {"gcc_log10": [3.6, 3.4], "vc_order_log10": [5.1, 5.8]},
+                      "conv_depth": {"gcc_log10": [3.7, None], "vc_order_log10": [4.2, 5.3]}}}),
+    "badias2021-fig6/gcc_grows_slower": (
+        {"families": {"fc_width": {"gcc_log10": [3.4, 3.8], "vc_order_log10": [5.1, 6.9]},
+                      "conv_depth": {"gcc_log10": [3.7, 4.2], "vc_order_log10": [4.2, 5.3]}}},
+        {"families": {"fc_width": {"gcc_log10": [3.4, 4.5], "vc_order_log10": [5.1, 6.9]},
+                      "conv_depth": {"gcc_log10": [3.7, 8.2], "vc_order_log10": [4.2, 5.3]}}}),
+    "badias2021-fig9/gcip_gap_grows_with_depth": (
+        {"gcip_gap_log10": [10.0, 20.0, 31.0, 40.0]},
+        {"gcip_gap_log10": [10.0, -2.0, 31.0, 40.0]}),
+    "badias2021-fig9/resnet_more_accurate": (
+        {"accuracy_gap_per_seed": [[0.01, 0.1, 0.2], [0.02, 0.05, 0.3]]},
+        {"accuracy_gap_per_seed": [[0.01, -0.1, 0.2], [0.0, 0.05, 0.3]]}),
+    "badias2021-fig9/gaps_share_trend": (
+        {"spearman_per_seed": [1.0, 0.8]},
+        {"spearman_per_seed": [0.4, None]}),
+    "badias2021-fig12/variance_tracks_power": (
+        {"fraction_within_tolerance": {"values": [1.0, 1.0, 1.0]}},
+        {"fraction_within_tolerance": {"values": [0.95, 0.5, None]}}),
+    "badias2021-fig12/variance_falls_as_one_over_k": (
+        {"log_log_slope": {"values": [-1.01, -0.97, -1.0]}},
+        {"log_log_slope": {"values": [-0.9, -0.5, None]}}),
 }
+
+
+def test_partial_credit_of_the_new_figures():
+    from pycx.replications import badias2021_fig6 as F6
+    from pycx.replications import badias2021_fig9 as F9
+    from pycx.replications import badias2021_fig12 as F12
+    grows = {"families": {"w": {"gcc_log10": [3.4, 3.8], "vc_order_log10": [5.1, 6.9]},
+                          "d": {"gcc_log10": [3.7, 8.2], "vc_order_log10": [4.2, 5.3]}}}
+    assert F6.RULE_SLOWER(grows)["reproduces"] == "partly"
+    # "substantially slower": exactly half the VC growth counts, just above does not
+    half = {"families": {"w": {"gcc_log10": [0.0, 1.0], "vc_order_log10": [0.0, 2.0]}}}
+    assert F6.RULE_SLOWER(half)["reproduces"] is True
+    half["families"]["w"]["gcc_log10"] = [0.0, 1.01]
+    assert F6.RULE_SLOWER(half)["reproduces"] is False
+    assert F9.RULE_GCIP_GAP({"gcip_gap_log10": [10.0, 30.0, 20.0]})["reproduces"] == "partly"
+    assert F9.RULE_SAME_TREND({"spearman_per_seed": [1.0, 0.2]})["reproduces"] == "partly"
+    assert F12.RULE_TRACKS({"fraction_within_tolerance": {"values": [1.0, 0.92]}}
+                           )["reproduces"] == "partly"
+
+
+def test_fig12_output_variance_against_a_direct_convolution():
+    from pycx.replications import badias2021_fig12 as F12
+    x = np.random.default_rng(3).standard_normal((4, 200))
+    for k in (1, 7, 50):
+        direct = np.mean([np.convolve(row, np.full(k, 1 / k), mode="valid").var() for row in x])
+        assert F12.output_variance(x, k) == pytest.approx(direct, rel=1e-10)  # float sums
+
+
+def test_fig12_conv_power_is_eq8():
+    pytest.importorskip("torch")
+    from pycx.replications import badias2021_fig12 as F12
+    # eq. 8 with one filter: p = S_out / (K S_in), S_out = L - K + 1
+    assert F12.conv_power(7, 100) == pytest.approx(94 / (7 * 100))
+
+
+def test_fig6_vc_order_and_builds():
+    pytest.importorskip("torch")
+    from pycx.replications import badias2021_fig6 as F6
+    m = F6.measure_family("fc_width", [16])
+    assert m["params"] == [784 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10]
+    assert m["weight_layers"] == [3]
+    w = m["params"][0]
+    assert m["vc_order_log10"][0] == pytest.approx(np.log10(w * 3 * np.log2(w)))
+    with pytest.raises(ValueError, match="family"):
+        F6.build("rnn", 3)
 
 
 def test_partial_credit_of_the_rules():
@@ -197,6 +267,30 @@ def test_fig7_and_fig8_quick(tmp_path):
     m = f8["claims"][2]["measured"]
     assert m["depths"] == [18, 34, 50]
     assert all(r > p for r, p in zip(m["resnet_gcip_log10"], m["plainnet_gcip_log10"]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, n_claims", [("badias2021-fig6", 2), ("badias2021-fig9", 3),
+                                            ("badias2021-fig12", 2)])
+def test_new_figures_quick(tmp_path, name, n_claims):
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    from pycx import replications
+    f = replications.run(name, quick=True, out=tmp_path, progress=False)
+    check_findings(f, n_claims)
+    if name == "badias2021-fig9":
+        m = f["claims"][1]["measured"]
+        assert m["depths"] == [8, 20] and len(m["accuracy_gap_per_seed"]) == 1
+        assert all(0 <= a <= 1 for a in m["resnet_accuracy_per_seed"][0])
+        # the GCIP gap is positive: shortcuts keep the larger power at every merge
+        assert all(g > 0 for g in f["claims"][0]["measured"]["gcip_gap_log10"])
+    if name == "badias2021-fig12":
+        m = f["claims"][0]["measured"]
+        assert m["k_range"] == [1, 100] and 0 < m["max_relative_deviation"]["max"] < 0.5
+    if name == "badias2021-fig6":
+        fams = f["claims"][0]["measured"]["families"]
+        assert set(fams) == {"fc_width", "fc_depth", "conv_width", "conv_depth"}
+        assert all(len(v["gcc_log10"]) == 3 for v in fams.values())
 
 
 def test_zoo_figures_need_torchvision(tmp_path, capsys):
