@@ -69,12 +69,8 @@ void hist_portable(const uint64_t* rows, int64_t words, int64_t n_features, cons
 
 
 HistFn pick_hist() {
-#if PYCX_X86
-  const SimdLevel level = active_simd_level();
-  if (level == SimdLevel::avx512) return simd_impl::boost_fit_hist_avx512;
-  if (level == SimdLevel::avx2) return simd_impl::boost_fit_hist_avx2;
-#endif
-  return hist_portable;
+  return PYCX_SIMD_PICK(active_simd_level(), simd_impl::boost_fit_hist_avx512,
+                        simd_impl::boost_fit_hist_avx2, HistFn{hist_portable});
 }
 
 // XGBoost's CalcWeight / gain without L1, max_delta_step or constraints.

@@ -19,16 +19,14 @@ template <typename T>
 void propose_rows(const T* s, const T* g, const T* lp, T nhi, int64_t rows, int64_t d,
                   uint64_t seed, uint64_t counter, int64_t row0, T* s_new, T* move, T* part,
                   SimdLevel level) {
-#if PYCX_X86
-  if constexpr (std::is_same_v<T, float>) {
-    if (level == SimdLevel::avx512)
-      return simd_impl::gate_mh_propose_rows_avx512(s, g, lp, nhi, rows, d, seed, counter, row0,
-                                                    s_new, move, part);
-    if (level == SimdLevel::avx2)
-      return simd_impl::gate_mh_propose_rows_avx2(s, g, lp, nhi, rows, d, seed, counter, row0,
-                                                  s_new, move, part);
+  if constexpr (std::is_same_v<T, float>) {  // vector versions exist for float32 only
+    using RowsFn = void (*)(const float*, const float*, const float*, float, int64_t, int64_t,
+                            uint64_t, uint64_t, int64_t, float*, float*, float*);
+    const RowsFn vector = PYCX_SIMD_VECTOR(RowsFn, level, simd_impl::gate_mh_propose_rows_avx512,
+                                           simd_impl::gate_mh_propose_rows_avx2);
+    if (vector != nullptr)
+      return vector(s, g, lp, nhi, rows, d, seed, counter, row0, s_new, move, part);
   }
-#endif
   for (int64_t r = 0; r < rows; ++r) {
     const uint64_t key = gate_mh::row_key(seed, counter, static_cast<uint64_t>(row0 + r));
     part[r] = gate_mh::propose_row(s + r * d, g + r * d, lp, nhi, d, key, s_new + r * d,
@@ -39,14 +37,13 @@ void propose_rows(const T* s, const T* g, const T* lp, T nhi, int64_t rows, int6
 template <typename T>
 void reverse_rows(const T* s_new, const T* g_new, const T* move, const T* lp, T nhi,
                   int64_t rows, int64_t d, T* rev, SimdLevel level) {
-#if PYCX_X86
   if constexpr (std::is_same_v<T, float>) {
-    if (level == SimdLevel::avx512)
-      return simd_impl::gate_mh_reverse_rows_avx512(s_new, g_new, move, lp, nhi, rows, d, rev);
-    if (level == SimdLevel::avx2)
-      return simd_impl::gate_mh_reverse_rows_avx2(s_new, g_new, move, lp, nhi, rows, d, rev);
+    using RowsFn = void (*)(const float*, const float*, const float*, const float*, float,
+                            int64_t, int64_t, float*);
+    const RowsFn vector = PYCX_SIMD_VECTOR(RowsFn, level, simd_impl::gate_mh_reverse_rows_avx512,
+                                           simd_impl::gate_mh_reverse_rows_avx2);
+    if (vector != nullptr) return vector(s_new, g_new, move, lp, nhi, rows, d, rev);
   }
-#endif
   for (int64_t r = 0; r < rows; ++r)
     rev[r] = gate_mh::reverse_row(s_new + r * d, g_new + r * d, move + r * d, lp, nhi, d);
 }

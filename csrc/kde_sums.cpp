@@ -58,11 +58,9 @@ using simd_impl::KdeProblem;
 using simd_impl::Tile;
 
 BlockShape shape_of(SimdLevel level) {
-#if PYCX_X86
-  if (level == SimdLevel::avx512) return simd_impl::block_shape_avx512();
-  if (level == SimdLevel::avx2) return simd_impl::block_shape_avx2();
-#endif
-  return simd_impl::block_shape_scalar();
+  using ShapeFn = BlockShape (*)();
+  return PYCX_SIMD_PICK(level, simd_impl::block_shape_avx512, simd_impl::block_shape_avx2,
+                        ShapeFn{simd_impl::block_shape_scalar})();
 }
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
@@ -151,11 +149,8 @@ void prepare(Prepared& prep, const uint64_t* a, int64_t n, const uint64_t* b, in
 BlockShape block_shape(SimdLevel level) { return shape_of(level); }
 
 BlockKernel block_kernel(SimdLevel level) {
-#if PYCX_X86
-  if (level == SimdLevel::avx512) return simd_impl::block_avx512;
-  if (level == SimdLevel::avx2) return simd_impl::block_avx2;
-#endif
-  return simd_impl::block_scalar;
+  return PYCX_SIMD_PICK(level, simd_impl::block_avx512, simd_impl::block_avx2,
+                        BlockKernel{simd_impl::block_scalar});
 }
 
 void kde_sums(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, bool symmetric,
@@ -171,11 +166,9 @@ void kde_sums(const uint64_t* a, int64_t n, const uint64_t* b, int64_t m, bool s
   if (n == 0 || m == 0) return;
 
   const SimdLevel level = active_simd_level();
-  simd_impl::KdeTileFn tile_fn = simd_impl::kde_tile_scalar;
-#if PYCX_X86
-  if (level == SimdLevel::avx512) tile_fn = simd_impl::kde_tile_avx512;
-  if (level == SimdLevel::avx2) tile_fn = simd_impl::kde_tile_avx2;
-#endif
+  const simd_impl::KdeTileFn tile_fn =
+      PYCX_SIMD_PICK(level, simd_impl::kde_tile_avx512, simd_impl::kde_tile_avx2,
+                     simd_impl::KdeTileFn{simd_impl::kde_tile_scalar});
   Prepared prep;
   prepare(prep, a, n, b, m, symmetric, n_bits, level, /*triangle=*/true);
   std::vector<double> table(static_cast<size_t>(n_bits + 1));
@@ -225,11 +218,9 @@ void hamming_distances(const uint64_t* a, int64_t n, const uint64_t* b, int64_t 
   if (symmetric) m = n;
   if (n == 0 || m == 0) return;
   const SimdLevel level = active_simd_level();
-  simd_impl::HammingTileFn tile_fn = simd_impl::hamming_tile_scalar;
-#if PYCX_X86
-  if (level == SimdLevel::avx512) tile_fn = simd_impl::hamming_tile_avx512;
-  if (level == SimdLevel::avx2) tile_fn = simd_impl::hamming_tile_avx2;
-#endif
+  const simd_impl::HammingTileFn tile_fn =
+      PYCX_SIMD_PICK(level, simd_impl::hamming_tile_avx512, simd_impl::hamming_tile_avx2,
+                     simd_impl::HammingTileFn{simd_impl::hamming_tile_scalar});
   Prepared prep;
   prepare(prep, a, n, b, m, symmetric, n_bits, level, /*triangle=*/false);
   const KdeProblem& p = prep.problem;

@@ -65,19 +65,19 @@ bool pack_row_scalar(const T* x, int64_t n_bits, T threshold, uint64_t* out) {
 
 template <typename T>
 bool pack_row(const T* x, int64_t n_bits, T threshold, uint64_t* out, SimdLevel level) {
-#if PYCX_X86
+  using RowFn = bool (*)(const T*, int64_t, T, uint64_t*);
   if constexpr (std::is_same_v<T, float>) {
-    if (level == SimdLevel::avx512) return simd_impl::pack_row_f32_avx512(x, n_bits, threshold, out);
-    if (level == SimdLevel::avx2) return simd_impl::pack_row_f32_avx2(x, n_bits, threshold, out);
+    return PYCX_SIMD_PICK(level, simd_impl::pack_row_f32_avx512, simd_impl::pack_row_f32_avx2,
+                          RowFn{pack_row_scalar<T>})(x, n_bits, threshold, out);
   } else if constexpr (std::is_same_v<T, double>) {
-    if (level == SimdLevel::avx512) return simd_impl::pack_row_f64_avx512(x, n_bits, threshold, out);
-    if (level == SimdLevel::avx2) return simd_impl::pack_row_f64_avx2(x, n_bits, threshold, out);
+    return PYCX_SIMD_PICK(level, simd_impl::pack_row_f64_avx512, simd_impl::pack_row_f64_avx2,
+                          RowFn{pack_row_scalar<T>})(x, n_bits, threshold, out);
   } else if constexpr (std::is_same_v<T, uint8_t> || std::is_same_v<T, int8_t> || std::is_same_v<T, bool>) {
-    const auto* bytes = reinterpret_cast<const uint8_t*>(x);
-    if (level == SimdLevel::avx512) return simd_impl::pack_row_u8_avx512(bytes, n_bits, out);
-    if (level == SimdLevel::avx2) return simd_impl::pack_row_u8_avx2(bytes, n_bits, out);
+    using BytesFn = bool (*)(const uint8_t*, int64_t, uint64_t*);  // bit = byte != 0
+    const BytesFn vector = PYCX_SIMD_VECTOR(BytesFn, level, simd_impl::pack_row_u8_avx512,
+                                            simd_impl::pack_row_u8_avx2);
+    if (vector != nullptr) return vector(reinterpret_cast<const uint8_t*>(x), n_bits, out);
   }
-#endif
   return pack_row_scalar(x, n_bits, threshold, out);
 }
 

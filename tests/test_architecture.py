@@ -240,3 +240,21 @@ def test_executor_pool_is_in_the_base_layer():
     users = {_group(m)[1] for m, deps in graph.items() if "pycx._pool" in deps and m != "pycx"}
     assert {"pycx.estimators", "pycx.analysis"} <= users
     assert "pycx.estimators._pool" not in graph
+
+
+def test_one_simd_dispatch_rule():
+    # Every kernel picks its AVX-512 / AVX2 / portable variant through simd_pick / simd_vector
+    # (csrc/include/pycx/simd.hpp), not through hand-written `if (level == ...)` ladders.
+    csrc = ROOT.parent / "csrc"
+    if not csrc.is_dir():
+        import pytest
+
+        pytest.skip("no C++ sources beside the package (an installed wheel)")
+    ladders = [f"{p.relative_to(csrc)}:{i}" for p in sorted(csrc.rglob("*.[ch]pp"))
+               if p.name != "simd.hpp" and p.name != "simd.cpp"
+               for i, line in enumerate(p.read_text().splitlines(), 1)
+               if "level == SimdLevel::" in line]
+    assert not ladders, f"hand-written SIMD dispatch (use PYCX_SIMD_PICK): {ladders}"
+    users = [p.name for p in csrc.glob("*.cpp") if "PYCX_SIMD_PICK" in p.read_text()
+             or "PYCX_SIMD_VECTOR" in p.read_text()]
+    assert {"boost_fit.cpp", "gate_mh.cpp", "kde_sums.cpp", "pack_bits.cpp"} <= set(users)
