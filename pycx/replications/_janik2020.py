@@ -18,6 +18,10 @@ PAPER = ("Janik & Witaszczyk, Complexity for deep neural networks and other char
          "deep feature representations (arXiv 2006.04791)")
 
 TASKS = ("C-MNIST", "C-MNIST_T8", "random labels")
+# Fig. 4 left's graded tasks, easiest first (the order the claims assume): the colourised 8x8
+# digits, C-MNIST, its tears into 16x16, 8x8 and 4x4 tiles, and random labels (memorisation).
+GRADED_TASKS = ("C-digits", "C-MNIST", "C-MNIST_T16", "C-MNIST_T8", "C-MNIST_T4",
+                "random labels")
 
 
 # ------------------------------------------------------------------------------------ data
@@ -47,23 +51,30 @@ def subset(dataset, n, seed):
 def make_task(task, split, *, seed, n_train=None, n_eval=None):
     """(train, eval) TensorDatasets of one task on 32x32 colour images.
 
-    C-MNIST: `Colorize(32, seed)`; C-MNIST_T8: the same, then `Tear(8, seed)`; random labels:
-    C-MNIST with `RandomLabels(seed)` on the training part, evaluated (as in the paper) on a
-    sample of the training images with their random labels."""
+    C-MNIST: `Colorize(32, seed)`; C-MNIST_T<k> (k = 4, 8, 16): the same, then `Tear(k, seed)`;
+    C-digits: scikit-learn's 8x8 digits (whatever `split` is), upsampled to 24x24 and
+    colourised; random labels: C-MNIST with `RandomLabels(seed)` on the training part,
+    evaluated (as in the paper) on the training images with their random labels (the first
+    `n_eval` of them)."""
     from pycx import datasets
 
     colour = datasets.Colorize(size=32, seed=seed)
+    if task == "C-digits":
+        split = datasets.digits()
     train = subset(split.train, n_train, seed)
     test = subset(split.test, n_eval, seed + 1)
-    if task == "C-MNIST":
+    if task in ("C-MNIST", "C-digits"):
         return datasets.materialize(train, colour), datasets.materialize(test, colour)
-    if task == "C-MNIST_T8":
-        tear = datasets.Tear(tile=8, seed=seed)
+    if task.startswith("C-MNIST_T") and task[len("C-MNIST_T"):] in ("4", "8", "16"):
+        tear = datasets.Tear(tile=int(task[len("C-MNIST_T"):]), seed=seed)
         return (datasets.materialize(train, colour, tear),
                 datasets.materialize(test, colour, tear))
     if task == "random labels":
         relabelled = datasets.materialize(datasets.RandomLabels(train, seed=seed), colour)
-        return relabelled, subset(relabelled, n_eval, seed + 2)
+        x, y = relabelled.tensors
+        k = len(x) if n_eval is None else min(int(n_eval), len(x))
+        from torch.utils.data import TensorDataset
+        return relabelled, TensorDataset(x[:k], y[:k])
     raise ValueError(f"unknown task {task!r}")
 
 
@@ -91,9 +102,10 @@ def evaluate(model, dataset, batch_size=500):
 
 
 def train(model, dataset, *, epochs, optimizer, batch_size, seed, callback=None,
-          every_steps=None, scheduler=None, progress=False, desc="train"):
+          every_steps=None, scheduler=None, progress=False, desc="train", max_steps=None):
     """Plain minibatch training with a seeded shuffle. `callback(step, epoch_float)` runs at
-    step 0, then after every `every_steps` steps (default: every epoch) and at the end."""
+    step 0, then after every `every_steps` steps (default: every epoch) and at the end.
+    `max_steps` stops the training after that many steps (inside an epoch)."""
     import torch
     import torch.nn.functional as F
 
@@ -108,11 +120,18 @@ def train(model, dataset, *, epochs, optimizer, batch_size, seed, callback=None,
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=epochs * steps_per_epoch, desc=desc, leave=False)
+        bar = tqdm(total=epochs * steps_per_epoch if max_steps is None
+                   else min(epochs * steps_per_epoch, int(max_steps)), desc=desc, leave=False)
+    total = epochs * steps_per_epoch if max_steps is None else min(
+        epochs * steps_per_epoch, int(max_steps))
     for epoch in range(epochs):
+        if step >= total:
+            break
         model.train()
         order = torch.randperm(n, generator=gen)
         for s in range(0, n, batch_size):
+            if step >= total:
+                break
             idx = order[s:s + batch_size]
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(model(x[idx]), y[idx]).backward()
@@ -120,7 +139,7 @@ def train(model, dataset, *, epochs, optimizer, batch_size, seed, callback=None,
             step += 1
             if bar is not None:
                 bar.update(1)
-            if callback is not None and step % every == 0 and step < epochs * steps_per_epoch:
+            if callback is not None and step % every == 0 and step < total:
                 callback(step, step / steps_per_epoch)
         if scheduler is not None:
             scheduler.step()
@@ -133,15 +152,25 @@ def train(model, dataset, *, epochs, optimizer, batch_size, seed, callback=None,
 
 def resnet_for_task(task, split, seed, cfg):
     """(model, optimizer, scheduler, train set, evaluation set) of one task and seed: a fresh
-    seeded ResNet-20 with the paper's protocol, weight decay 0 for the memorisation task."""
+    seeded ResNet-20 with the paper's protocol, weight decay 0 for the memorisation task (as in
+    the paper; every task gets the same epochs)."""
     from pycx.models import cifar_resnet
 
     train_ds, eval_ds = make_task(task, split, seed=seed, n_train=cfg["n_train"],
                                   n_eval=cfg["n_eval"])
     seeded(seed)
-    model = cifar_resnet(20, num_classes=split.n_classes)
-    opt, sched = resnet_optimizer(model, cfg["epochs"], 0.0 if task == "random labels" else 1e-4)
+    model = cifar_resnet(cfg.get("resnet_depth", 20), num_classes=split.n_classes)
+    opt, sched = resnet_optimizer(model, task_epochs(task, cfg),
+                                  0.0 if task == "random labels" else 1e-4)
     return model, opt, sched, train_ds, eval_ds
+
+
+def task_epochs(task, cfg):
+    """The epochs of one task: ``cfg["epochs"]``, or ``cfg["epochs_random"]`` for the
+    memorisation task when the configuration gives one (it needs longer to memorise)."""
+    if task == "random labels" and cfg.get("epochs_random"):
+        return int(cfg["epochs_random"])
+    return int(cfg["epochs"])
 
 
 def resnet_optimizer(model, epochs, weight_decay):
@@ -185,10 +214,13 @@ def block_of(name):
     return "block 1"
 
 
-def janik_table(model, dataset, *, layers, patch_rows, seed, max_samples=None, trees=100):
+def janik_table(model, dataset, *, layers, patch_rows, seed, max_samples=None, trees=100,
+                method="xgb"):
     """`pycx.analyze` (Janik group, XGBoost chain rule with paper 000's settings; `trees`
     lowers the number of trees for smoke runs) of `model` on the inputs of `dataset`; returns a
-    list of row dicts."""
+    list of row dicts. ``method="plugin"`` is the cheap pass used where only linearity and the
+    effective dimension are read (neither depends on the entropy estimator); its complexity
+    and total correlation columns are then plug-in values, not the paper's."""
     import pycx
 
     x = dataset.tensors[0]
@@ -197,7 +229,8 @@ def janik_table(model, dataset, *, layers, patch_rows, seed, max_samples=None, t
     batches = [x[s:s + 500] for s in range(0, len(x), 500)]
     report = pycx.analyze(model, batches, metrics="janik", layers=layers, patch_rows=patch_rows,
                           seed=seed, progress=False, max_samples=None, kmeans=False,
-                          estimators={"complexity": {"method": "xgb", "n_estimators": trees}})
+                          estimators=({"complexity": {"method": "xgb", "n_estimators": trees}}
+                                      if method == "xgb" else method))
     return [{k: r[k] for k in ("layer", "units", "linearity", "complexity",
                                "complexity_per_neuron", "ntc", "effective_dimension",
                                "rows_patch")} for r in report.rows]

@@ -1,14 +1,28 @@
-"""Paper 000, figures 5 (right), S2 and 7: metrics along training.
+"""Paper 000, figures 7, S6 and S7: the dip of the effective dimension at the abrupt jump of
+the test accuracy (highway networks, a small CNN).
 
-Part 1 (figs. 5 right, S2): ResNet-20 on C-MNIST and on C-MNIST with random labels, the top
-block's (topmost ReLUs of stage 3) effective dimension and complexity per neuron at several
-points of training (shortened protocol of `janik2020-difficulty`).
+Highway (fig. 7): an 11-layer, 28-wide highway network on MNIST (Adadelta lr 0.8, batch 64).
+Every `eval_every` steps: test loss and accuracy, the effective dimension of each highway
+layer's output, and (11x28 only) the complexity per neuron of each layer's nonlinear part
+(the ReLU of H). The transform gates' biases start at 0 (`gate_bias`): the paper gives no
+value, 0 is what its code would have had with a plain linear gate, and with it the net sits at
+chance before it jumps, as in the paper's figure (a negative bias, -2 as in the highway paper's
+advice for very deep nets, removes that plateau: the accuracy rises at the first evaluation).
+The paper's jump is around epoch 5 of 60,000 images (~4,700 steps); the offline set is 16x
+smaller, so the budget is counted in steps.
 
-Part 2 (fig. 7): an 11-layer, 28-wide highway network on MNIST (Adadelta lr 0.8, batch 64):
-effective dimension of each highway layer's output, complexity per neuron of its nonlinear part
-(the ReLU of H), test loss and accuracy, every `eval_every` steps. The paper's dip sits at the
-abrupt jump of the test accuracy (around epoch 5 of 60,000 images, ~4,700 steps); the step
-budget here is counted in steps, since the offline set is 12x smaller.
+Fig. S6: the same for 11x36 and 10x36 (effective dimension only).
+
+Fig. S7: the small CNN [4-8-8]-[64-32-10] (3x3 kernels, stride 1, max pooling after each
+convolution) trained with Adadelta at a low learning rate, 0.03: the paper's 0.0003 left the
+net at chance with unchanged effective dimensions for the first 600 steps here, and its 15
+epochs of 60,000 images (14,000 steps) do not fit the budget; the pixel-wise effective
+dimension (over the channels at one output pixel, rows = test images) of each convolution's
+pooled ReLU output at two pixels (one for the last, 1x1, map).
+
+What the rules call a plateau: at least `PLATEAU_EVALS` evaluations after step 0 with test
+accuracy below `CHANCE_HI`; the jump's onset is the first evaluation after that at or above
+`CHANCE_HI`. A dip is an interior minimum at least a stated fraction below both ends.
 """
 from __future__ import annotations
 
@@ -19,51 +33,219 @@ from pathlib import Path
 import numpy as np
 
 from . import _janik2020 as J
-from .findings import claim, make_findings, spread, verdict, write_findings
+from .findings import Rule, fraction_verdict, make_findings, spread, write_findings
 
-TITLE = ("Training trajectories: ResNet-20 top block in the effective dimension-complexity "
-         "plane (figs. 5, S2) and the highway network's dip (fig. 7)")
+TITLE = ("Highway networks' and a small CNN's effective dimension dips at the abrupt jump of "
+         "the test accuracy after a plateau (figs. 7, S6, S7)")
 PAPER = J.PAPER
+NAME = "janik2020-dynamics"
 
-FULL = {"resnet": {"n_seeds": 2, "n_train": 1000, "n_eval": 300, "epochs": 10,
-                   "analyse_at_epochs": [0, 1, 2, 4, 7, 10], "patch_rows": 10000, "trees": 100},
-        "highway": {"n_seeds": 2, "width": 28, "depth": 11, "steps": 7000, "eval_every": 350,
-                    "n_eval": 1000, "trees": 100}}
-# Quick: a smoke run (a few steps, 20 trees instead of 100); its numbers mean nothing.
-QUICK = {"resnet": {"n_seeds": 1, "n_train": 128, "n_eval": 64, "epochs": 2,
-                    "analyse_at_epochs": [0, 1, 2], "patch_rows": 1000, "trees": 20},
-         "highway": {"n_seeds": 1, "width": 28, "depth": 11, "steps": 400, "eval_every": 100,
-                     "n_eval": 200, "trees": 20}}
-RESNET_TASKS = ("C-MNIST", "random labels")
+CHANCE_HI = 0.2      # test accuracy below this = still at chance (10 classes)
+PLATEAU_EVALS = 3    # evaluations after step 0 at chance that make a plateau
+JUMP_EVALS = 4       # from the last plateau evaluation to >= 0.6 accuracy within this many
+ED_DIP = 0.2         # the ED minimum at least 20% below both ends
+CPN_DIP = 0.1
+NEAR_EVALS = 2       # "at the jump": within two evaluations
 
+FULL = {"highway": {"n_seeds": 3, "steps": 3000, "eval_every": 150, "n_eval": 1000,
+                    "cpn_rows": 500, "trees": 100, "gate_bias": 0.0,
+                    "main": [11, 28], "s6": [[11, 36], [10, 36]]},
+        "cnn": {"n_seeds": 2, "steps": 6000, "eval_every": 300, "n_eval": 1000, "lr": 0.03}}
+# Quick: a smoke run (a few hundred steps, 20 trees instead of 100); its numbers mean nothing.
+QUICK = {"highway": {"n_seeds": 1, "steps": 300, "eval_every": 100, "n_eval": 200,
+                     "cpn_rows": 200, "trees": 20, "gate_bias": 0.0,
+                     "main": [11, 28], "s6": [[10, 36]]},
+         "cnn": {"n_seeds": 1, "steps": 300, "eval_every": 100, "n_eval": 200, "lr": 0.03}}
 
-# ---------------------------------------------------------------------------- ResNet part
-
-def resnet_trajectory(task, split, seed, cfg, progress):
-    model, opt, sched, train_ds, eval_ds = J.resnet_for_task(task, split, seed, cfg)
-    wanted = set(cfg["analyse_at_epochs"])
-    points = []
-    top4 = lambda name, kind: name.startswith("layer3.") and name.endswith(":1")  # noqa: E731
-
-    def record(step, epoch):
-        if not any(abs(epoch - e) < 1e-9 for e in wanted):
-            return
-        rows = J.janik_table(model, eval_ds, layers=top4, patch_rows=cfg["patch_rows"],
-                             seed=seed, trees=cfg["trees"])
-        loss, acc = J.evaluate(model, eval_ds)
-        points.append({"epoch": epoch, "step": step, "loss": loss, "accuracy": acc,
-                       "ed": float(np.mean([r["effective_dimension"] for r in rows])),
-                       "cpn": float(np.mean([r["complexity_per_neuron"] for r in rows]))})
-
-    J.train(model, train_ds, epochs=cfg["epochs"], optimizer=opt, scheduler=sched,
-            batch_size=128, seed=seed, callback=record, progress=progress,
-            desc=f"{task} seed {seed}")
-    return points
+CNN_PIXELS = {"conv2d_0": [[6, 6], [3, 9]], "conv2d_1": [[2, 2], [1, 3]], "conv2d_2": [[0, 0]]}
 
 
-# --------------------------------------------------------------------------- highway part
+# ------------------------------------------------------------------ curve rules (pure numpy)
 
-def highway_trajectory(split, seed, cfg, progress):
+def _arr(v):
+    return np.array([math.nan if x is None else float(x) for x in v], dtype=float)
+
+
+def plateau_onset(acc):
+    """(plateau length in evaluations after step 0, index of the jump's onset or None)."""
+    acc = _arr(acc)
+    k = 1
+    while k < len(acc) and acc[k] < CHANCE_HI:
+        k += 1
+    plateau = k - 1
+    return plateau, (k if k < len(acc) else None)
+
+
+def dip(values, depth):
+    """(interior minimum at least `depth` below both ends, index of the minimum, depth)."""
+    v = _arr(values)
+    if v.size < 3 or not np.all(np.isfinite(v)):
+        return False, None, math.nan
+    k = int(np.argmin(v))
+    ends = min(v[0], v[-1])
+    rel = float((ends - v[k]) / ends) if ends > 0 else math.nan
+    return bool(0 < k < len(v) - 1 and rel >= depth), k, rel
+
+
+def abrupt_jump(acc):
+    """A plateau at chance, then >= 0.6 accuracy within `JUMP_EVALS` evaluations of its end."""
+    plateau, onset = plateau_onset(acc)
+    if plateau < PLATEAU_EVALS or onset is None:
+        return False
+    a = _arr(acc)
+    after = a[onset - 1: onset - 1 + JUMP_EVALS + 1]
+    return bool(np.nanmax(after) >= 0.6)
+
+
+def ed_dip_at_jump(acc, ed):
+    """The mean ED dips (>= ED_DIP) within NEAR_EVALS evaluations of the jump after a plateau."""
+    plateau, onset = plateau_onset(acc)
+    ok, k, _ = dip(ed, ED_DIP)
+    return bool(plateau >= PLATEAU_EVALS and onset is not None and ok
+                and abs(k - onset) <= NEAR_EVALS)
+
+
+def _per_seed(measured):
+    return list((measured.get("per_seed") or {}).values())
+
+
+def _v_jump(m):
+    return fraction_verdict([abrupt_jump(d["accuracy"]) for d in _per_seed(m)])
+
+
+def _v_ed_dip(m):
+    return fraction_verdict([ed_dip_at_jump(d["accuracy"], d["ed_mean"]) for d in _per_seed(m)])
+
+
+def _v_cpn_dip(m):
+    flags = []
+    for d in _per_seed(m):
+        ok_c, kc, _ = dip(d["cpn_mean"], CPN_DIP)
+        ok_e, ke, _ = dip(d["ed_mean"], ED_DIP)
+        flags.append(ok_c and ke is not None and abs(kc - ke) <= NEAR_EVALS)
+    return fraction_verdict(flags)
+
+
+def _v_s6_every(m):
+    return fraction_verdict([ed_dip_at_jump(d["accuracy"], d["ed_mean"])
+                             for runs in (m.get("architectures") or {}).values()
+                             for d in runs.values()])
+
+
+def _ed_min_steps(m):
+    out = {}
+    for arch, runs in (m.get("architectures") or {}).items():
+        steps = []
+        for d in runs.values():
+            _, k, _ = dip(d["ed_mean"], ED_DIP)
+            if k is not None:
+                steps.append(float(d["steps"][k]))
+        out[arch] = steps
+    return out
+
+
+def _v_s6_shift(m):
+    mins = {a: s for a, s in _ed_min_steps(m).items() if s}
+    if len(mins) < 2:
+        return False
+    means = [float(np.mean(s)) for s in mins.values()]
+    shift = max(means) - min(means)
+    if shift < float(m["eval_every"]):
+        return False
+    var = [float(np.var(s, ddof=1)) for s in mins.values() if len(s) > 1]
+    n = min(len(s) for s in mins.values())
+    se = math.sqrt(float(np.mean(var)) / n) if var else math.inf
+    return True if shift > 2 * math.sqrt(2) * se else "partly"
+
+
+def _cnn_dips(d):
+    """Per layer: does any of its pixel curves dip (>= CPN_DIP, the 10% rule), and where."""
+    out = {}
+    for layer, curves in d["pixel_ed"].items():
+        hits = [dip(c, CPN_DIP) for c in curves.values()]
+        good = [k for ok, k, _ in hits if ok]
+        out[layer] = good
+    return out
+
+
+def _v_s7_dip(m):
+    return fraction_verdict([all(v for v in _cnn_dips(d).values()) for d in _per_seed(m)])
+
+
+def _v_s7_sync(m):
+    flags = []
+    for d in _per_seed(m):
+        dips = _cnn_dips(d)
+        if not all(dips.values()):
+            flags.append(False)
+            continue
+        # Synchronised: some choice of one dipping pixel per layer within NEAR_EVALS evaluations
+        # (the earliest minimum of each layer, as the paper's figure reads them).
+        firsts = [min(v) for v in dips.values()]
+        flags.append(max(firsts) - min(firsts) <= NEAR_EVALS)
+    return fraction_verdict(flags)
+
+
+RULE_JUMP = Rule(
+    "fig7_abrupt_jump_after_plateau",
+    "highway network (11x28): the test accuracy stays at chance, then jumps abruptly",
+    f"per seed: at least {PLATEAU_EVALS} evaluations after step 0 with test accuracy below "
+    f"{CHANCE_HI}, then accuracy >= 0.6 within {JUMP_EVALS} evaluations of the plateau's last "
+    "one; true when every seed shows it, partly when at least half, else false (fig. 7 right)",
+    _v_jump)
+RULE_ED_DIP = Rule(
+    "fig7_ed_dip_at_jump",
+    "highway network (11x28): the effective dimension dips at the abrupt jump of the test "
+    "accuracy",
+    f"per seed: a plateau as in fig7_abrupt_jump_after_plateau (no plateau: the seed fails), "
+    f"and the mean over layers of the ED has an interior minimum at least {ED_DIP:.0%} below "
+    f"both ends within {NEAR_EVALS} evaluations of the jump's onset (first evaluation at or "
+    f"above {CHANCE_HI}); true when every seed shows it, partly when at least half (fig. 7 left)",
+    _v_ed_dip)
+RULE_CPN_DIP = Rule(
+    "fig7_cpn_dip_with_ed",
+    "highway network (11x28): the complexity per neuron of the nonlinear part dips at the same "
+    "time",
+    f"per seed: the mean over layers of the CPN of H's ReLU has an interior minimum at least "
+    f"{CPN_DIP:.0%} below both ends within {NEAR_EVALS} evaluations of the mean ED's minimum; "
+    "true when every seed shows it, partly when at least half (fig. 7 middle)",
+    _v_cpn_dip)
+RULE_S6_EVERY = Rule(
+    "s6_dip_in_every_architecture",
+    "the collective quench of the effective dimension is seen for 11x28, 11x36 and 10x36",
+    "the fig7_ed_dip_at_jump test on every (architecture, seed) run; true when all pass, partly "
+    "when at least half (fig. S6)",
+    _v_s6_every)
+RULE_S6_SHIFT = Rule(
+    "s6_minima_shift_with_architecture",
+    "changing depth/width shifts the dip to earlier or later training times",
+    "per architecture the mean over seeds of the step of the mean ED's minimum; its range over "
+    "architectures at least one evaluation interval and more than 2 standard errors of a "
+    "difference of two seed means (pooled within-architecture variance): true; at least one "
+    "interval but within seed noise: partly; else false (fig. S6)",
+    _v_s6_shift)
+RULE_S7_DIP = Rule(
+    "s7_cnn_pixel_ed_dips",
+    "a small CNN at a very low learning rate shows the dip in the pixel-wise effective "
+    "dimension of its convolutional layers",
+    f"per seed: in each of the three conv layers at least one measured pixel's ED curve has an "
+    f"interior minimum at least {CPN_DIP:.0%} below both ends; true when every seed shows it, "
+    "partly when at least half (fig. S7)",
+    _v_s7_dip)
+RULE_S7_SYNC = Rule(
+    "s7_cnn_minima_synchronised",
+    "the conv layers' minima are synchronised",
+    f"per seed: every layer dips (s7_cnn_pixel_ed_dips) and the earliest dipping minimum of the "
+    f"three layers lie within {NEAR_EVALS} evaluations of each other; true when every seed, "
+    "partly when at least half (fig. S7)",
+    _v_s7_sync)
+RULES = (RULE_JUMP, RULE_ED_DIP, RULE_CPN_DIP, RULE_S6_EVERY, RULE_S6_SHIFT, RULE_S7_DIP,
+         RULE_S7_SYNC)
+
+
+# --------------------------------------------------------------------------- highway runs
+
+def highway_trajectory(split, seed, depth, width, cfg, progress, with_cpn):
     import torch
 
     import pycx
@@ -71,63 +253,106 @@ def highway_trajectory(split, seed, cfg, progress):
 
     train_ds, test_ds = J.flat_split(split, None, seed=seed)
     test_ds = J.subset(test_ds, cfg["n_eval"], seed + 1)
+    cpn_ds = J.subset(test_ds, cfg["cpn_rows"], seed + 2)
     J.seeded(seed)
-    model = Highway(width=cfg["width"], depth=cfg["depth"],
-                    in_features=split.side * split.side, n_classes=split.n_classes)
+    model = Highway(width=width, depth=depth, in_features=split.side * split.side,
+                    n_classes=split.n_classes, gate_bias=cfg["gate_bias"])
     opt = torch.optim.Adadelta(model.parameters(), lr=0.8)
     outputs = {}
     hooks = [layer.register_forward_hook(
         lambda m, i, o, k=k: outputs.__setitem__(k, o.detach())) for k, layer in
         enumerate(model.layers)]
-    relus = [f"layers.{k}.relu" for k in range(cfg["depth"])]
+    relus = [f"layers.{k}.relu" for k in range(depth)]
     points = []
 
     def record(step, epoch):
-        if step % cfg["eval_every"] and step != cfg["steps"]:
+        if step > cfg["steps"] or (step % cfg["eval_every"] and step != cfg["steps"]):
+            return
+        if points and points[-1]["step"] == step:
             return
         loss, acc = J.evaluate(model, test_ds, batch_size=len(test_ds))  # fills `outputs`
         eds = [float(pycx.effective_dimension(outputs[k].numpy().astype(np.float64)))
-               for k in range(cfg["depth"])]
-        rows = J.janik_table(model, test_ds, layers=relus, patch_rows=None, seed=seed,
-                             trees=cfg["trees"])
-        points.append({"step": step, "loss": loss, "accuracy": acc, "ed": eds,
-                       "cpn": [r["complexity_per_neuron"] for r in rows]})
+               for k in range(depth)]
+        p = {"step": step, "loss": loss, "accuracy": acc, "ed": eds}
+        if with_cpn:
+            rows = J.janik_table(model, cpn_ds, layers=relus, patch_rows=None, seed=seed,
+                                 trees=cfg["trees"])
+            p["cpn"] = [r["complexity_per_neuron"] for r in rows]
+        points.append(p)
 
-    n = len(train_ds)
-    steps_per_epoch = math.ceil(n / 64)
+    steps_per_epoch = math.ceil(len(train_ds) / 64)
     epochs = math.ceil(cfg["steps"] / steps_per_epoch)
-    # Whole epochs, rounded up past the step budget; nothing is recorded after cfg["steps"].
-    J.train(model, train_ds, epochs=epochs,
-            optimizer=opt, batch_size=64, seed=seed, every_steps=cfg["eval_every"],
-            callback=lambda step, ep: record(step, ep) if step <= cfg["steps"] else None,
-            progress=progress, desc=f"highway seed {seed}")
+    J.train(model, train_ds, epochs=epochs, optimizer=opt, batch_size=64, seed=seed,
+            every_steps=cfg["eval_every"], callback=record, progress=progress,
+            desc=f"highway {depth}x{width} seed {seed}", max_steps=cfg["steps"])
     for h in hooks:
         h.remove()
     return points
 
 
-def dip_stats(points):
-    """Where the mean (over layers) effective dimension and complexity per neuron reach their
-    minimum, and where the test accuracy jumps most between two evaluations."""
-    steps = np.array([p["step"] for p in points])
-    ed = np.array([np.mean(p["ed"]) for p in points])
-    cpn = np.array([np.nanmean(p["cpn"]) for p in points])
-    acc = np.array([p["accuracy"] for p in points])
-    jumps = np.diff(acc)
-    j = int(np.argmax(jumps)) if jumps.size else 0
-    out = {"steps": steps.tolist(), "ed_mean": ed.tolist(), "cpn_mean": cpn.tolist(),
-           "accuracy": acc.tolist(), "loss": [p["loss"] for p in points],
-           "jump_step": int(steps[j + 1]) if jumps.size else 0,
-           "jump_size": float(jumps[j]) if jumps.size else 0.0,
-           "jump_delayed": bool(jumps.size and j >= 1)}
-    for key, v in (("ed", ed), ("cpn", cpn)):
-        k = int(np.argmin(v))
-        interior = 0 < k < len(v) - 1
-        depth = float(min(v[0], v[-1]) - v[k]) / max(float(min(v[0], v[-1])), 1e-12)
-        out[f"{key}_min_step"] = int(steps[k])
-        out[f"{key}_interior_min"] = bool(interior)
-        out[f"{key}_dip_depth"] = depth  # relative drop below the lower of both ends
+def curves(points):
+    out = {"steps": [p["step"] for p in points], "accuracy": [p["accuracy"] for p in points],
+           "loss": [p["loss"] for p in points],
+           "ed_mean": [float(np.mean(p["ed"])) for p in points],
+           "ed_layer_min_steps": [points[int(np.argmin([p["ed"][k] for p in points]))]["step"]
+                                  for k in range(len(points[0]["ed"]))]}
+    if "cpn" in points[0]:
+        out["cpn_mean"] = [float(np.nanmean(p["cpn"])) for p in points]
     return out
+
+
+# ------------------------------------------------------------------------------ small CNN
+
+def small_cnn(n_classes=10):
+    """[4-8-8]-[64-32-10]: three 3x3 convolutions (stride 1), each followed by ReLU and 2x2
+    max pooling (28 -> 13 -> 5 -> 1), then 64 and 32 ReLU units and the output."""
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(4, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(8, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(8, 64), nn.ReLU(), nn.Linear(64, 32),
+                         nn.ReLU(), nn.Linear(32, n_classes))
+
+
+def cnn_trajectory(split, seed, cfg, progress):
+    import torch
+
+    import pycx
+
+    train_ds, test_ds = J.flat_split(split, None, seed=seed)
+    test_ds = J.subset(test_ds, cfg["n_eval"], seed + 1)
+    J.seeded(seed)
+    model = small_cnn(split.n_classes)
+    opt = torch.optim.Adadelta(model.parameters(), lr=cfg["lr"])
+    outputs = {}
+    pools = {"conv2d_0": model[2], "conv2d_1": model[5], "conv2d_2": model[8]}
+    hooks = [m.register_forward_hook(lambda mod, i, o, k=k: outputs.__setitem__(k, o.detach()))
+             for k, m in pools.items()]
+    points = []
+
+    def record(step, epoch):
+        if step > cfg["steps"] or (step % cfg["eval_every"] and step != cfg["steps"]):
+            return
+        if points and points[-1]["step"] == step:
+            return
+        loss, acc = J.evaluate(model, test_ds, batch_size=len(test_ds))
+        ed = {layer: {f"{i},{j}": float(pycx.effective_dimension(
+            outputs[layer][:, :, i, j].numpy().astype(np.float64))) for i, j in pix}
+            for layer, pix in CNN_PIXELS.items()}
+        points.append({"step": step, "loss": loss, "accuracy": acc, "pixel_ed": ed})
+
+    steps_per_epoch = math.ceil(len(train_ds) / 64)
+    J.train(model, train_ds, epochs=math.ceil(cfg["steps"] / steps_per_epoch), optimizer=opt,
+            batch_size=64, seed=seed, every_steps=cfg["eval_every"], callback=record,
+            progress=progress, desc=f"small CNN seed {seed}", max_steps=cfg["steps"])
+    for h in hooks:
+        h.remove()
+    return {"steps": [p["step"] for p in points], "accuracy": [p["accuracy"] for p in points],
+            "loss": [p["loss"] for p in points],
+            "pixel_ed": {layer: {px: [p["pixel_ed"][layer][px] for p in points]
+                                 for px in points[0]["pixel_ed"][layer]}
+                         for layer in CNN_PIXELS}}
 
 
 # ------------------------------------------------------------------------------------ run
@@ -135,125 +360,81 @@ def dip_stats(points):
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     start = time.perf_counter()
     cfg = QUICK if quick else FULL
+    hcfg, ccfg = cfg["highway"], cfg["cnn"]
     split, data_name = J.load_digits_data()
-    rcfg, hcfg = cfg["resnet"], cfg["highway"]
-    rseeds = [seed + i for i in range(rcfg["n_seeds"])]
-    hseeds = [seed + i for i in range(hcfg["n_seeds"])]
-    traj = {t: {s: resnet_trajectory(t, split, s, rcfg, progress) for s in rseeds}
-            for t in RESNET_TASKS}
-    t_resnet = time.perf_counter() - start
-    hw = {s: highway_trajectory(split, s, hcfg, progress) for s in hseeds}
-    t_highway = time.perf_counter() - start - t_resnet
-    dips = {s: dip_stats(hw[s]) for s in hseeds}
+    seeds = [seed + i for i in range(hcfg["n_seeds"])]
+    cseeds = [seed + i for i in range(ccfg["n_seeds"])]
+    archs = [tuple(hcfg["main"])] + [tuple(a) for a in hcfg["s6"]]
+    hw = {a: {s: highway_trajectory(split, s, a[0], a[1], hcfg, progress,
+                                    with_cpn=(a == archs[0])) for s in seeds} for a in archs}
+    t_highway = time.perf_counter() - start
+    cnn = {s: cnn_trajectory(split, s, ccfg, progress) for s in cseeds}
+    t_cnn = time.perf_counter() - start - t_highway
 
-    claims = []
-    cm, rl = RESNET_TASKS
+    aname = {a: f"{a[0]}x{a[1]}" for a in archs}
+    main = {str(s): curves(hw[archs[0]][s]) for s in seeds}
+    every = hcfg["eval_every"]
 
-    def rel(p0, p1, key):
-        return (p1[key] - p0[key]) / max(abs(p0[key]), 1e-12)
+    def with_stats(d):
+        plateau, onset = plateau_onset(d["accuracy"])
+        _, ke, de = dip(d["ed_mean"], ED_DIP)
+        extra = {"plateau_evals": plateau,
+                 "onset_step": d["steps"][onset] if onset is not None else None,
+                 "ed_min_step": d["steps"][ke] if ke is not None else None,
+                 "ed_dip_depth": de}
+        if "cpn_mean" in d:
+            _, kc, dc = dip(d["cpn_mean"], CPN_DIP)
+            extra.update(cpn_min_step=d["steps"][kc] if kc is not None else None,
+                         cpn_dip_depth=dc)
+        return {**d, **extra}
 
-    ed_up = [rel(traj[cm][s][0], traj[cm][s][-1], "ed") for s in rseeds]
-    cpn_up = [rel(traj[cm][s][0], traj[cm][s][-1], "cpn") for s in rseeds]
-    claims.append(claim(
-        "during training the top block's effective dimension and complexity both increase, "
-        "the dimension much more",
-        {"relative_change_ed": spread(ed_up), "relative_change_cpn": spread(cpn_up),
-         "trajectories": {str(s): traj[cm][s] for s in rseeds}},
-        verdict([e > 0 and c > 0 and e > c for e, c in zip(ed_up, cpn_up)]),
-        expected="C-MNIST: ED and CPN at the end above their start, ED's relative rise the "
-                 "larger (fig. 5 right)"))
-    # Early = the first analysis after the start; the memorisation task's dimension should lag.
-    early_ed_rl = [rel(traj[rl][s][0], traj[rl][s][1], "ed") for s in rseeds]
-    early_ed_cm = [rel(traj[cm][s][0], traj[cm][s][1], "ed") for s in rseeds]
-    early_cpn_rl = [rel(traj[rl][s][0], traj[rl][s][1], "cpn") for s in rseeds]
-    late_ed_rl = [rel(traj[rl][s][1], traj[rl][s][-1], "ed") for s in rseeds]
-    claims.append(claim(
-        "memorisation: early in training the dimension stays low while the complexity grows, "
-        "then the dimension rises sharply",
-        {"early_relative_change_ed_random": spread(early_ed_rl),
-         "early_relative_change_ed_cmnist": spread(early_ed_cm),
-         "early_relative_change_cpn_random": spread(early_cpn_rl),
-         "late_relative_change_ed_random": spread(late_ed_rl),
-         "trajectories": {str(s): traj[rl][s] for s in rseeds}},
-        verdict([a < b and c > 0 and d > 0 for a, b, c, d in
-                 zip(early_ed_rl, early_ed_cm, early_cpn_rl, late_ed_rl)]),
-        expected="random labels: early ED change below C-MNIST's, early CPN change > 0, ED "
-                 "rising afterwards (fig. S2)"))
-    def dip_verdict(d):
-        # The paper's jump comes after a plateau (~epoch 5): one in the first interval is just
-        # the start of learning, so a dip there counts only "partly".
-        coincide = (d["ed_interior_min"] and d["ed_dip_depth"] > 0.1
-                    and abs(d["ed_min_step"] - d["jump_step"]) <= 2 * hcfg["eval_every"])
-        return (True if d["jump_delayed"] else "partly") if coincide else False
+    main_m = {"per_seed": {s: with_stats(d) for s, d in main.items()}, "eval_every": every}
+    arch_m = {aname[a]: {str(s): with_stats(curves(hw[a][s])) for s in seeds} for a in archs}
+    s6 = {"architectures": arch_m, "eval_every": every}
+    mins = _ed_min_steps(s6)
+    s6["ed_min_step_by_architecture"] = {a: spread(v) for a, v in mins.items()}
+    cnn_m = {"per_seed": {str(s): cnn[s] for s in cseeds}, "eval_every": ccfg["eval_every"]}
+    claims = [RULE_JUMP(main_m), RULE_ED_DIP(main_m), RULE_CPN_DIP(main_m), RULE_S6_EVERY(s6),
+              RULE_S6_SHIFT(s6), RULE_S7_DIP(cnn_m), RULE_S7_SYNC(cnn_m)]
 
-    per_seed_dip = [dip_verdict(d) for d in dips.values()]
-    claims.append(claim(
-        "highway network: the effective dimension dips during training at the abrupt jump of "
-        "the test accuracy",
-        {str(s): {k: dips[s][k] for k in ("ed_min_step", "ed_interior_min", "ed_dip_depth",
-                                          "jump_step", "jump_size", "jump_delayed")}
-         for s in hseeds},
-        True if all(v is True for v in per_seed_dip) else
-        ("partly" if any(v for v in per_seed_dip) else False),
-        expected="an interior minimum of the mean layer ED at least 10% below both ends, within "
-                 "two evaluations of the largest accuracy jump, that jump after the first "
-                 "evaluation interval (fig. 7 left; 'partly' if the jump is the initial one)"))
-    claims.append(claim(
-        "highway network: the complexity per neuron of the nonlinear part dips at the same time",
-        {str(s): {k: dips[s][k] for k in ("cpn_min_step", "cpn_interior_min", "cpn_dip_depth",
-                                          "ed_min_step", "jump_step")} for s in hseeds},
-        verdict([d["cpn_interior_min"] and d["cpn_dip_depth"] > 0.1
-                 and abs(d["cpn_min_step"] - d["ed_min_step"]) <= 2 * hcfg["eval_every"]
-                 for d in dips.values()]),
-        expected="an interior minimum of the mean CPN at least 10% below both ends, within two "
-                 "evaluations of the ED minimum (fig. 7 middle)"))
-
-    figures = _figures(out, traj, hw, rseeds, hseeds)
-    settings = {"resnet": {**rcfg, "seeds": rseeds, "model": "cifar_resnet(20)",
-                           "tasks": list(RESNET_TASKS), "layers": "topmost ReLUs of stage 3",
-                           "protocol": "as janik2020-difficulty"},
-                "highway": {**hcfg, "seeds": hseeds, "optimizer": "Adadelta lr 0.8",
-                            "batch_size": 64, "gate_bias": -2.0,
-                            "ed_of": "each highway layer's output",
-                            "cpn_of": "each highway layer's ReLU (H)"},
+    figures = _figures(out, hw, archs, seeds, cnn, cseeds, aname)
+    settings = {"highway": {**hcfg, "seeds": seeds, "optimizer": "Adadelta lr 0.8",
+                            "batch_size": 64, "ed_of": "each highway layer's output",
+                            "cpn_of": "each highway layer's ReLU (H), 11x28 only",
+                            "train_images": len(split.train)},
+                "cnn": {**ccfg, "seeds": cseeds, "optimizer": f"Adadelta lr {ccfg['lr']}",
+                        "batch_size": 64, "pixels": CNN_PIXELS,
+                        "ed_of": "channels at one pixel of each conv's pooled ReLU output"},
                 "data": data_name,
-                "estimator": "xgb chain rule, 2 folds, depth 3, rate 0.1 (trees: see above)",
-                "times_s": {"resnet": round(t_resnet, 1), "highway": round(t_highway, 1)}}
-    findings = make_findings("janik2020-dynamics", PAPER, TITLE, quick=quick,
-                             seeds=sorted(set(rseeds) | set(hseeds)), settings=settings,
-                             claims=claims, figures=figures,
-                             highway={str(s): hw[s] for s in hseeds},
+                "thresholds": {"chance_hi": CHANCE_HI, "plateau_evals": PLATEAU_EVALS,
+                               "jump_evals": JUMP_EVALS, "ed_dip": ED_DIP, "cpn_dip": CPN_DIP,
+                               "near_evals": NEAR_EVALS},
+                "estimator": f"xgb chain rule, 2 folds, {hcfg['trees']} trees, depth 3, rate 0.1",
+                "times_s": {"highway": round(t_highway, 1), "cnn": round(t_cnn, 1)}}
+    findings = make_findings(NAME, PAPER, TITLE, quick=quick,
+                             seeds=sorted(set(seeds) | set(cseeds)),
+                             settings=settings, claims=claims, figures=figures,
+                             highway={aname[a]: {str(s): hw[a][s] for s in seeds} for a in archs},
                              wall_time_s=round(time.perf_counter() - start, 2))
     write_findings(out, findings)
     return findings
 
 
-def _figures(out, traj, hw, rseeds, hseeds):
+def _figures(out, hw, archs, seeds, cnn, cseeds, aname):
     plt = J.plt()
     names = []
-    fig, ax = plt.subplots(1, 2, figsize=(11, 4.5))
-    for a, task in zip(ax, RESNET_TASKS):
-        for s in rseeds:
-            p = traj[task][s]
-            x, y = [q["cpn"] for q in p], [q["ed"] for q in p]
-            a.plot(x, y, "o-", label=f"seed {s}")
-            for q in p:
-                a.annotate(f"{q['epoch']:g}", (q["cpn"], q["ed"]), fontsize=7)
-        a.set(xlabel="complexity per neuron (top block)", ylabel="effective dimension (top block)",
-              title=f"{task} ({'fig. S2' if task == 'random labels' else 'fig. 5 right'})")
-        a.legend(fontsize=8)
-    names += J.save_figure(fig, out, "resnet_trajectories")
-
-    fig, ax = plt.subplots(len(hseeds), 3, figsize=(15, 4 * len(hseeds)), squeeze=False)
-    for row, s in zip(ax, hseeds):
-        p = hw[s]
+    main = archs[0]
+    fig, ax = plt.subplots(len(seeds), 3, figsize=(15, 4 * len(seeds)), squeeze=False)
+    for row, s in zip(ax, seeds):
+        p = hw[main][s]
         steps = [q["step"] for q in p]
         ed = np.array([q["ed"] for q in p])
         cpn = np.array([q["cpn"] for q in p])
         for k in range(ed.shape[1]):
             row[0].plot(steps, ed[:, k], label=f"layer {k + 1}")
             row[1].plot(steps, cpn[:, k], label=f"layer {k + 1}")
-        row[0].set(xlabel="step", ylabel="effective dimension", title=f"fig. 7 left, seed {s}")
+        row[0].set(xlabel="step", ylabel="effective dimension",
+                   title=f"fig. 7 left ({aname[main]}), seed {s}")
         row[1].set(xlabel="step", ylabel="complexity per neuron (H's ReLU)",
                    title="fig. 7 middle")
         row[2].plot(steps, [q["accuracy"] for q in p], "o-", label="test accuracy")
@@ -262,5 +443,36 @@ def _figures(out, traj, hw, rseeds, hseeds):
         row[2].set(xlabel="step", ylabel="accuracy", title="fig. 7 right")
         r2.set_ylabel("loss")
         row[0].legend(fontsize=6, ncol=2)
+    fig.tight_layout()
     names += J.save_figure(fig, out, "highway_dip")
+
+    fig, ax = plt.subplots(len(archs), len(seeds), figsize=(5 * len(seeds), 3.6 * len(archs)),
+                           squeeze=False)
+    for i, a in enumerate(archs):
+        for j, s in enumerate(seeds):
+            p = hw[a][s]
+            steps = [q["step"] for q in p]
+            ed = np.array([q["ed"] for q in p])
+            for k in range(ed.shape[1]):
+                ax[i][j].plot(steps, ed[:, k], label=f"layer {k + 1}")
+            ax[i][j].set(xlabel="step", ylabel="effective dimension",
+                         title=f"fig. S6: {aname[a]}, seed {s}")
+    ax[0][0].legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    names += J.save_figure(fig, out, "highway_s6")
+
+    fig, ax = plt.subplots(1, len(cseeds), figsize=(5.5 * len(cseeds), 4), squeeze=False)
+    for a, s in zip(ax[0], cseeds):
+        d = cnn[s]
+        for layer, px in d["pixel_ed"].items():
+            for p, v in px.items():
+                a.plot(d["steps"], v, label=f"{layer} ({p})")
+        a2 = a.twinx()
+        a2.plot(d["steps"], d["accuracy"], "k:", label="test accuracy")
+        a2.set_ylabel("test accuracy")
+        a.set(xlabel="step", ylabel="pixel-wise effective dimension",
+              title=f"fig. S7: small CNN, seed {s}")
+        a.legend(fontsize=6)
+    fig.tight_layout()
+    names += J.save_figure(fig, out, "cnn_s7")
     return names
