@@ -8,8 +8,9 @@ available offline). The image count is cut to 256 per task so that the random-la
 memorises its training set (training accuracy >= 0.95 is checked, weight decay 0); it trains
 for `epochs_random` epochs, the image tasks for `epochs`. Measured with `pycx.analyze` on
 held-out images (on training images for random labels, as in the paper): effective dimension
-and complexity per neuron of the topmost ReLUs against depth (figs. 2-3), the top block in the effective-dimension-complexity plane (fig. 4
-left; residual-branch ReLUs: fig. S1), linearity per block (fig. 4 right) and normalised total
+and complexity per neuron of the topmost ReLUs against depth (figs. 2-3), the top block in the
+effective-dimension-complexity plane (fig. 4 left, with a line fitted through the six tasks;
+residual-branch ReLUs: fig. S1), linearity per block (fig. 4 right) and normalised total
 correlation (fig. 5 left).
 """
 from __future__ import annotations
