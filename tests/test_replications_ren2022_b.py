@@ -230,6 +230,7 @@ def _quick(name, tmp_path):
     on_disk = json.loads((tmp_path / "findings.json").read_text())
     assert f["replication"] == name and f["quick"] is True
     assert on_disk["replication"] == name
+    assert on_disk["wall_time_s"] > 0  # the README table reads the run time from the file
     module = replications._load(name)
     assert [c["key"] for c in f["claims"]] == [r.key for r in module.RULES]
     # the verdicts recomputed from the file's measured values (after JSON)

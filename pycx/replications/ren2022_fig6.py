@@ -171,13 +171,14 @@ def measure(model, x, y, eps):
 # ----------------------------------------------------------------------------- run
 
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
+    start = time.perf_counter()
     import torch
 
     cfg = QUICK if quick else FULL
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models: one thread beats two that synchronise per op
     try:
-        return _run(Path(out), cfg, quick, seed, progress)
+        return _run(Path(out), cfg, quick, seed, progress, start)
     finally:
         torch.set_num_threads(threads)
 
@@ -231,7 +232,7 @@ def train_one(cfg, seed, progress_cb=None):
     return history, name
 
 
-def _run(out, cfg, quick, seed, progress):
+def _run(out, cfg, quick, seed, progress, start):
     from .findings import make_findings, spread, write_findings
 
     seeds = [seed + i for i in range(cfg["n_seeds"])]
@@ -285,7 +286,8 @@ def _run(out, cfg, quick, seed, progress):
                              summary={"per_layer_mean_over_seeds": per_layer,
                                       "final_accuracy_mu": acc},
                              runs={str(s): h for s, h in runs.items()},
-                             train_time_s=round(wall, 1))
+                             train_time_s=round(wall, 1),
+                             wall_time_s=round(time.perf_counter() - start, 2))
     write_findings(out, findings)
     return findings
 
