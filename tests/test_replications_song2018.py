@@ -313,3 +313,39 @@ def test_song2018_figs2_quick(tmp_path):
             assert [r["units"] for r in layers] == sizes[1:]
             for r in layers:
                 assert 0.0 <= r["h_s"] <= 1.0 and r["kl_bits"] >= 0.0
+
+
+@pytest.mark.slow
+def test_seed_work_in_worker_processes_equals_serial():
+    # The per-seed work of fig2 run in two spawned processes gives the same numbers as in this
+    # one: each task is seeded by its own seed (the worker count only changes the wall time).
+    torch = pytest.importorskip("torch")
+    from pycx.replications import _song2018 as S
+    from pycx.replications.song2018_fig2 import _task
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(120, 16, generator=g)
+    y = np.arange(120) % 3
+    cfg = {"sizes": [16, 8, 4], "epochs": 2, "batch_size": 20, "lr": 0.1, "k": 1,
+           "persistent": True, "random_init_stds": (0.01, 0.1)}
+    # Tasks of different lengths, as in the run (k-means beside the seeds).
+    tasks = [("kmeans", x.numpy(), 0, 3, 8)] + [("seed", s, x, y, cfg, False) for s in (0, 1)]
+    serial = S.map_tasks(_task, tasks, 1)
+    parallel = S.map_tasks(_task, tasks, 2)
+    assert [p["h_k"] for p in serial.pop(0)[0]] == [p["h_k"] for p in parallel.pop(0)[0]]
+    for a, b in zip(serial, parallel):
+        for part in ("trained", "binary", "shuffled"):
+            for ra, rb in zip(a[part], b[part]):
+                assert ra["h_s"] == rb["h_s"] and ra["h_k"] == rb["h_k"]
+                np.testing.assert_array_equal(ra["counts"], rb["counts"])
+
+
+def test_worker_count_comes_from_the_environment(monkeypatch):
+    from pycx.replications import _song2018 as S
+    monkeypatch.delenv(S.WORKERS_ENV, raising=False)
+    assert S.n_workers() == 1
+    monkeypatch.setenv(S.WORKERS_ENV, "3")
+    assert S.n_workers() == 3
+    for bad in ("0", "two"):
+        monkeypatch.setenv(S.WORKERS_ENV, bad)
+        with pytest.raises(ValueError, match=S.WORKERS_ENV):
+            S.n_workers()

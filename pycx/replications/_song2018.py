@@ -265,6 +265,49 @@ def curve_at(curve_h_s, curve_h_k, h_s):
     return float(np.interp(h_s, np.asarray(curve_h_s)[order], np.asarray(curve_h_k)[order]))
 
 
+WORKERS_ENV = "PYCX_REPLICATION_WORKERS"
+
+
+def n_workers() -> int:
+    """Processes for the independent per-seed work of a run: the environment variable
+    ``PYCX_REPLICATION_WORKERS`` (default 1: everything in this process). Each task is seeded
+    by its own seed, so the results do not depend on the number of workers (tested)."""
+    import os
+
+    raw = os.environ.get(WORKERS_ENV, "1")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{WORKERS_ENV} must be a positive integer, got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{WORKERS_ENV} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _worker_init():
+    import torch
+    torch.set_num_threads(1)
+
+
+def map_tasks(fn, tasks, workers: int = 1) -> list:
+    """``[fn(*t) for t in tasks]``, in `workers` spawned processes when more than one (each
+    runs torch on one thread; `fn` must be a module-level function)."""
+    tasks = list(tasks)
+    if workers <= 1 or len(tasks) <= 1:
+        return [fn(*t) for t in tasks]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
+                             mp_context=mp.get_context("spawn"),
+                             initializer=_worker_init) as pool:
+        return list(pool.map(_call, [fn] * len(tasks), tasks))
+
+
+def _call(fn, args):
+    return fn(*args)  # tasks may differ in length (zip(*tasks) would cut them to the shortest)
+
+
 class single_thread:
     """Runs torch on one thread inside the block, then restores the previous count. The
     networks are small: on 2 cores, and more so on a shared machine, intra-op thread

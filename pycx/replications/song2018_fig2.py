@@ -263,6 +263,37 @@ def _summary(rows) -> dict:
             "zipf_layer": S.zipf_layer(rows)}
 
 
+def _task(kind, *args):
+    if kind == "kmeans":
+        x, seed, max_log2, k_ref = args
+        t = time.process_time()
+        points = S.kmeans_points(x, seed, max_log2, keep_counts=(k_ref,))
+        return points, time.process_time() - t
+    return _seed_work(*args)
+
+
+def _seed_work(s: int, x, y, cfg: dict, progress: bool) -> dict:
+    """Everything of one seed: the trained DBN's layers (both propagations), the epoch-0
+    controls and the DBN trained on shuffled pixels. CPU seconds per part in ``seconds``."""
+    with S.single_thread():
+        seconds = {}
+        t = time.process_time()
+        dbn = S.train_dbn(x, cfg, s, progress)
+        seconds["train_dbn_cpu"] = time.process_time() - t
+        trained = S.layer_stats(dbn, x, y)
+        binary = S.layer_stats(dbn, x, y, propagation="binary")
+        t = time.process_time()
+        random_w = {std: S.layer_stats(S.train_dbn(x, cfg, s, False, epochs=0, init_std=std),
+                                       x, y) for std in cfg["random_init_stds"]}
+        seconds["random_weights_cpu"] = time.process_time() - t
+        t = time.process_time()
+        xs = S.shuffled_pixels(x, s)
+        shuffled = S.layer_stats(S.train_dbn(xs, cfg, s, progress), xs, y)
+        seconds["train_shuffled_cpu"] = time.process_time() - t
+    return {"trained": trained, "binary": binary, "random": random_w, "shuffled": shuffled,
+            "seconds": seconds}
+
+
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     with S.single_thread():
         return _run(out, quick=quick, seed=seed, progress=progress)
@@ -283,28 +314,21 @@ def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     n_boot = cfg["power_law_bootstrap"]
     stds = tuple(cfg["random_init_stds"])
 
-    trained, binary, shuffled = [], [], []
-    random_w = {std: [] for std in stds}
-    for s in seeds:
-        t = time.perf_counter()
-        dbn = S.train_dbn(x, cfg, s, progress)
-        clock.add("train_dbn", t)
-        trained.append(S.layer_stats(dbn, x, y))
-        binary.append(S.layer_stats(dbn, x, y, propagation="binary"))
-        t = time.perf_counter()
-        for std in stds:
-            random_w[std].append(S.layer_stats(S.train_dbn(x, cfg, s, False, epochs=0,
-                                                           init_std=std), x, y))
-        clock.add("random_weights", t)
-        t = time.perf_counter()
-        xs = S.shuffled_pixels(x, s)
-        shuffled.append(S.layer_stats(S.train_dbn(xs, cfg, s, progress), xs, y))
-        clock.add("train_shuffled", t)
-    t = time.perf_counter()
+    workers = S.n_workers()
     k_ref = S.kmeans_reference_k(M)
-    kmeans = S.kmeans_points(x.numpy(), seed, max(cfg["kmeans_max_log2"], int(np.log2(k_ref))),
-                             keep_counts=(k_ref,))
-    clock.add("kmeans", t)
+    km_log2 = max(cfg["kmeans_max_log2"], int(np.log2(k_ref)))
+    # k-means runs beside the seeds (one more task): its cost does not depend on the seed.
+    done = S.map_tasks(_task, [("kmeans", x.numpy(), seed, km_log2, k_ref)] +
+                       [("seed", s, x, y, cfg, progress and workers == 1) for s in seeds],
+                       workers)
+    kmeans, clock.parts["kmeans_cpu"] = done.pop(0)
+    trained = [d["trained"] for d in done]
+    binary = [d["binary"] for d in done]
+    shuffled = [d["shuffled"] for d in done]
+    random_w = {std: [d["random"][std] for d in done] for std in stds}
+    for d in done:
+        for part, secs in d["seconds"].items():
+            clock.parts[part] = clock.parts.get(part, 0.0) + secs
     curve = pycx.max_relevance_curve(M)
     at_curve = lambda h_s: S.curve_at(curve.h_s_normalized, curve.h_k_normalized, h_s)
     critical = [S.critical_layer(rows) for rows in trained]
@@ -429,6 +453,7 @@ def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     findings = make_findings(
         NAME, PAPER, TITLE, quick=quick, seeds=seeds,
         settings={**cfg, "random_init_stds": list(stds), "dataset": dataset, "torch_threads": 1,
+                  "workers": workers,
                   "M": M, "side": side, "binarisation": "P(h=1|v) > 0.5",
                   "propagation_for_claims": "mean_field",
                   "kmeans": "raw pixels, sklearn Lloyd from k-means++ (1 candidate), 100 "

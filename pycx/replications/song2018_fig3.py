@@ -80,13 +80,40 @@ RULE_H6 = Rule(
 RULES = (RULE_CRITICAL, RULE_ZIPF, RULE_INSIDE, RULE_H6)
 
 
+def _seed_work(s, x, y, cfg, clf, n_classes, side, keep_samples, progress) -> dict:
+    """One seed: the trained DBN's layer statistics (both propagations) and the generation
+    ability of samples from each layer. CPU seconds per part in ``seconds``."""
+    from pycx.estimators.generation import generation_ability, label_images
+
+    with S.single_thread():
+        t = time.process_time()
+        dbn = S.train_dbn(x, cfg, s, progress)
+        seconds = {"train_dbn_cpu": time.process_time() - t}
+        stats = S.layer_stats(dbn, x, y)
+        binary = S.layer_stats(dbn, x, y, propagation="binary")
+        t = time.process_time()
+        ga, kl, q, samples = [], [], [], {}
+        for layer in range(1, dbn.n_layers + 1):
+            gen = dbn.generate(layer, cfg["gen_samples"], steps=cfg["gen_steps"],
+                               seed=1000 * s + layer, progress=progress)
+            r = generation_ability(y, label_images(gen, clf), n_classes)
+            ga.append(r.generation_ability)
+            kl.append(r.kl_bits)
+            q.append(r.generated_counts.tolist())
+            if keep_samples:
+                samples[layer] = gen[:64].reshape(-1, side, side).numpy()
+        seconds["generate_cpu"] = time.process_time() - t
+    return {"stats": stats, "binary": binary, "ga": ga, "kl": kl, "q": q, "samples": samples,
+            "seconds": seconds}
+
+
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     with S.single_thread():
         return _run(out, quick=quick, seed=seed, progress=progress)
 
 
 def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
-    from pycx.estimators.generation import default_classifier, generation_ability, label_images
+    from pycx.estimators.generation import default_classifier
 
     clock = S.Clock()
     cfg0 = S.settings(quick, "mnist")
@@ -101,29 +128,18 @@ def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     seeds = [seed + i for i in range(cfg["n_seeds"])]
     L = len(cfg["sizes"]) - 1
 
-    stats, binary, ga, kl, q_hist, samples = [], [], [], [], [], {}
-    for s in seeds:
-        t = time.perf_counter()
-        dbn = S.train_dbn(x, cfg, s, progress)
-        clock.add("train_dbn", t)
-        rows = S.layer_stats(dbn, x, y)
-        stats.append(rows)
-        binary.append(S.layer_stats(dbn, x, y, propagation="binary"))
-        t = time.perf_counter()
-        ga_s, kl_s, q_s = [], [], []
-        for layer in range(1, L + 1):
-            gen = dbn.generate(layer, cfg["gen_samples"], steps=cfg["gen_steps"],
-                               seed=1000 * s + layer, progress=progress)
-            r = generation_ability(y, label_images(gen, clf), n_classes)
-            ga_s.append(r.generation_ability)
-            kl_s.append(r.kl_bits)
-            q_s.append(r.generated_counts.tolist())
-            if s == seeds[0]:
-                samples[layer] = gen[:64].reshape(-1, side, side).numpy()
-        clock.add("generate", t)
-        ga.append(ga_s)
-        kl.append(kl_s)
-        q_hist.append(q_s)
+    workers = S.n_workers()
+    done = S.map_tasks(_seed_work, [(s, x, y, cfg, clf, n_classes, side, s == seeds[0],
+                                     progress and workers == 1) for s in seeds], workers)
+    stats = [d["stats"] for d in done]
+    binary = [d["binary"] for d in done]
+    ga = [d["ga"] for d in done]
+    kl = [d["kl"] for d in done]
+    q_hist = [d["q"] for d in done]
+    samples = done[0]["samples"]
+    for d in done:
+        for part, secs in d["seconds"].items():
+            clock.parts[part] = clock.parts.get(part, 0.0) + secs
 
     critical = [S.critical_layer(rows) for rows in stats]
     betas = [S.defined_beta(rows) for rows in stats]
@@ -156,6 +172,7 @@ def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     findings = make_findings(
         NAME, PAPER, TITLE, quick=quick, seeds=seeds,
         settings={**cfg, "dataset": dataset, "torch_threads": 1, "M": int(x.shape[0]), "side": side,
+                  "workers": workers,
                   "classifier": clf.description, "classifier_test_accuracy": clf.test_accuracy,
                   "classifier_train_accuracy": clf.train_accuracy,
                   "generation_ability": "1/KL(P||Q) in bits, Q smoothed by +1/2 per class"},

@@ -91,13 +91,39 @@ RULE_POWER_LAW = Rule(
 RULES = (RULE_GENERATION, RULE_RELEVANCE, RULE_POWER_LAW)
 
 
+def _arch_seed(name, sizes, s, x, y, cfg, clf, n_classes, M, progress) -> dict:
+    """One architecture and seed: train, layer statistics, generation from every layer."""
+    from pycx.estimators.generation import generation_ability, label_images
+
+    with S.single_thread():
+        t = time.process_time()
+        dbn = S.train_dbn(x, cfg, s, progress, sizes=sizes)
+        seconds = {"train": time.process_time() - t}
+        rows = S.layer_stats(dbn, x, y)
+        t = time.process_time()
+        for r in rows:
+            gen = dbn.generate(r["layer"], cfg["gen_samples"], steps=cfg["gen_steps"],
+                               seed=1000 * s + r["layer"], progress=progress)
+            g = generation_ability(y, label_images(gen, clf), n_classes)
+            r["generation_ability"] = g.generation_ability
+            r["kl_bits"] = g.kl_bits
+        seconds["generate"] = time.process_time() - t
+        best = int(np.argmin([r["kl_bits"] for r in rows]))  # largest 1 / KL
+        top = int(np.argmax([r["h_k"] for r in rows]))
+        pl = S.power_law_test(rows[top]["counts"], M, n_boot=cfg["power_law_bootstrap"], seed=s)
+    return {"sizes": sizes, "rows": rows, "best_layer": best + 1,
+            "best_generation_ability": rows[best]["generation_ability"],
+            "max_h_k": rows[top]["h_k"], "max_h_k_layer": top + 1, "power_law": pl,
+            "critical_layer": S.critical_layer(rows), "seconds": seconds}
+
+
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     with S.single_thread():
         return _run(out, quick=quick, seed=seed, progress=progress)
 
 
 def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
-    from pycx.estimators.generation import default_classifier, generation_ability, label_images
+    from pycx.estimators.generation import default_classifier
 
     clock = S.Clock()
     cfg0 = S.settings(quick, "mnist")
@@ -116,31 +142,16 @@ def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     archs = architectures(quick, int(x.shape[1]))
     seeds = [seed + i for i in range(cfg["n_seeds"])]
 
-    results = []  # per seed: {arch: {"layers": [...], ...}}
-    for s in seeds:
-        per_arch = {}
-        for name, sizes in archs.items():
-            t = time.perf_counter()
-            dbn = S.train_dbn(x, cfg, s, progress, sizes=sizes)
-            clock.add(f"train_{name}", t)
-            rows = S.layer_stats(dbn, x, y)
-            t = time.perf_counter()
-            for r in rows:
-                gen = dbn.generate(r["layer"], cfg["gen_samples"], steps=cfg["gen_steps"],
-                                   seed=1000 * s + r["layer"], progress=progress)
-                g = generation_ability(y, label_images(gen, clf), n_classes)
-                r["generation_ability"] = g.generation_ability
-                r["kl_bits"] = g.kl_bits
-            clock.add(f"generate_{name}", t)
-            best = int(np.argmax([r["kl_bits"] * -1 for r in rows]))
-            top = int(np.argmax([r["h_k"] for r in rows]))
-            pl = S.power_law_test(rows[top]["counts"], M, n_boot=cfg["power_law_bootstrap"],
-                                  seed=s)
-            per_arch[name] = {"sizes": sizes, "rows": rows, "best_layer": best + 1,
-                              "best_generation_ability": rows[best]["generation_ability"],
-                              "max_h_k": rows[top]["h_k"], "max_h_k_layer": top + 1,
-                              "power_law": pl, "critical_layer": S.critical_layer(rows)}
-        results.append(per_arch)
+    workers = S.n_workers()
+    tasks = [(name, sizes, s, x, y, cfg, clf, n_classes, M, progress and workers == 1)
+             for s in seeds for name, sizes in archs.items()]
+    done = iter(S.map_tasks(_arch_seed, tasks, workers))
+    results = [{name: next(done) for name in archs} for _ in seeds]  # per seed: {arch: ...}
+    for per in results:
+        for name, a in per.items():
+            for part, secs in a.pop("seconds").items():
+                key = f"{part}_{name}_cpu"
+                clock.parts[key] = clock.parts.get(key, 0.0) + secs
 
     def table(keys):
         return [{"seed": s, **{name: {k: a[k] for k in keys} for name, a in per.items()}}
@@ -167,7 +178,7 @@ def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     findings = make_findings(
         NAME, PAPER, TITLE, quick=quick, seeds=seeds,
         settings={**cfg, "architectures": archs, "dataset": dataset, "M": M, "side": side,
-                  "torch_threads": 1, "classifier": clf.description,
+                  "torch_threads": 1, "workers": workers, "classifier": clf.description,
                   "classifier_test_accuracy": clf.test_accuracy,
                   "binarisation": "P(h=1|v) > 0.5, mean-field upward pass",
                   "generation_ability": "1/KL(P||Q) in bits, Q smoothed by +1/2 per class"},

@@ -153,14 +153,20 @@ def train_and_measure(kind, width, x, y, xt, yt, side, seed, epochs, n_boot, n_c
             "lr_vs_geometric": pl["lr_vs_geometric"], "k": rr.k.tolist(), "m_k": rr.m_k.tolist()}
 
 
+def _model_seed(kind, s, cfg, x, y, xt, yt, side, n_classes) -> list:
+    """Every width of one model and seed (one task of the run)."""
+    epochs = cfg["cnn_epochs"] if kind == "cnn" else cfg["epochs"]
+    with S.single_thread():
+        return [train_and_measure(kind, w, x, y, xt, yt, side, s, epochs,
+                                  cfg["power_law_bootstrap"], n_classes) for w in cfg["widths"]]
+
+
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     with S.single_thread():
         return _run(out, quick=quick, seed=seed, progress=progress)
 
 
 def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
-    from pycx._progress import progress_bar
-
     clock = S.Clock()
     cfg = dict(QUICK if quick else FULL)
     t = time.perf_counter()
@@ -168,19 +174,9 @@ def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     n_classes = int(max(y.max(), yt.max())) + 1
     clock.add("data", t)
     seeds = [seed + i for i in range(cfg["n_seeds"])]
-    rows = []
-    bar = progress_bar(progress, total=len(MODELS) * len(seeds) * len(cfg["widths"]),
-                       desc="song2018-figs5", unit="net")
-    for kind in MODELS:
-        t = time.perf_counter()
-        for s in seeds:
-            for w in cfg["widths"]:
-                epochs = cfg["cnn_epochs"] if kind == "cnn" else cfg["epochs"]
-                rows.append(train_and_measure(kind, w, x, y, xt, yt, side, s, epochs,
-                                              cfg["power_law_bootstrap"], n_classes))
-                bar.update(1)
-        clock.add(f"train_{kind}", t)
-    bar.close()
+    workers = S.n_workers()
+    tasks = [(kind, s, cfg, x, y, xt, yt, side, n_classes) for kind in MODELS for s in seeds]
+    rows = [r for part in S.map_tasks(_model_seed, tasks, workers) for r in part]
 
     tests = {kind: [{k: r[k] for k in ("width", "seed", "beta", "p_value", "ks", "n_states",
                                        "lr_vs_geometric")}
@@ -210,7 +206,8 @@ def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
         settings={**cfg, "dataset": dataset, "M": int(len(y)), "side": side,
                   "models": list(MODELS), "batch_size": BATCH, "lr": LR,
                   "optimizer": "Adam", "init": "Xavier uniform, zero biases",
-                  "binarisation": "sigmoid > 0.5; ReLU > 0", "torch_threads": 1},
+                  "binarisation": "sigmoid > 0.5; ReLU > 0", "torch_threads": 1,
+                  "workers": workers},
         claims=claims, figures=figures,
         per_network=[{k: v for k, v in r.items() if k not in ("k", "m_k")} for r in rows],
         timing=clock.summary())
