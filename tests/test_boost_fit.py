@@ -209,3 +209,52 @@ def test_dedup_stays_within_the_documented_bound_of_the_plain_fit():
         b = pycx.xgb_entropy(z, n_estimators=rounds, threads=1, dedup=False)
         worst = max(worst, float(np.abs(a.terms - b.terms).max()))
     assert worst <= 1e-3, worst
+
+
+def test_native_fits_take_the_row_sets_packed_rows_without_packing_again(monkeypatch):
+    """Failed before: every native fit unpacked its points' inputs and packed them again
+    (pack_bits twice per fit); the row sets now pack their rows once and hand each fit the
+    prefix words, which are the words pack_bits gives of those columns."""
+    import pycx.kernels.pack_bits as pb
+    from pycx.estimators import xgb_rows
+
+    calls = {"pack_bits": 0, "_pack_rows_core": 0}
+    for name in calls:
+        real = getattr(pb, name)
+
+        def counted(*a, _real=real, _name=name, **k):
+            calls[_name] += 1
+            return _real(*a, **k)
+
+        monkeypatch.setattr(pb, name, counted)
+    rng = np.random.default_rng(7)
+    z = (rng.random((600, 70)) < 0.3).astype(np.uint8)
+    z[:, 3] = z[:, 0] ^ z[:, 1]
+    for dedup, folds in ((True, 2), (True, 3), (False, 2)):
+        calls.update(pack_bits=0, _pack_rows_core=0)
+        r = pycx.xgb_entropy(z, n_estimators=3, backend="native", dedup=dedup, folds=folds)
+        assert r.n_fits > 100
+        # the input's packing, then once per distinct row set (with two folds the test sets
+        # are the training sets)
+        assert calls["pack_bits"] == 0
+        assert calls["_pack_rows_core"] <= 1 + 2 * folds, calls
+    bits = z[:, :70]
+    counts = np.ones(600, np.int64)
+    for rows in (xgb_rows.PrefixGroups(bits, counts), xgb_rows.PlainRows(bits)):
+        for i in (1, 5, 63, 64, 65, 69):
+            x, y, w = rows.column(i)
+            px, py, pw = rows.packed_column(i)
+            assert px.dtype == np.uint64 and px.flags.c_contiguous
+            assert np.array_equal(px, pycx.pack_bits(x).words)
+            assert np.array_equal(py, y) and (w is None and pw is None or np.array_equal(pw, w))
+
+
+def test_booster_is_chosen_by_argument_not_by_a_parameter():
+    from pycx.estimators.xgb_boosters import NativeBooster, XGBoostBooster, make_booster
+
+    kw = dict(n_estimators=3, max_depth=2, learning_rate=0.3, seed=1, device="cpu")
+    native = make_booster("native", xgb_params=None, **kw)
+    xgbb = make_booster("xgboost", xgb_params={"min_child_weight": 2}, **kw)
+    assert isinstance(native, NativeBooster) and native.packed_inputs
+    assert isinstance(xgbb, XGBoostBooster) and not xgbb.packed_inputs
+    assert "backend" not in xgbb.params and xgbb.params["min_child_weight"] == 2

@@ -89,7 +89,7 @@ def test_calculate_hofks():
 
 def test_xgb_cuda_without_a_gpu_is_refused(rng, monkeypatch):
     xgb = pytest.importorskip("xgboost")
-    from pycx.estimators import xgb as xgb_module
+    from pycx.estimators import xgb_boosters
 
     z = (rng.random((30, 3)) < 0.5).astype(np.uint8)
     if not xgb.build_info().get("USE_CUDA", False):
@@ -114,7 +114,7 @@ def test_xgb_cuda_without_a_gpu_is_refused(rng, monkeypatch):
                           "couldn't find any available GPU on the system.")
 
     with pytest.raises(ValueError, match="no usable GPU.*Device is changed from GPU to CPU"):
-        xgb_module._check_cuda_device(CudaBuildNoGpu(), "cuda")
+        xgb_boosters.check_cuda_device(CudaBuildNoGpu(), "cuda")
 
 
 # --------------------------------------------- adapters take what the originals take (item 14)

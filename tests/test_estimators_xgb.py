@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pycx
-from pycx.estimators import xgb as xgb_module
+from pycx.estimators import xgb_rows
 
 xgboost = pytest.importorskip("xgboost")
 
@@ -227,7 +227,7 @@ def test_fold_rows_ship_as_packed_bits(rng):
     import pickle
 
     z = low_entropy_gates(rng, 2000, 300, flip=0.2)
-    groups = xgb_module._PrefixGroups(z, np.ones(z.shape[0], dtype=np.int64))
+    groups = xgb_rows.PrefixGroups(z, np.ones(z.shape[0], dtype=np.int64))
     payload = pickle.dumps(groups)
     # 300 bits per row travel as 38 bytes (+ 16 bytes of count and first difference), not 300.
     assert len(payload) < groups.bits.shape[0] * (38 + 16) + 4096
@@ -244,7 +244,7 @@ def test_inplace_prediction_equals_dmatrix_prediction():
     weighted points, a strided view (dedup=False slices columns) and 1 or 2 threads."""
     import xgboost as xgb
 
-    from pycx.estimators.xgb import _predict
+    from pycx.estimators.xgb_boosters import predict as _predict
 
     rng = np.random.default_rng(4)
     bits = (rng.random((3000, 41)) < 0.4).astype(np.uint8)
@@ -267,7 +267,7 @@ def test_fit_is_xgb_train_byte_for_byte():
     one ``xgb.train`` makes with the same parameters."""
     import xgboost as xgb
 
-    from pycx.estimators.xgb import _fit
+    from pycx.estimators.xgb_boosters import fit as _fit
 
     rng = np.random.default_rng(5)
     x = (rng.random((500, 9)) < 0.5).astype(np.uint8)

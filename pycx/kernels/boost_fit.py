@@ -80,5 +80,26 @@ def fit_predict(train: np.ndarray, n_features: int, label: np.ndarray, weight: n
     if not np.isfinite(lambda_) or lambda_ < 0:
         raise ValueError(f"argument 'lambda_' must be finite and >= 0, got {lambda_!r}")
     min_child_weight = check_positive("min_child_weight", min_child_weight)
+    return _fit_predict_core(train, n_features, label, weight, test, rounds=rounds,
+                             max_depth=max_depth, eta=eta, lambda_=lambda_,
+                             min_child_weight=min_child_weight)
+
+
+def _fit_predict_core(train: np.ndarray, n_features: int, label: np.ndarray, weight: np.ndarray,
+                      test: np.ndarray, *, rounds: int, max_depth: int, eta: float,
+                      lambda_: float = 1.0, min_child_weight: float = 1.0) -> np.ndarray:
+    """`fit_predict` without its checks: the trusted core the chain rule calls on the points
+    it built (C-contiguous uint64 rows with the same words, float32 labels holding both
+    classes, float32 weights > 0, settings already checked). `fit_predict` validates, then
+    calls it.
+
+    >>> import pycx
+    >>> x = np.arange(40, dtype=np.uint8)[:, None] % 2               # one feature: 0, 1, 0, ...
+    >>> words = pycx.pack_bits(x).words
+    >>> p = _fit_predict_core(words, 1, x[:, 0].astype(np.float32), np.ones(40, np.float32),
+    ...                       words[:4], rounds=20, max_depth=1, eta=0.5)
+    >>> (p > 0.5).tolist()
+    [False, True, False, True]
+    """
     return _cpu.boost_fit_predict(train, n_features, label, weight, test, rounds, max_depth,
-                                  np.float32(eta), lambda_, min_child_weight)
+                                  np.float32(eta), float(lambda_), float(min_child_weight))
