@@ -110,6 +110,17 @@ def test_paths_named_in_docs_exist(doc):
 
 
 @pytest.mark.parametrize("doc", DOCS)
+def test_code_spans_pair_up(doc):
+    # A double backquote (reST's inline literal) outside a code block shifts the pairing of
+    # every later backquote, so the paths and names after it were not checked at all.
+    text = re.sub(r"```.*?```", "", (ROOT / doc).read_text(), flags=re.S)
+    doubled = [text.count("\n", 0, m.start()) + 1 for m in re.finditer("``", text)]
+    assert not doubled, f"{doc}: double backquotes (use one) on lines {doubled}"
+    long = [(line, span[:40]) for line, span in _spans(text) if "\n\n" in span]
+    assert not long, f"{doc}: code spans that cross a paragraph (an unpaired backquote): {long}"
+
+
+@pytest.mark.parametrize("doc", DOCS)
 def test_pycx_names_in_docs_resolve(doc):
     bad, _ = unresolved_names((ROOT / doc).read_text())
     assert not bad, f"{doc} names pycx objects that do not exist: {bad}"
