@@ -64,6 +64,8 @@ _LAZY = {
     "StreamingTracker": "pycx.analysis.streaming",
     "bootstrap_effective_dimension": "pycx.analysis.bootstrap",
     "bootstrap_resolution_relevance": "pycx.analysis.bootstrap",
+    "bootstrap_kde_entropy": "pycx.analysis.bootstrap",
+    "bootstrap_intervals": "pycx.analysis.bootstrap",
     "AnalysisError": "pycx.analysis.analyze",
     # training with a complexity loss (transformation-complexity paper, section 4.3)
     "ComplexityLoss": "pycx.train.complexity_loss",

@@ -99,6 +99,34 @@ class Metric:
         """Forgets every state."""
         self.states = OrderedDict()
 
+    def as_log(self, prefix: Optional[str] = None) -> "OrderedDict[str, float]":
+        """``compute()`` as a flat ``{name: float}`` for a logger: ``<prefix>/<layer>`` (one
+        value per layer), or ``<prefix>/<layer>/<column>`` (`Relevance`); `prefix` defaults
+        to the metric's column (``linearity``, ``effective_dimension``, ``relevance``; for
+        `GateEntropy` with its estimator: ``complexity_plugin``, ``complexity_nsb``, ``kde_h``). NaN values (a
+        layer without the data) are left out, so a logger never plots them as numbers. In a
+        LightningModule: ``self.log_dict(metric.as_log())`` at an epoch's end, then
+        ``metric.reset()`` (`pycx.integrations.lightning.log_metrics` does both); under DDP
+        every process must call it (``compute`` merges the processes' states).
+
+        >>> import torch, pycx
+        >>> cap = pycx.from_activations({"fc": torch.tensor([[1.0, -1.0], [2.0, 3.0]])})
+        >>> m = Linearity(); m.update(cap); dict(m.as_log())
+        {'linearity/fc': 0.75}
+        """
+        if prefix is not None and not isinstance(prefix, str):
+            raise TypeError(f"argument 'prefix' must be a string or None, got {describe(prefix)}")
+        if prefix is None:
+            prefix = self._log_name()
+        out = OrderedDict()
+        for layer, value in self.compute().items():
+            items = value.items() if isinstance(value, dict) else [(None, value)]
+            for column, v in items:
+                v = float(v)
+                if v == v:  # NaN: not computed
+                    out[f"{prefix}/{layer}" + ("" if column is None else f"/{column}")] = v
+        return out
+
     def merge(self, other: "Metric") -> "Metric":
         """Folds `other`'s states into this one (same class and settings); returns self."""
         if type(other) is not type(self) or other._settings() != self._settings():
@@ -144,6 +172,9 @@ class Metric:
     def columns(self, value) -> dict:
         """The `pycx.Report` columns of one layer's computed value."""
         return {self.column: value}
+
+    def _log_name(self) -> str:
+        return getattr(self, "column", None) or type(self).__name__.lower()
 
 
 # ----------------------------------------------------------------------- covariance moments
@@ -374,6 +405,10 @@ class GateEntropy(Metric):
 
     def _settings(self):
         return (self.estimator, self.rows, self.capacity, tuple(sorted(self.options.items())))
+
+    def _log_name(self) -> str:
+        # Two entropies of the same rows (plug-in and NSB) must not share a logged name.
+        return self.column if self.estimator in self.column else f"{self.column}_{self.estimator}"
 
     def _packed(self, rec):
         return rec.per_patch if self.rows == "patch" else rec.per_sample

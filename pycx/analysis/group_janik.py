@@ -111,7 +111,12 @@ def layer_values(patch, bits_per_unit, shape, output_shape, covariance, pixel_co
             row["linearity"] = float(rates.mean())
         row["unit_entropy_mean"] = float(unit_h.mean())
     with timer(f"janik.complexity.{method}"):
-        h = float(entropy(patch, method=method, **kwargs).entropy)
+        result = entropy(patch, method=method, **kwargs)
+        h = float(result.entropy)
+    folds = getattr(result, "fold_entropies", None)
+    if folds is not None and len(folds) >= 2:  # the chain rule's fold-to-fold spread
+        row.update(complexity_lo=float(np.min(folds)), complexity_hi=float(np.max(folds)),
+                   complexity_fold_std=float(np.std(folds, ddof=1)))
     n_units = shape[0]  # neurons (a ternary unit is one neuron with 2 bits)
     total = float(unit_h.sum())
     # log2(rows): the most a count over these rows could show; the chain rule's

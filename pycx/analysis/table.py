@@ -35,7 +35,12 @@ EXTRA_COLUMNS = ["sample_bits", "rows_kde", "beta_across", "plugin_h_concat",
                  # chain rule is an upper bound); the KDE ceiling log2 n, its saturation flag,
                  # H(Y) of the KDE rows and whether I(X;Σ;Y) sits at it (docs/columns.md).
                  "complexity_bound_log2_rows", "complexity_exceeds_log2_rows", "kde_h_max",
-                 "kde_saturated", "kde_h_y", "kde_i_xy_saturated"]
+                 "kde_saturated", "kde_h_y", "kde_i_xy_saturated",
+                 # Error bars: the chain rule's per-fold estimates (min, max, spread), and
+                 # the opt-in bootstrap intervals (`pycx.bootstrap_intervals`).
+                 "complexity_lo", "complexity_hi", "complexity_fold_std",
+                 "effective_dimension_lo", "effective_dimension_hi", "h_s_lo", "h_s_hi",
+                 "h_k_lo", "h_k_hi", "kde_h_lo", "kde_h_hi"]
 COLUMNS = IDENTITY_COLUMNS + JANIK_COLUMNS + RELEVANCE_COLUMNS + KDE_COLUMNS + EXTRA_COLUMNS
 _STRING_COLUMNS = {"model", "layer", "kind", "block", "shape", "complexity_estimator"}
 _INT_COLUMNS = {"depth", "units", "rows_sample", "rows_patch", "n_states", "sample_bits",
@@ -115,9 +120,13 @@ class Report:
           ``beta_across_layers`` (minus the least-squares slope of H[k] on H[s] over the
           layers): the analysis's network record where there is one, else computed from the
           rows (a report read back from a CSV);
+        - ``beta_across_layers_measured``: the same fit over the layers whose H[s] is not at
+          its ceiling (`h_s_saturated`: there H[s] measures the sample size, not the layer);
+          NaN with fewer than two such layers;
         - ``layers_complexity_exceeds_log2_rows``, ``layers_kde_saturated``,
-          ``layers_kde_i_xy_saturated``: how many layers carry each flag (missing, ``<NA>``,
-          where no layer computed it).
+          ``layers_kde_i_xy_saturated``, ``layers_h_s_saturated``,
+          ``layers_effective_dimension_undefined``: how many layers carry each flag (missing,
+          ``<NA>``, where no layer computed the value it qualifies).
 
         Values not computed are NaN (None for layer names).
 
@@ -137,8 +146,9 @@ class Report:
         columns = ["model", "epoch", "layers", "network_complexity_measured",
                    "network_complexity", "complexity_layers", "complexity_layers_not_measured",
                    "critical_layer", "critical_layer_why", "zipf_layer", "zipf_layer_why",
-                   "beta_across_layers"] + [f"layers_{f}" for f in _SUMMARY_FLAGS]
-        df = self.to_pandas()
+                   "beta_across_layers", "beta_across_layers_measured"] + [
+                       f"layers_{f}" for f in _SUMMARY_FLAGS]
+        df = derived_flags(self.to_pandas())
         if not len(df):
             return pd.DataFrame(columns=columns)
         sums = network_sums(df).set_index(["model", "epoch"])
@@ -153,6 +163,7 @@ class Report:
                    "complexity_layers_not_measured": int(s["complexity_layers_not_measured"])}
             rec = records.get((model, _epoch_key(epoch)))
             row.update(_relevance_summary(g) if rec is None else _record_summary(rec, g))
+            row["beta_across_layers_measured"] = _beta_across(g[~h_s_saturated(g)])
             for f in _SUMMARY_FLAGS:
                 computed = g[f].notna().any()
                 row[f"layers_{f}"] = int(true_flags(g, f).sum()) if computed else pd.NA
@@ -269,7 +280,8 @@ def _missing(v) -> bool:
 # ------------------------------------------------------ values that are not measurements, sums
 
 # The flags Report.summary counts per model and epoch.
-_SUMMARY_FLAGS = ("complexity_exceeds_log2_rows", "kde_saturated", "kde_i_xy_saturated")
+_SUMMARY_FLAGS = ("complexity_exceeds_log2_rows", "kde_saturated", "kde_i_xy_saturated",
+                  "h_s_saturated", "effective_dimension_undefined")
 
 
 def true_flags(df: "pd.DataFrame", col: str) -> np.ndarray:
@@ -298,6 +310,72 @@ def complexity_not_measured(df: "pd.DataFrame") -> np.ndarray:
     """
     over = (_numeric(df["ntc"]) < 0) if "ntc" in df.columns else False
     return true_flags(df, "complexity_exceeds_log2_rows") | over
+
+
+# H[s] within this many bits of log2(rows_sample) is at its ceiling (as kde_saturated's rule).
+H_S_CEILING_TOL = 0.01
+
+
+def h_s_saturated(df: "pd.DataFrame") -> np.ndarray:
+    """Rows whose resolution H[s] sits at its ceiling: within `H_S_CEILING_TOL` (0.01) bits of
+    log2(rows_sample), every sample (nearly) in its own state. H[s] then measures the number of
+    samples, not the layer, and H[k] is (near) 0 (definitions §3). A boolean array; False
+    where H[s] or rows_sample is missing.
+
+    >>> import pandas as pd
+    >>> h_s_saturated(pd.DataFrame({"h_s": [10.0, 9.995, 7.0, float("nan")],
+    ...                             "rows_sample": [1024, 1024, 1024, 1024]})).tolist()
+    [True, True, False, False]
+    """
+    if "h_s" not in df.columns or "rows_sample" not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    hs, m = _numeric(df["h_s"]), _numeric(df["rows_sample"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ceiling = np.where(m >= 1, np.log2(np.where(m >= 1, m, 1.0)), np.nan)
+    return np.isfinite(hs) & np.isfinite(ceiling) & (hs >= ceiling - H_S_CEILING_TOL)
+
+
+def effective_dimension_undefined(df: "pd.DataFrame") -> np.ndarray:
+    """Rows whose effective dimension is 0: zero total variance (every output constant), where
+    the value is the convention of definitions §2, not a count of directions (a defined value
+    lies in [1, C]). A boolean array; False where it is missing.
+
+    >>> import pandas as pd
+    >>> effective_dimension_undefined(pd.DataFrame({"effective_dimension": [0.0, 1.0,
+    ...                                             float("nan")]})).tolist()
+    [True, False, False]
+    """
+    if "effective_dimension" not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    return _numeric(df["effective_dimension"]) == 0.0
+
+
+# Flags the report derives from the table's values (metrics.csv's last columns): name ->
+# (rule, the column it qualifies).
+DERIVED_FLAGS = {"complexity_not_measured": (complexity_not_measured, "complexity"),
+                 "h_s_saturated": (h_s_saturated, "h_s"),
+                 "effective_dimension_undefined": (effective_dimension_undefined,
+                                                   "effective_dimension")}
+
+
+def derived_flags(df: "pd.DataFrame") -> "pd.DataFrame":
+    """`df` with the `DERIVED_FLAGS` columns set: True/False where the column they qualify has
+    a value, NaN where it has none (not computed).
+
+    >>> import pandas as pd
+    >>> out = derived_flags(pd.DataFrame({"h_s": [10.0, float("nan")], "rows_sample": 1024,
+    ...                                   "effective_dimension": 0.0}))
+    >>> out["h_s_saturated"].tolist(), out["effective_dimension_undefined"].tolist()
+    ([True, nan], [True, True])
+    """
+    import pandas as pd
+
+    out = df.copy()
+    for name, (rule, col) in DERIVED_FLAGS.items():
+        has = (~np.isnan(_numeric(df[col])) if col in df.columns
+               else np.zeros(len(df), dtype=bool))
+        out[name] = pd.Series(rule(df), index=df.index, dtype=object).where(has, np.nan)
+    return out
 
 
 def _numeric(series) -> np.ndarray:
@@ -360,6 +438,16 @@ def _record_summary(rec, g) -> dict:
     return out
 
 
+def _beta_across(g) -> float:
+    """Minus the least-squares slope of H[k] on H[s] over the rows `g` with both (NaN with
+    fewer than two, or no spread of H[s])."""
+    hs, hk = _numeric(g["h_s"]), _numeric(g["h_k"])
+    ok = np.isfinite(hs) & np.isfinite(hk)
+    if ok.sum() >= 2 and np.ptp(hs[ok]) > 0:
+        return float(-np.polyfit(hs[ok], hk[ok], 1)[0])
+    return float("nan")
+
+
 def _relevance_summary(g) -> dict:
     """The critical layer, the Zipf layer and beta across layers of one model and epoch from
     its rows (the definitions of `pycx.reference.relevance`; the network value of beta as
@@ -378,8 +466,7 @@ def _relevance_summary(g) -> dict:
             out["critical_layer_why"] = why_no_critical_layer(points)
         else:
             out["critical_layer"] = [n for n, keep in zip(names, ok) if keep][crit]
-        if ok.sum() >= 2 and np.ptp(hs[ok]) > 0:
-            out["beta_across_layers"] = float(-np.polyfit(hs[ok], hk[ok], 1)[0])
+        out["beta_across_layers"] = _beta_across(g)
     betas = _numeric(g["beta_mle"])
     if len(betas):
         zipf = zipf_layer(betas)

@@ -53,6 +53,10 @@ class XgbEntropy(Result):
     n_fits: int                     # classifiers trained
     n_degenerate: int               # (column, fold) pairs answered by the Laplace rate
     settings: dict = field(default_factory=dict)
+    # (folds,) float64: the estimate on each fold's test rows alone, terms[0] + sum over the
+    # chain of that fold's cross-entropy per test row; `entropy` is their mean weighted by the
+    # fold sizes. Their spread is the chain rule's fold-to-fold error bar (definitions §5.1).
+    fold_entropies: Optional[np.ndarray] = None
     # The chain rule is an upper bound and can exceed log2(rows), the entropy of rows that are
     # all distinct (the most any plug-in count over these rows could show): flagged.
     log2_rows: float = field(init=False)
@@ -193,13 +197,22 @@ def xgb_entropy(gates: "npt.ArrayLike | PackedBits", *, folds: int = 2, n_estima
     with open_executor(executor) as pool:
         losses, n_fits, n_degenerate = _chain_losses(train_sets, test_sets, n_units, booster,
                                                      eps, fixed_threads, pool, progress)
+    fold_loss = np.zeros(folds)
     for i in range(1, n_units):
         loss = 0.0
         for f in range(folds):  # fold order: the same additions on every path
             loss += losses[i][f]
+            fold_loss[f] += losses[i][f]
         terms[i] = loss / n_rows
     return XgbEntropy(entropy=float(terms.sum()), terms=terms, order=col_order, n_rows=n_rows,
-                      n_units=n_units, n_fits=n_fits, n_degenerate=n_degenerate, settings=settings)
+                      n_units=n_units, n_fits=n_fits, n_degenerate=n_degenerate, settings=settings,
+                      fold_entropies=_fold_entropies(terms[0], fold_loss, folds_rows))
+
+
+def _fold_entropies(first_term, fold_loss, fold_rows) -> np.ndarray:
+    """Per fold: the plug-in first term plus that fold's summed cross-entropy per test row."""
+    sizes = np.array([len(r) for r in fold_rows], dtype=np.float64)
+    return float(first_term) + np.asarray(fold_loss, np.float64) / sizes
 
 
 # ---------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ report when fitting ends.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from .._validate import check_int
 
@@ -73,3 +73,44 @@ class ComplexityCallback(_Callback):
         if self.out is not None and self.report.rows:
             from ..report.html import write_report
             write_report([self.report], self.out, title="pycx report (Lightning)", progress=False)
+
+
+def log_metrics(module: Any, metrics: Any, *, prefix: Optional[str] = None,
+                reset: bool = True, **log_kwargs: Any) -> dict:
+    """Logs `pycx.metrics` objects through a LightningModule's ``self.log_dict`` (so the
+    trainer's loggers, ``trainer.callback_metrics`` and checkpoint monitors see them), e.g. at
+    the end of a training epoch whose batches updated them; then resets them (``reset=False``
+    keeps them). Names: ``[<prefix>/]<metric's as_log name>`` (`pycx.metrics.Metric.as_log`).
+    Under DDP every process must call it: each metric's ``compute`` merges the processes'
+    states, so the values are already global (``sync_dist`` is not needed). Other keyword
+    arguments go to ``log_dict`` (``on_epoch``, ``prog_bar``, ...). Returns what was logged.
+
+    >>> class Net(L.LightningModule):                                     # doctest: +SKIP
+    ...     def on_train_epoch_end(self):
+    ...         log_metrics(self, self.tracker.metrics)   # a pycx.StreamingTracker's metrics
+    """
+    from ..metrics import Metric
+
+    single = isinstance(metrics, Metric)
+    items = [metrics] if single else list(metrics)
+    for m in items:
+        if not isinstance(m, Metric):
+            raise TypeError(f"argument 'metrics' must be pycx.metrics objects, got "
+                            f"{type(m).__name__}")
+    if prefix is not None and not isinstance(prefix, str):
+        raise TypeError(f"argument 'prefix' must be a string or None, got {type(prefix).__name__}")
+    values, owner = {}, {}
+    for m in items:
+        for name, v in m.as_log().items():
+            name = f"{prefix}/{name}" if prefix else name
+            if name in values:
+                raise ValueError(f"argument 'metrics': {owner[name]!r} and {m!r} both log "
+                                 f"{name!r}; log one of them with its own prefix "
+                                 "(module.log_dict(metric.as_log('name')))")
+            values[name], owner[name] = v, m
+    if values:
+        module.log_dict(values, **log_kwargs)
+    if reset:
+        for m in items:
+            m.reset()
+    return values

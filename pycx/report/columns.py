@@ -90,6 +90,25 @@ _EXTRA = {
     "kde_h_y": ("bits", "H(Y), plug-in entropy of the labels of the KDE rows (ceiling of "
                 "kde_i_xy)", ""),
     "kde_i_xy_saturated": ("flag", "kde_i_xy within 0.01 bits of H(Y)", ""),
+    "complexity_lo": ("bits", "the lowest of the chain rule's per-fold estimates of H(Z) (each "
+                      "fold's test rows alone; xgb only): the fold-to-fold error bar's low end",
+                      "as complexity"),
+    "complexity_hi": ("bits", "the highest per-fold estimate of H(Z) (xgb only)", "as complexity"),
+    "complexity_fold_std": ("bits", "standard deviation (ddof 1) of the per-fold estimates of "
+                            "H(Z); complexity is their mean weighted by fold size (xgb only)",
+                            "`folds` (2)"),
+    "effective_dimension_lo": ("count", "bootstrap percentile interval of effective_dimension, "
+                               "low end (opt-in: `pycx.bootstrap_intervals`, rows resampled)",
+                               ""),
+    "effective_dimension_hi": ("count", "the same interval's high end", ""),
+    "h_s_lo": ("bits", "bootstrap percentile interval of h_s, low end (opt-in: samples "
+               "resampled; duplicates pull a resample's H[s] down)", ""),
+    "h_s_hi": ("bits", "the same interval's high end", ""),
+    "h_k_lo": ("bits", "bootstrap percentile interval of h_k, low end (opt-in)", ""),
+    "h_k_hi": ("bits", "the same interval's high end", ""),
+    "kde_h_lo": ("bits", "bootstrap percentile interval of kde_h, low end (opt-in: the KDE "
+                 "rows resampled; duplicates pull a resample's H(Σ) down)", ""),
+    "kde_h_hi": ("bits", "the same interval's high end", ""),
 }
 # Written by the report (`pycx.report.write_report`'s metrics.csv), after the table's columns.
 _REPORT = {
@@ -100,6 +119,17 @@ _REPORT = {
                                 "and ntc a lower bound (or impossible, when negative); figures "
                                 "draw these points hollow, and the summary's network sums leave "
                                 "them out (the sum over all layers is shown as a bound)", ""),
+    "h_s_saturated": ("flag", "h_s within 0.01 bits of its ceiling log2(rows_sample): every "
+                      "sample (nearly) its own state, so H[s] measures the number of samples, "
+                      "not the layer, and H[k] is (near) 0. Figures draw these points hollow; "
+                      "the summary counts them and fits beta across layers without them "
+                      "(`beta_across_layers_measured`)", ""),
+    "effective_dimension_undefined": ("flag", "effective_dimension is 0: zero total variance "
+                                      "(every output constant), a convention rather than a "
+                                      "count of directions (a defined value lies in [1, C]). "
+                                      "Figures draw these points as grey crosses in squares; "
+                                      "the mean effective dimension over layers leaves them out",
+                                      ""),
 }
 REPORT_COLUMNS = list(_REPORT)
 COLUMN_GUIDE = {**_IDENTITY, **_JANIK, **_RELEVANCE, **_KDE, **_EXTRA, **_REPORT}

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..analysis.table import COLUMNS, Report, complexity_not_measured
+from ..analysis.table import COLUMNS, Report, complexity_not_measured, derived_flags
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,7 +96,8 @@ def read_report(source: ReportSource, argument: str = "source") -> Report:
 
 
 def _last_epoch_rows(rep: Report) -> "pd.DataFrame":
-    """The per-layer rows of each model's last epoch, with the flag complexity_not_measured."""
+    """The per-layer rows of each model's last epoch, with the flags complexity_not_measured,
+    h_s_saturated and effective_dimension_undefined."""
     import pandas as pd
 
     df = rep.to_pandas()
@@ -106,7 +107,8 @@ def _last_epoch_rows(rep: Report) -> "pd.DataFrame":
             g = g[g["epoch"] == g["epoch"].max()]
         parts.append(g)
     df = pd.concat(parts) if parts else df
-    df = df.assign(complexity_not_measured=complexity_not_measured(df) & df["complexity"].notna())
+    df = derived_flags(df)
+    df["complexity_not_measured"] = complexity_not_measured(df) & df["complexity"].notna()
     if len(df) and df["depth"].isna().any():  # rows built by hand: their order is the depth
         df["depth"] = df.groupby("model", sort=False, dropna=False).cumcount()
     return df.reset_index(drop=True)
@@ -117,7 +119,9 @@ def compare_reports(a: ReportSource, b: ReportSource, *, on: str = "layer",
     """Per-layer values of two reports side by side: for each compared column ``<col>_a``,
     ``<col>_b`` and ``<col>_diff`` (B − A; NaN where either is missing), then
     ``complexity_not_measured_a`` / ``_b`` (the H(Z) of that side is only a bound, so its
-    difference is not a measured change), after the identity columns ``layer_a``, ``layer_b``,
+    difference is not a measured change), ``h_s_saturated_a`` / ``_b`` and
+    ``effective_dimension_undefined_a`` / ``_b`` (H[s] at its ceiling log2 M; an effective
+    dimension of 0), after the identity columns ``layer_a``, ``layer_b``,
     ``depth_a``, ``depth_b``, ``model_a``, ``model_b``, ``epoch_a``, ``epoch_b``. One row per
     matched layer, in A's depth order, then B's layers that A lacks.
 
@@ -159,8 +163,8 @@ def compare_reports(a: ReportSource, b: ReportSource, *, on: str = "layer",
     keys = [on] if one_each else ["model", on]
 
     def side(df, suffix):
-        keep = ["model", "epoch", "layer", "depth"] + list(columns) + ["complexity_not_measured",
-                                                                        "_has_complexity"]
+        keep = (["model", "epoch", "layer", "depth"] + list(columns)
+                + ["complexity_not_measured", "_has_complexity"] + list(_FLAGS))
         t = df.assign(_has_complexity=df["complexity"].notna())[keep].copy()
         t["_order"] = np.arange(len(t))
         for k in keys:
@@ -182,7 +186,17 @@ def compare_reports(a: ReportSource, b: ReportSource, *, on: str = "layer",
         flag = merged[f"complexity_not_measured_{s}"].astype(object)
         out[f"complexity_not_measured_{s}"] = flag.where(merged[f"_has_complexity_{s}"] == True,  # noqa: E712
                                                           None)
+    for s in ("a", "b"):  # True/False where that side has the value, None where not
+        for flag in _FLAGS:
+            out[f"{flag}_{s}"] = merged[f"{flag}_{s}"].astype(object).where(
+                merged[f"{flag}_{s}"].notna(), None)
     return out.reset_index(drop=True)
+
+
+# Flags of values that are not measurements, beside complexity_not_measured: flag -> the
+# compared columns it marks.
+_FLAGS = {"h_s_saturated": ("h_s", "h_k"),
+          "effective_dimension_undefined": ("effective_dimension",)}
 
 
 def compared_columns(table: "pd.DataFrame") -> list:
@@ -241,6 +255,18 @@ def compare_figure(table: "pd.DataFrame", labels: Tuple[str, str] = ("A", "B"),
                     if sel.any():
                         top.plot(x[sel], v[sel], "o", mfc="white", mec=color, mew=1.3, ms=6,
                                  zorder=4, label=f"{la if s == 'a' else lb}: upper bound")
+            for flag, flagged_cols in _FLAGS.items():
+                if c not in flagged_cols or f"{flag}_a" not in table.columns:
+                    continue
+                for s, v, color in (("a", va, "C0"), ("b", vb, "C1")):
+                    sel = table[f"{flag}_{s}"].map(lambda f: f is True or f is np.True_
+                                                   ).to_numpy(dtype=bool)
+                    if sel.any():
+                        what = ("H[s] at log2 M" if flag == "h_s_saturated"
+                                else "undefined (0)")
+                        top.plot(x[sel], v[sel], "o" if flag == "h_s_saturated" else "s",
+                                 mfc="white", mec=color, mew=1.3, ms=6, zorder=4,
+                                 label=f"{la if s == 'a' else lb}: {what}")
             top.set_title(f"{c}" + (f" ({unit})" if unit and unit not in ("text",) else ""))
             top.legend(loc="best")
             plt.setp(top.get_xticklabels(), visible=False)
@@ -258,7 +284,10 @@ def compare_figure(table: "pd.DataFrame", labels: Tuple[str, str] = ("A", "B"),
     return Figure("compare", f"{la} vs {lb}",
                   f"Per layer ({n} matched layers), each report at each model's last epoch: "
                   f"{la} solid, {lb} dashed; bars: {lb} − {la}. Hollow points: H(Z) only an "
-                  "upper bound (its difference is not a measured change)."
+                  "upper bound (its difference is not a measured change), or H[s] at its "
+                  "ceiling log2 M (every sample its own state: H[s] and H[k] then measure the "
+                  "sample size); hollow squares: an effective dimension of 0 (zero variance, "
+                  "undefined)."
                   + (f" The first {len(cols)} of {len(every)} compared columns; all are in the "
                      "table." if len(every) > len(cols) else ""), png, svg)
 

@@ -15,7 +15,8 @@ import numpy as np
 
 # The one rule of which H(Z) values are measurements lives with the table schema (so that
 # `Report.summary` uses it too); re-exported here, where the figures and the page use it.
-from ..analysis.table import complexity_not_measured, network_sums
+from ..analysis.table import (DERIVED_FLAGS, complexity_not_measured, derived_flags,
+                              effective_dimension_undefined, h_s_saturated, network_sums)
 from ..analysis.table import true_flags as _flag
 
 __all__ = ["COLUMNS", "Figure", "MARK_KINDS", "algebra_figure", "algebra_layer_names",
@@ -45,13 +46,15 @@ class Figure:
     """One report figure: a file stem, a title, a caption, the PNG bytes, the same drawing as
     SVG (vector), ``notes``: warnings shown next to the figure (e.g. saturated values), and
     ``marked``: {kind: number of points drawn as not-a-measurement} (kinds in `MARK_KINDS`), so
-    that a reader and a test can see what the figure flagged."""
+    that a reader and a test can see what the figure flagged, and ``error_bars``: {column:
+    number of error bars drawn} (`interval_of`)."""
 
     def __init__(self, name: str, title: str, caption: str, png: bytes, svg: bytes = b"",
-                 notes=(), marked=None):
+                 notes=(), marked=None, error_bars=None):
         self.name, self.title, self.caption, self.png = name, title, caption, png
         self.svg, self.notes = svg, list(notes)
         self.marked = dict(marked or {})
+        self.error_bars = dict(error_bars or {})
 
     def __repr__(self):
         return f"Figure({self.name!r}, {len(self.png)} bytes)"
@@ -91,8 +94,9 @@ def _as_list(reports):
 def frame(reports):
     """The per-layer rows of one or more reports as one DataFrame with the schema's columns
     (missing metric columns are NaN), sorted by model, epoch and depth, and, last, the
-    report's flag ``complexity_not_measured`` (`complexity_not_measured`; NaN where no H(Z)
-    was computed)."""
+    report's flags (`pycx.analysis.table.DERIVED_FLAGS`: ``complexity_not_measured``,
+    ``h_s_saturated``, ``effective_dimension_undefined``; NaN where the value they qualify
+    was not computed)."""
     import pandas as pd
 
     rows = [dict(r) for rep in _as_list(reports) for r in rep.rows]
@@ -100,11 +104,8 @@ def frame(reports):
     for col in COLUMNS:
         if col not in df.columns:
             df[col] = np.nan
-    extra = [c for c in df.columns if c not in COLUMNS and c != "complexity_not_measured"]
-    df = df[list(COLUMNS) + extra]
-    flag = complexity_not_measured(df)
-    df["complexity_not_measured"] = pd.Series(flag, index=df.index, dtype=object).where(
-        df["complexity"].notna(), np.nan)
+    extra = [c for c in df.columns if c not in COLUMNS and c not in DERIVED_FLAGS]
+    df = derived_flags(df[list(COLUMNS) + extra])
     if len(df):
         df["epoch"] = pd.to_numeric(df["epoch"], errors="coerce")
         order = df["model"].drop_duplicates().tolist()  # keep the models in the order given
@@ -209,25 +210,69 @@ _OFFSETS = ((3, 3, "left", "bottom"), (3, -3, "left", "top"), (-3, 3, "right", "
             (8, 0, "left", "center"), (-8, 0, "right", "center"))
 
 
-def _place_labels(fig, labels) -> int:
+# Further out, tried after _OFFSETS when labels must also keep off the curves.
+_FAR_OFFSETS = ((0, 16, "center", "bottom"), (0, -16, "center", "top"),
+                (14, -10, "left", "top"), (-14, 10, "right", "bottom"),
+                (14, 10, "left", "bottom"), (-14, -10, "right", "top"),
+                (0, 26, "center", "bottom"), (0, -26, "center", "top"))
+
+
+def _line_paths(ax):
+    """The drawn lines of `ax` in display coordinates: (paths of lines with a line style,
+    vertices of every line), for `_place_labels`' curve test."""
+    from matplotlib.path import Path
+
+    paths, points = [], []
+    for line in ax.get_lines():
+        if not line.get_visible():
+            continue
+        xy = line.get_transform().transform(np.column_stack(line.get_data()).astype(float))
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        if not len(xy):
+            continue
+        points.append(xy)
+        if line.get_linestyle() not in ("None", "none", "", " ") and len(xy) > 1:
+            paths.append(Path(xy))
+    return paths, (np.concatenate(points) if points else np.zeros((0, 2)))
+
+
+def label_hits_curve(box, paths, points) -> bool:
+    """Whether the display box `box` crosses one of `paths` or holds one of `points`
+    (`_line_paths`)."""
+    if len(points):
+        inside = ((points[:, 0] >= box.x0) & (points[:, 0] <= box.x1)
+                  & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1))
+        if inside.any():
+            return True
+    return any(p.intersects_bbox(box, filled=False) for p in paths)
+
+
+def _place_labels(fig, labels, avoid_lines: bool = False) -> int:
     """Moves each point label to the first offset where it overlaps no label placed before it
-    and stays inside its axes; a label with no such place is hidden (its point keeps its
-    marker; the figure's layer key or legend still names it). Returns the number hidden."""
+    and stays inside its axes (with `avoid_lines`, also where it crosses none of its axes'
+    lines and covers none of their points, further offsets tried too); a label with no such
+    place is hidden (its point keeps its marker; the figure's layer key or legend still names
+    it). Returns the number hidden."""
     labels = [a for a in labels if a.get_visible()]
     if not labels:
         return 0
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     placed, hidden = [], 0
+    lines = {}
+    offsets = _OFFSETS + (_FAR_OFFSETS if avoid_lines else ())
     for a in labels:
         inside = a.axes.get_window_extent(renderer)
-        for dx, dy, ha, va in _OFFSETS:
+        if avoid_lines and a.axes not in lines:
+            lines[a.axes] = _line_paths(a.axes)
+        for dx, dy, ha, va in offsets:
             a.set_position((dx, dy))
             a.set_ha(ha)
             a.set_va(va)
             box = a.get_window_extent(renderer).expanded(1.05, 1.1)
             if (box.x0 >= inside.x0 and box.x1 <= inside.x1 and box.y0 >= inside.y0
-                    and box.y1 <= inside.y1 and not any(box.overlaps(b) for b in placed)):
+                    and box.y1 <= inside.y1 and not any(box.overlaps(b) for b in placed)
+                    and not (avoid_lines and label_hits_curve(box, *lines[a.axes]))):
                 placed.append(box)
                 break
         else:
@@ -308,6 +353,10 @@ MARK_KINDS = {
     "network_bound": "hollow: the sum includes layers whose H(Z) is only an upper bound",
     "block_bound": "hatched: the block average includes NTC values that are bounds or "
                    "impossible",
+    "h_s_saturated": "hollow: H[s] at its ceiling log2 M (every sample its own state: it "
+                     "measures the sample size, not the layer)",
+    "undefined": "+ grey: undefined (zero variance: an effective dimension of 0 is a "
+                 "convention, not a count of directions)",
 }
 
 
@@ -323,14 +372,94 @@ def _marks(df, col):
         kinds[_flag(df, "kde_saturated")] = "saturated"
     elif col == "kde_i_xy":
         kinds[_flag(df, "kde_i_xy_saturated")] = "saturated"
+    elif col in ("h_s", "h_k", "h_s_norm", "h_k_norm"):
+        kinds[h_s_saturated(df)] = "h_s_saturated"
+    elif col == "effective_dimension":
+        kinds[effective_dimension_undefined(df)] = "undefined"
     return kinds
+
+
+# column drawn -> (low column, high column, what the interval is); divided by the units
+# (per neuron) or by log2 M (normalised) where the drawn column is.
+_INTERVALS = {
+    "complexity": ("complexity_lo", "complexity_hi", "fold"),
+    "complexity_per_neuron": ("complexity_lo", "complexity_hi", "fold"),
+    "effective_dimension": ("effective_dimension_lo", "effective_dimension_hi", "bootstrap"),
+    "h_s": ("h_s_lo", "h_s_hi", "bootstrap"), "h_s_norm": ("h_s_lo", "h_s_hi", "bootstrap"),
+    "h_k": ("h_k_lo", "h_k_hi", "bootstrap"), "h_k_norm": ("h_k_lo", "h_k_hi", "bootstrap"),
+    "kde_h": ("kde_h_lo", "kde_h_hi", "bootstrap"),
+}
+
+
+def interval_of(df, col):
+    """``(low, high)`` arrays of the interval of `col`'s values in `df` (NaN where there is
+    none): the chain rule's per-fold range for H(Z) (per neuron: divided by ``units``), the
+    bootstrap interval for the effective dimension, H[s], H[k] (normalised: divided by log2 of
+    ``rows_sample``) and H(Σ); None for a column without one.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"complexity_lo": [4.0], "complexity_hi": [6.0], "units": [2]})
+    >>> [a.tolist() for a in interval_of(df, "complexity_per_neuron")]
+    [[2.0], [3.0]]
+    """
+    if col not in _INTERVALS:
+        return None
+    lo_col, hi_col, _ = _INTERVALS[col]
+    nan = np.full(len(df), np.nan)
+    lo = df[lo_col].to_numpy(dtype=float) if lo_col in df.columns else nan
+    hi = df[hi_col].to_numpy(dtype=float) if hi_col in df.columns else nan
+    if col == "complexity_per_neuron":
+        units = df["units"].to_numpy(dtype=float) if "units" in df.columns else nan
+        lo, hi = lo / units, hi / units
+    elif col.endswith("_norm"):
+        m = df["rows_sample"].to_numpy(dtype=float) if "rows_sample" in df.columns else nan
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(m > 1, np.log2(np.where(m > 1, m, 2.0)), np.nan)
+        lo, hi = lo / scale, hi / scale
+    return lo, hi
+
+
+def _draw_intervals(ax, x, df, col, color, bars, horizontal=False, y=None):
+    """Error bars of `col` (`interval_of`) where they exist: a line from the low to the high
+    end with short caps (the end points as given: a bootstrap interval of an entropy can lie
+    below its estimate); adds to `bars` {column: number drawn}."""
+    iv = interval_of(df, col)
+    if iv is None:
+        return
+    lo, hi = iv
+    x = np.asarray(x, float)
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    if not ok.any():
+        return
+    if horizontal:
+        y = np.asarray(y, float)
+        ax.hlines(y[ok], lo[ok], hi[ok], color=color, lw=1.0, alpha=0.8, zorder=2)
+    else:
+        ax.vlines(x[ok], lo[ok], hi[ok], color=color, lw=1.0, alpha=0.8, zorder=2)
+        ax.plot(np.r_[x[ok], x[ok]], np.r_[lo[ok], hi[ok]], "_", color=color, ms=5, mew=1.0,
+                alpha=0.8, zorder=2)
+    bars[col] = bars.get(col, 0) + int(ok.sum())
+
+
+def _intervals_caption(bars, df=None) -> str:
+    if not bars:
+        return ""
+    kinds = {_INTERVALS[c][2] for c in bars}
+    parts = []
+    if "fold" in kinds:
+        parts.append("the range of the chain rule's per-fold estimates of H(Z)")
+    if "bootstrap" in kinds:
+        parts.append("bootstrap percentile intervals (rows resampled; for entropies the "
+                     "resamples' duplicates pull them low, so an interval can lie below its "
+                     "point)")
+    return " Error bars: " + "; ".join(parts) + "."
 
 
 def _draw_marked(ax, x, y, kinds, color, counts):
     """Over points already drawn filled: hollow markers on bounds and saturated values, a grey
     cross on impossible values; adds to `counts` {kind: points}."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    for kind in ("bound", "ntc_bound", "saturated", "network_bound"):
+    for kind in ("bound", "ntc_bound", "saturated", "network_bound", "h_s_saturated"):
         sel = kinds == kind
         if sel.any():
             ax.plot(x[sel], y[sel], "o", ls="none", mfc="white", mec=color, mew=1.3, ms=6,
@@ -341,6 +470,11 @@ def _draw_marked(ax, x, y, kinds, color, counts):
         ax.plot(x[sel], y[sel], "o", ls="none", mfc="white", mec="0.5", ms=7, zorder=4)
         ax.plot(x[sel], y[sel], "x", ls="none", color="0.35", ms=6, mew=1.4, zorder=5)
         counts["impossible"] = counts.get("impossible", 0) + int(sel.sum())
+    sel = kinds == "undefined"
+    if sel.any():
+        ax.plot(x[sel], y[sel], "s", ls="none", mfc="white", mec="0.5", ms=7, zorder=4)
+        ax.plot(x[sel], y[sel], "+", ls="none", color="0.35", ms=7, mew=1.4, zorder=5)
+        counts["undefined"] = counts.get("undefined", 0) + int(sel.sum())
 
 
 def _mark_handles(counts):
@@ -356,6 +490,9 @@ def _mark_handles(counts):
                 out.append(Patch(facecolor="white", edgecolor="0.3", hatch="///", label=text))
             elif kind == "impossible":
                 out.append(Line2D([], [], marker="x", ls="none", color="0.35", mew=1.4, ms=6,
+                                  label=text))
+            elif kind == "undefined":
+                out.append(Line2D([], [], marker="+", ls="none", color="0.35", mew=1.4, ms=7,
                                   label=text))
             else:
                 out.append(Line2D([], [], marker="o", ls="none", mfc="white", mec="0.3",
@@ -392,7 +529,7 @@ def _per_depth_panels(df, panels, name, title, caption_what, settings_cols, per_
     models = _models(last)
     colors = _colors(models)
     dodge = _dodge(models)
-    counts = {}
+    counts, bars = {}, {}
     one = len(models) == 1 and per_model_ticks
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.9), squeeze=False)
@@ -405,6 +542,7 @@ def _per_depth_panels(df, panels, name, title, caption_what, settings_cols, per_
                 ax.plot(x, g[col], "-", marker=_MARKERS[i % len(_MARKERS)], color=colors[m],
                         ms=5, lw=1.5, alpha=0.9, label=f"{m} ({_epoch_text(g)})")
                 _draw_marked(ax, x, g[col], _marks(g, col), colors[m], counts)
+                _draw_intervals(ax, x, g, col, colors[m], bars)
             ax.set_ylabel(ylabel)
             if one:
                 _layer_ticks(ax, last[last[col].notna()])
@@ -418,12 +556,12 @@ def _per_depth_panels(df, panels, name, title, caption_what, settings_cols, per_
         legend = _legend_below(fig, axes[0][0], extra=_mark_handles(counts))
         _text_below(fig, legend, "" if one else _layer_key(last))
         png, svg = _render(fig)
-    caption = (f"{caption_what}{_marks_caption(counts)}"
+    caption = (f"{caption_what}{_marks_caption(counts)}{_intervals_caption(bars)}"
                + ("" if one or len(models) < 2 else
                   " Points of different models are offset sideways by up to ±0.16 so that "
                   "equal values stay visible.")
                + f" Settings: {_settings_text(last, settings_cols) or 'see metrics.json'}.")
-    return Figure(name, title, caption, png, svg, marked=counts)
+    return Figure(name, title, caption, png, svg, marked=counts, error_bars=bars)
 
 
 def _holographic(df):
@@ -516,7 +654,9 @@ def network_table(df):
     """Per model and epoch: network complexity over every layer (``network_complexity``, an
     upper bound as soon as one layer's H(Z) is), the sum over the measured layers only
     (``network_complexity_measured``), the layer counts (``layers``, ``layers_not_measured``:
-    see `complexity_not_measured`) and the mean effective dimension and complexity per neuron.
+    see `complexity_not_measured`) and the mean effective dimension (over the layers where it
+    is defined; ``layers_effective_dimension_undefined`` counts the others) and complexity per
+    neuron.
 
     >>> import pandas as pd
     >>> df = pd.DataFrame({"model": "m", "epoch": 0, "complexity": [3.0, 20.0],
@@ -529,8 +669,16 @@ def network_table(df):
     """
     sums = network_sums(df).rename(columns={"complexity_layers": "layers",
                                             "complexity_layers_not_measured": "layers_not_measured"})
-    means = (df.groupby(["model", "epoch"], sort=False, dropna=False)
-             [["effective_dimension", "complexity_per_neuron"]].mean().reset_index())
+    # An effective dimension of 0 (zero variance) is no count of directions: left out of the
+    # mean, and counted.
+    undefined = effective_dimension_undefined(df)
+    ed = df["effective_dimension"].astype(float).where(~undefined)
+    means = (df.assign(effective_dimension=ed, layers_effective_dimension_undefined=undefined)
+             .groupby(["model", "epoch"], sort=False, dropna=False)
+             .agg(effective_dimension=("effective_dimension", "mean"),
+                  complexity_per_neuron=("complexity_per_neuron", "mean"),
+                  layers_effective_dimension_undefined=("layers_effective_dimension_undefined",
+                                                        "sum")).reset_index())
     return sums.merge(means, on=["model", "epoch"], how="left", sort=False)
 
 
@@ -539,12 +687,13 @@ def _ed_vs_complexity(df):
         return None
     plt = _plt()
     net = network_table(df)
+    n_undefined = int(net["layers_effective_dimension_undefined"].sum())
     models = _models(net)
     colors = _colors(models)
     tracked = _epochs_tracked(df)
     from matplotlib.lines import Line2D
 
-    counts = {}
+    counts, bars = {}, {}
     model_handles, labels = [], []
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.0))
@@ -591,6 +740,12 @@ def _ed_vs_complexity(df):
                     marker=_MARKERS[i % len(_MARKERS)], color=colors[m], ms=5, lw=1)
             _draw_marked(ax, g["complexity_per_neuron"], g["effective_dimension"],
                          _marks(g, "complexity_per_neuron"), colors[m], counts)
+            _draw_marked(ax, g["complexity_per_neuron"], g["effective_dimension"],
+                         _marks(g, "effective_dimension"), colors[m], counts)
+            _draw_intervals(ax, g["complexity_per_neuron"], g, "effective_dimension", colors[m],
+                            bars)
+            _draw_intervals(ax, None, g, "complexity_per_neuron", colors[m], bars,
+                            horizontal=True, y=g["effective_dimension"])
             labels += _annotate_layers(ax, g, "complexity_per_neuron", "effective_dimension",
                                        color=colors[m])
         ax.set_xlabel("complexity per neuron H(Z)/C (bits/unit)")
@@ -608,13 +763,17 @@ def _ed_vs_complexity(df):
             "entropy H(Z)) against the mean effective dimension of its layers, one point per model")
     return Figure(
         "ed_vs_complexity", "Effective dimension vs complexity",
-        f"Left: {left} (Janik & Witaszczyk, figs. 4-5). Right: the same plane per layer "
+        f"Left: {left} (Janik & Witaszczyk, figs. 4-5)"
+        + (f"; the mean leaves out {n_undefined} layer values whose effective dimension is "
+           "undefined (0: zero variance)" if n_undefined else "")
+        + ". Right: the same plane per layer "
         f"{_when(df)}, the line following depth, each point named by its layer"
         + (f" ({hidden} names left out where they would overlap; metrics.csv has every "
-           "layer)" if hidden else "") + f".{_marks_caption(counts)} Settings: "
+           "layer)" if hidden else "") + f".{_marks_caption(counts)}{_intervals_caption(bars)}"
+        + " Settings: "
         + _settings_text(df, [("complexity_estimator", "H(Z) estimator"),
                               ("rows_patch", "per-patch rows")]) + ".",
-        png, svg, marked=counts)
+        png, svg, marked=counts, error_bars=bars)
 
 
 def _curve(curves, key):
@@ -654,6 +813,7 @@ def _relevance(df, reports, training=None):
     n = len(models)
     curve_kinds = set()
     point_labels = []
+    counts, bars = {}, {}
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(n, 3, figsize=(15, 4.6 * n), squeeze=False)
         for row, m in enumerate(models):
@@ -692,6 +852,14 @@ def _relevance(df, reports, training=None):
                        c=[cmap((d - depths.min()) / span) for d in depths],
                        label=_epoch_text(g) + " (colour: depth)")
             point_labels += _annotate_layers(ax, g, "h_s_norm", "h_k_norm")
+            row_counts = {}
+            _draw_marked(ax, g["h_s_norm"], g["h_k_norm"], _marks(g, "h_s_norm"), "k",
+                         row_counts)
+            _draw_intervals(ax, g["h_s_norm"], g, "h_k_norm", "0.3", bars)
+            _draw_intervals(ax, None, g, "h_s_norm", "0.3", bars, horizontal=True,
+                            y=g["h_k_norm"])
+            for kind, k in row_counts.items():
+                counts[kind] = counts.get(kind, 0) + k
             crit, why = _critical(g, by_model.get(m), m)
             if crit is not None:
                 ax.scatter(crit["h_s_norm"], crit["h_k_norm"], s=170, facecolor="none",
@@ -702,7 +870,12 @@ def _relevance(df, reports, training=None):
             ax.set_ylabel("relevance H[k] / log2 M")
             ax.set_title(f"{m}: H[s]–H[k] per layer" + ("" if crit is not None or not why
                                                         else " (critical layer undefined)"))
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=7)
+            handles, texts = ax.get_legend_handles_labels()
+            for h in _mark_handles(row_counts):
+                handles.append(h)
+                texts.append(h.get_label())
+            ax.legend(handles, texts, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+                      fontsize=7)
             # (b) degeneracies of the last analysis
             ax = axes[row][1]
             deg = curves.get("degeneracy") or {}
@@ -784,14 +957,15 @@ def _relevance(df, reports, training=None):
         "inputs (dashed, k = 4, 8, ...) and the critical layer (max H[s] + H[k] among layers "
         f"with H[k] > 0, red circle).{init} Middle: m_k against k, log-log, with the fitted power "
         "law (β by discrete maximum likelihood). Right: β per layer; β = 1 is Zipf's law "
-        f"(Song, Marsili & Jo, fig. 2a-c). Settings: {m_rows}.")
+        f"(Song, Marsili & Jo, fig. 2a-c).{_marks_caption(counts)}{_intervals_caption(bars)} "
+        f"Settings: {m_rows}.")
     if hidden:
         caption += (f" {hidden} layer names left out of the H[s]–H[k] plane where they would "
                     "overlap (the right panel names every layer).")
     if left_out:
         caption += " Not shown: " + "; ".join(f"{m} ({why})" for m, why in left_out.items()) + "."
     return Figure("relevance", "Resolution and relevance per layer", caption, png, svg,
-                  notes=_ternary_notes(df))
+                  notes=_ternary_notes(df), marked=counts, error_bars=bars)
 
 
 _TERNARY_KINDS = ("sigmoid", "tanh", "hardsigmoid", "glu")
@@ -890,7 +1064,7 @@ def _kde(df, reports=()):
     # Top row: every model per layer at its last epoch; then one row per model over epochs.
     nrows = 1 + (len(models) if with_epochs else 0)
     dodge = _dodge(models)
-    counts = {}
+    counts, bars = {}, {}
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(nrows, len(cols), figsize=(4.8 * len(cols), 3.5 * nrows),
                                  squeeze=False)
@@ -903,6 +1077,7 @@ def _kde(df, reports=()):
                     ax.plot(x, g[col], "-", marker=_MARKERS[i % len(_MARKERS)],
                             color=colors[m], ms=5, label=m)
                     _draw_marked(ax, x, g[col], _marks(g, col), colors[m], counts)
+                    _draw_intervals(ax, x, g, col, colors[m], bars)
                     ceil = ceilings.get(col)
                     if ceil in g.columns and g[ceil].notna().any():
                         ax.plot(x, g[ceil], "_", color=colors[m], ms=14, mew=1.5)
@@ -962,9 +1137,9 @@ def _kde(df, reports=()):
         "information I(X;Σ;Y) = H(Σ) − H(Σ|Y), and the total correlation against independent "
         f"units (leave-one-out); {rows_text}. Short bars / dotted lines mark the ceilings "
         "(log2 n for H(Σ), H(Y) for I(X;Σ;Y)); a value there is saturated "
-        f"(Ren et al. 2022, figs. 1, 3, 4).{_marks_caption(counts)} Settings: "
-        f"{_settings_text(df, [('kde_alpha', 'α'), ('rows_kde', 'samples n')])}.", png, svg,
-        notes=_kde_notes(df), marked=counts)
+        f"(Ren et al. 2022, figs. 1, 3, 4).{_marks_caption(counts)}{_intervals_caption(bars)} "
+        f"Settings: {_settings_text(df, [('kde_alpha', 'α'), ('rows_kde', 'samples n')])}.",
+        png, svg, notes=_kde_notes(df), marked=counts, error_bars=bars)
 
 
 _GATING_OPS = ("relu", "sigmoid", "tanh", "maxpool", "gelu", "silu", "elu", "dropout",
@@ -1035,7 +1210,7 @@ def algebra_figure(algebras: dict, name: str = "algebra",
         for ax in axes:
             ax.set_xlabel("node index along the data flow (input → output)")
         fig.tight_layout()
-        hidden = _place_labels(fig, labels)
+        hidden = _place_labels(fig, labels, avoid_lines=True)
         handles, legend_labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, legend_labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
                    ncol=2 if len(legend_labels) > 1 else 1, frameon=False)
@@ -1046,7 +1221,8 @@ def algebra_figure(algebras: dict, name: str = "algebra",
         names_note = (" Dots: the gating layers, named as in the other figures (right panel"
                       + ("; " + ", ".join(f"{m}: every {k}th named" for m, k in thinned.items())
                          if thinned else "")
-                      + (f"; {hidden} names left out where they would overlap" if hidden else "")
+                      + (f"; {hidden} names left out where they would overlap a name or the "
+                         "curve" if hidden else "")
                       + ")."
                       + (f" Not matched (different number of gating nodes): "
                          f"{', '.join(unmatched)}." if unmatched else ""))

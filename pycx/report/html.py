@@ -31,6 +31,7 @@ from .._json import to_json_value
 
 __all__ = ["write_report", "check_report_dir"]
 
+from ..analysis.table import _beta_across, effective_dimension_undefined, h_s_saturated
 from .columns import columns_markdown
 from .figures import (_FIGURES, _as_list, _flag, _last_epoch, _models, algebra_layer_names,
                       complexity_not_measured, figures, frame, network_table)
@@ -114,19 +115,24 @@ def _summary_table(df, reports) -> str:
             bound_layers = g.loc[complexity_not_measured(g) & g["complexity"].notna(), "layer"]
             flag = (f"{n_bound}: {html.escape(', '.join(map(str, bound_layers)))}" if n_bound
                     else "none")
+        beta = _fmt(rec.get("beta_across_layers", _beta_across(g)))
+        n_sat = int(h_s_saturated(g).sum())
+        if n_sat:  # the fit without the layers whose H[s] measures only the sample size
+            beta += (f"; {_fmt(_beta_across(g[~h_s_saturated(g)]))} without the {n_sat} "
+                     "layer(s) at H[s] = log2 M")
         body.append(f"<tr><td>{html.escape(str(m))}</td><td>{_fmt(ep_key)}</td><td>{len(g)}</td>"
                     f"<td>{measured}</td><td>{total_cell}</td><td>{flag}</td>"
                     f"<td>{_layer_cell(rec, 'critical_layer')}</td>"
                     f"<td>{_layer_cell(rec, 'zipf_layer')}</td>"
-                    f"<td>{_fmt(rec.get('beta_across_layers'))}</td></tr>")
+                    f"<td>{beta}</td></tr>")
     return f"<table>{head}{''.join(body)}</table>"
 
 
 def _bound_notes(df) -> list:
     """Layers whose H(Z) is not a measurement at the last epoch: above log2(rows) (the chain
     rule's bound is above what the rows could show) or above the sum of the unit entropies
-    (negative NTC)."""
-    if "complexity" not in df.columns:
+    (negative NTC); layers whose H[s] sits at log2 M, or whose effective dimension is 0."""
+    if "complexity" not in df.columns and "h_s" not in df.columns:
         return []
     notes = []
     last = _last_epoch(df)
@@ -140,6 +146,19 @@ def _bound_notes(df) -> list:
                 f"layer(s) ({', '.join(map(str, rows['layer']))}): the XGBoost chain rule is an "
                 "upper bound; there it says only that the rows are too few to pin the entropy "
                 "down. These layers are drawn hollow and left out of the measured network sum.")
+        sat = g[h_s_saturated(g)]
+        if len(sat):
+            notes.append(
+                f"{m}: H[s] at its ceiling log2 M (every sample its own state) in {len(sat)} "
+                f"layer(s) ({', '.join(map(str, sat['layer']))}): there H[s] measures the "
+                "number of samples, not the layer, and H[k] is about 0. Drawn hollow; beta "
+                "across layers is also given without them.")
+        flat = g[effective_dimension_undefined(g)]
+        if len(flat):
+            notes.append(
+                f"{m}: effective dimension 0 (zero variance: undefined) in {len(flat)} "
+                f"layer(s) ({', '.join(map(str, flat['layer']))}): drawn as grey crosses, left "
+                "out of the mean over layers.")
         neg = g[g["ntc"].to_numpy(dtype=float) < 0] if "ntc" in g.columns else g.iloc[:0]
         if len(neg):
             notes.append(
