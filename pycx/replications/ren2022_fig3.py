@@ -208,11 +208,11 @@ def _figure(out, got, summary):
                                           ("I_xsy", "I(X;Σ_l;Y) KDE [bits]"))):
             ax = axes[row, col]
             g = got[m][q]
-            x = [max(e, 0.1) for e in g["epochs"]]
+            x = [e if e > 0 else 0.05 for e in g["epochs"]]
             for li, name in enumerate(layers):  # first seed's curves
                 ax.plot(x, g["curves"][li], marker=".", label=name)
             ax.set_xscale("log")
-            ax.set_xlabel("epoch (log axis; 0 drawn at 0.1)")
+            ax.set_xlabel("epoch (log axis; 0 drawn at 0.05)")
             ax.set_ylabel(label)
             ax.set_title(m)
             ax.legend(fontsize=7)

@@ -186,7 +186,7 @@ def _figure(out, summary):
     fig, axes = plt.subplots(len(MODELS), 2, figsize=(11, 3.4 * len(MODELS)), squeeze=False)
     cmap = plt.get_cmap("plasma")
     for row, m in enumerate(MODELS):
-        x = [max(e, 0.1) for e in summary[m]["epochs"]]
+        x = [e if e > 0 else 0.05 for e in summary[m]["epochs"]]
         labels = summary[m]["layers"]
         li = min(1, len(labels) - 1)  # the second layer of the first seed
         for col, (q, lab) in enumerate((("H", "H(Σ_l)"), ("I_xsy", "I(X;Σ_l;Y)"))):
@@ -195,7 +195,7 @@ def _figure(out, summary):
                 ax.plot(x, summary[m]["by_scale"][s][q][li], marker=".",
                         color=cmap(j / (len(scales) - 1)), label=f"α × {s}")
             ax.set_xscale("log")
-            ax.set_xlabel("epoch (log axis; 0 drawn at 0.1)")
+            ax.set_xlabel("epoch (log axis; 0 drawn at 0.05)")
             ax.set_ylabel(f"{lab} KDE [bits]")
             ax.set_title(f"{m}: {labels[li]}")
             ax.legend(fontsize=7)
