@@ -1219,7 +1219,7 @@ def algebra_figure(algebras: dict, name: str = "algebra",
     if layer_names:
         thinned = {m: k for m, k in steps.items() if k > 1}
         names_note = (" Dots: the gating layers, named as in the other figures (right panel"
-                      + ("; " + ", ".join(f"{m}: every {k}th named" for m, k in thinned.items())
+                      + ("; " + ", ".join(f"{m}: every {_ordinal(k)} named" for m, k in thinned.items())
                          if thinned else "")
                       + (f"; {hidden} names left out where they would overlap a name or the "
                          "curve" if hidden else "")
@@ -1233,6 +1233,13 @@ def algebra_figure(algebras: dict, name: str = "algebra",
         "layer node, in log10 (Badias & Banerjee, figs. 7-8; convolution kernel size counts "
         "input channels). Legend: log10 of the global values at the output." + names_note,
         png, svg)
+
+
+def _ordinal(k: int) -> str:
+    """2nd, 3rd, 5th, 11th, 21st."""
+    if 10 <= k % 100 <= 20:
+        return f"{k}th"
+    return f"{k}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
 
 
 def _training(training: dict) -> Optional[Figure]:
