@@ -109,6 +109,24 @@ def test_summary_counts_flags_and_fits_beta_without_saturated_layers():
     assert int(s[s["epoch"] == 0].iloc[0]["layers_h_s_saturated"]) == 0
 
 
+def test_critical_layer_measured_skips_a_layer_at_the_ceiling():
+    """A layer 0.005 bits under log2 M with H[k] > 0 maximises H[s] + H[k] for its sample size
+    alone; the measured critical layer is chosen among the others."""
+    rep = report_like("mlp", epochs=(0,))
+    r0 = rep.rows[0]
+    r0["h_s"], r0["h_k"] = np.log2(r0["rows_sample"]) - 0.005, 1.0
+    s = Report(rep.rows).summary().iloc[0]
+    assert s["critical_layer"] == r0["layer"]
+    others = [r for r in rep.rows[1:] if r["h_k"] > 0]
+    best = max(others, key=lambda r: r["h_s"] + r["h_k"])["layer"]
+    assert s["critical_layer_measured"] == best and s["critical_layer_measured_why"] == ""
+    for r in rep.rows:  # every layer at the ceiling: undefined, with the reason
+        r["h_s"] = np.log2(r["rows_sample"])
+    s = Report(rep.rows).summary().iloc[0]
+    assert s["critical_layer_measured"] is None
+    assert "log2 M" in s["critical_layer_measured_why"]
+
+
 def test_compare_marks_saturated_and_undefined_values():
     from pycx.report.compare import compare_figure, compare_reports
 

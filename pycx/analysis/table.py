@@ -120,9 +120,10 @@ class Report:
           ``beta_across_layers`` (minus the least-squares slope of H[k] on H[s] over the
           layers): the analysis's network record where there is one, else computed from the
           rows (a report read back from a CSV);
-        - ``beta_across_layers_measured``: the same fit over the layers whose H[s] is not at
-          its ceiling (`h_s_saturated`: there H[s] measures the sample size, not the layer);
-          NaN with fewer than two such layers;
+        - ``beta_across_layers_measured``, ``critical_layer_measured`` (with
+          ``critical_layer_measured_why``): the same fit and the same choice over the layers
+          whose H[s] is not at its ceiling (`h_s_saturated`: there H[s] measures the sample
+          size, not the layer, and H[s] + H[k] is near its maximum for that reason alone);
         - ``layers_complexity_exceeds_log2_rows``, ``layers_kde_saturated``,
           ``layers_kde_i_xy_saturated``, ``layers_h_s_saturated``,
           ``layers_effective_dimension_undefined``: how many layers carry each flag (missing,
@@ -146,7 +147,8 @@ class Report:
         columns = ["model", "epoch", "layers", "network_complexity_measured",
                    "network_complexity", "complexity_layers", "complexity_layers_not_measured",
                    "critical_layer", "critical_layer_why", "zipf_layer", "zipf_layer_why",
-                   "beta_across_layers", "beta_across_layers_measured"] + [
+                   "beta_across_layers", "beta_across_layers_measured",
+                   "critical_layer_measured", "critical_layer_measured_why"] + [
                        f"layers_{f}" for f in _SUMMARY_FLAGS]
         df = derived_flags(self.to_pandas())
         if not len(df):
@@ -163,7 +165,15 @@ class Report:
                    "complexity_layers_not_measured": int(s["complexity_layers_not_measured"])}
             rec = records.get((model, _epoch_key(epoch)))
             row.update(_relevance_summary(g) if rec is None else _record_summary(rec, g))
-            row["beta_across_layers_measured"] = _beta_across(g[~h_s_saturated(g)])
+            measured = g[~h_s_saturated(g)]
+            row["beta_across_layers_measured"] = _beta_across(measured)
+            crit = _relevance_summary(measured)
+            row["critical_layer_measured"] = crit["critical_layer"]
+            why = ""
+            if crit["critical_layer"] is None:
+                why = crit["critical_layer_why"] or ("every layer with an H[s] has it at log2 M"
+                                                     if h_s_saturated(g).any() else "")
+            row["critical_layer_measured_why"] = why
             for f in _SUMMARY_FLAGS:
                 computed = g[f].notna().any()
                 row[f"layers_{f}"] = int(true_flags(g, f).sum()) if computed else pd.NA
