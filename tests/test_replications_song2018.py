@@ -326,12 +326,15 @@ def test_seed_work_in_worker_processes_equals_serial():
     x = torch.rand(120, 16, generator=g)
     y = np.arange(120) % 3
     cfg = {"sizes": [16, 8, 4], "epochs": 2, "batch_size": 20, "lr": 0.1, "k": 1,
-           "persistent": True, "random_init_stds": (0.01, 0.1)}
+           "persistent": True, "random_init_stds": (0.01, 0.1), "power_law_bootstrap": 20}
     # Tasks of different lengths, as in the run (k-means beside the seeds).
-    tasks = [("kmeans", x.numpy(), 0, 3, 8)] + [("seed", s, x, y, cfg, False) for s in (0, 1)]
+    tasks = [("kmeans", x.numpy(), 0, 3, 8, 20)] + [("seed", s, x, y, cfg, False) for s in (0, 1)]
     serial = S.map_tasks(_task, tasks, 1)
-    parallel = S.map_tasks(_task, tasks, 2)
+    # In workers, as the run does: the trained and the shuffled DBN of a seed are two tasks.
+    split = [tasks[0]] + [t + (part,) for t in tasks[1:] for part in ("trained", "shuffled")]
+    parallel = S.map_tasks(_task, split, 2)
     assert [p["h_k"] for p in serial.pop(0)[0]] == [p["h_k"] for p in parallel.pop(0)[0]]
+    parallel = [{**a, **b} for a, b in zip(parallel[0::2], parallel[1::2])]
     for a, b in zip(serial, parallel):
         for part in ("trained", "binary", "shuffled"):
             for ra, rb in zip(a[part], b[part]):
@@ -349,3 +352,23 @@ def test_worker_count_comes_from_the_environment(monkeypatch):
         monkeypatch.setenv(S.WORKERS_ENV, bad)
         with pytest.raises(ValueError, match=S.WORKERS_ENV):
             S.n_workers()
+
+
+def test_fig3_generation_split_between_tasks_changes_nothing():
+    # fig3 hands (seed, layer) pairs to its workers in chunks; each layer's chains are seeded
+    # by seed and layer, so one task for both layers equals one task per layer.
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    from pycx.estimators.generation import default_classifier
+    from pycx.models import DBN
+    from pycx.replications.song2018_fig3 import _generate
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(60, 16, generator=g)
+    y = np.arange(60) % 3
+    clf = default_classifier(x, y, seed=0)
+    dbn = DBN([16, 8, 4], seed=0, init_std=1.0)
+    cfg = {"gen_samples": 30, "gen_steps": 3}
+    both = _generate(dbn, 5, [1, 2], y, cfg, clf, 3, 4, False, False)["layers"]
+    for layer in (1, 2):
+        one = _generate(dbn, 5, [layer], y, cfg, clf, 3, 4, False, False)["layers"][layer]
+        assert one["q"] == both[layer]["q"] and one["kl"] == both[layer]["kl"]

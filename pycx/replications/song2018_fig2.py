@@ -265,33 +265,51 @@ def _summary(rows) -> dict:
 
 def _task(kind, *args):
     if kind == "kmeans":
-        x, seed, max_log2, k_ref = args
+        x, seed, max_log2, k_ref, n_boot = args
         t = time.process_time()
         points = S.kmeans_points(x, seed, max_log2, keep_counts=(k_ref,))
+        for p in points:
+            if p["k_clusters"] == k_ref:
+                p["power_law"] = S.power_law_test(p["counts"], len(x), n_boot=n_boot, seed=seed)
         return points, time.process_time() - t
     return _seed_work(*args)
 
 
-def _seed_work(s: int, x, y, cfg: dict, progress: bool) -> dict:
-    """Everything of one seed: the trained DBN's layers (both propagations), the epoch-0
-    controls and the DBN trained on shuffled pixels. CPU seconds per part in ``seconds``."""
+def _seed_work(s: int, x, y, cfg: dict, progress: bool, part: str = "both") -> dict:
+    """One seed's work: ``part="trained"``: the trained DBN's layers (both propagations), the
+    epoch-0 controls and their power-law tests; ``"shuffled"``: the DBN trained on shuffled
+    pixels; ``"both"``: all of it. CPU seconds per part in ``seconds``."""
+    out, seconds = {"seconds": {}}, {}
     with S.single_thread():
-        seconds = {}
-        t = time.process_time()
-        dbn = S.train_dbn(x, cfg, s, progress)
-        seconds["train_dbn_cpu"] = time.process_time() - t
-        trained = S.layer_stats(dbn, x, y)
-        binary = S.layer_stats(dbn, x, y, propagation="binary")
-        t = time.process_time()
-        random_w = {std: S.layer_stats(S.train_dbn(x, cfg, s, False, epochs=0, init_std=std),
-                                       x, y) for std in cfg["random_init_stds"]}
-        seconds["random_weights_cpu"] = time.process_time() - t
-        t = time.process_time()
-        xs = S.shuffled_pixels(x, s)
-        shuffled = S.layer_stats(S.train_dbn(xs, cfg, s, progress), xs, y)
-        seconds["train_shuffled_cpu"] = time.process_time() - t
-    return {"trained": trained, "binary": binary, "random": random_w, "shuffled": shuffled,
-            "seconds": seconds}
+        if part in ("trained", "both"):
+            t = time.process_time()
+            dbn = S.train_dbn(x, cfg, s, progress)
+            seconds["train_dbn_cpu"] = time.process_time() - t
+            trained = S.layer_stats(dbn, x, y)
+            binary = S.layer_stats(dbn, x, y, propagation="binary")
+            t = time.process_time()
+            random_w = {std: S.layer_stats(S.train_dbn(x, cfg, s, False, epochs=0,
+                                                       init_std=std), x, y)
+                        for std in cfg["random_init_stds"]}
+            seconds["random_weights_cpu"] = time.process_time() - t
+            # The power-law tests of fig. 2b and of the epoch-0 layers at intermediate
+            # resolution.
+            t = time.process_time()
+            n_boot, m = cfg["power_law_bootstrap"], len(y)
+            tested = [trained[l - 1] for l in PAPER_MK_LAYERS if l <= len(trained)]
+            tested += [r for rows in random_w.values() for r in rows
+                       if MID[0] <= r["h_s"] <= MID[1]]
+            for r in tested:
+                r["power_law"] = S.power_law_test(r["counts"], m, n_boot=n_boot, seed=s)
+            seconds["power_law_tests_cpu"] = time.process_time() - t
+            out.update(trained=trained, binary=binary, random=random_w)
+        if part in ("shuffled", "both"):
+            t = time.process_time()
+            xs = S.shuffled_pixels(x, s)
+            out["shuffled"] = S.layer_stats(S.train_dbn(xs, cfg, s, progress), xs, y)
+            seconds["train_shuffled_cpu"] = time.process_time() - t
+    out["seconds"] = seconds
+    return out
 
 
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
@@ -318,10 +336,15 @@ def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     k_ref = S.kmeans_reference_k(M)
     km_log2 = max(cfg["kmeans_max_log2"], int(np.log2(k_ref)))
     # k-means runs beside the seeds (one more task): its cost does not depend on the seed.
-    done = S.map_tasks(_task, [("kmeans", x.numpy(), seed, km_log2, k_ref)] +
-                       [("seed", s, x, y, cfg, progress and workers == 1) for s in seeds],
-                       workers)
+    # With several workers each seed's trained and shuffled DBNs are two tasks.
+    parts = ("both",) if workers == 1 else ("trained", "shuffled")
+    done = S.map_tasks(_task, [("kmeans", x.numpy(), seed, km_log2, k_ref, n_boot)] +
+                       [("seed", s, x, y, cfg, progress and workers == 1, part)
+                        for s in seeds for part in parts], workers)
     kmeans, clock.parts["kmeans_cpu"] = done.pop(0)
+    if len(parts) == 2:
+        done = [{**a, **b, "seconds": {**a["seconds"], **b["seconds"]}}
+                for a, b in zip(done[0::2], done[1::2])]
     trained = [d["trained"] for d in done]
     binary = [d["binary"] for d in done]
     shuffled = [d["shuffled"] for d in done]
@@ -391,7 +414,7 @@ def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
         for s, rows in zip(seeds, random_w[std]):
             for r in rows:
                 if MID[0] <= r["h_s"] <= MID[1]:
-                    pl = S.power_law_test(r["counts"], M, n_boot=n_boot, seed=s)
+                    pl = r["power_law"]
                     mid_layers.append({"init_std": std, "seed": s, "layer": r["layer"],
                                        "h_s": r["h_s"], "h_k": r["h_k"],
                                        "gap_to_curve": at_curve(r["h_s"]) - r["h_k"],
@@ -413,12 +436,11 @@ def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     dbn_pl = []
     for s, rows in zip(seeds, trained):
         for l in mk_layers:
-            pl = S.power_law_test(rows[l - 1]["counts"], M, n_boot=n_boot, seed=s)
+            pl = rows[l - 1]["power_law"]
             dbn_pl.append({"seed": s, "layer": l, **pl})
     km_row = next((p for p in kmeans if p["k_clusters"] == k_ref), None)
-    km_pl = ({"k_clusters": k_ref, **S.power_law_test(km_row["counts"], M, n_boot=n_boot,
-                                                      seed=seed)}
-             if km_row is not None else {"k_clusters": k_ref, "p_value": None})
+    km_pl = ({"k_clusters": k_ref, **km_row["power_law"]} if km_row is not None
+             else {"k_clusters": k_ref, "p_value": None})
     clock.add("power_law_tests", t)
     claims.append(RULE_POWER_LAW({"layers": mk_layers, "dbn": dbn_pl, "kmeans": km_pl,
                                   "p_threshold": P_PLAUSIBLE,

@@ -80,31 +80,34 @@ RULE_H6 = Rule(
 RULES = (RULE_CRITICAL, RULE_ZIPF, RULE_INSIDE, RULE_H6)
 
 
-def _seed_work(s, x, y, cfg, clf, n_classes, side, keep_samples, progress) -> dict:
-    """One seed: the trained DBN's layer statistics (both propagations) and the generation
-    ability of samples from each layer. CPU seconds per part in ``seconds``."""
-    from pycx.estimators.generation import generation_ability, label_images
-
+def _train(s, x, y, cfg, progress) -> dict:
+    """One seed's trained DBN and its layer statistics (both propagations)."""
     with S.single_thread():
         t = time.process_time()
         dbn = S.train_dbn(x, cfg, s, progress)
         seconds = {"train_dbn_cpu": time.process_time() - t}
         stats = S.layer_stats(dbn, x, y)
         binary = S.layer_stats(dbn, x, y, propagation="binary")
+    return {"dbn": dbn, "stats": stats, "binary": binary, "seconds": seconds}
+
+
+def _generate(dbn, s, layers, y, cfg, clf, n_classes, side, keep_samples, progress) -> dict:
+    """Generation ability of samples from each of `layers` of one seed's DBN (chains seeded
+    by seed and layer, so the split of layers between tasks changes nothing)."""
+    from pycx.estimators.generation import generation_ability, label_images
+
+    with S.single_thread():
         t = time.process_time()
-        ga, kl, q, samples = [], [], [], {}
-        for layer in range(1, dbn.n_layers + 1):
+        out = {}
+        for layer in layers:
             gen = dbn.generate(layer, cfg["gen_samples"], steps=cfg["gen_steps"],
                                seed=1000 * s + layer, progress=progress)
             r = generation_ability(y, label_images(gen, clf), n_classes)
-            ga.append(r.generation_ability)
-            kl.append(r.kl_bits)
-            q.append(r.generated_counts.tolist())
-            if keep_samples:
-                samples[layer] = gen[:64].reshape(-1, side, side).numpy()
-        seconds["generate_cpu"] = time.process_time() - t
-    return {"stats": stats, "binary": binary, "ga": ga, "kl": kl, "q": q, "samples": samples,
-            "seconds": seconds}
+            out[layer] = {"ga": r.generation_ability, "kl": r.kl_bits,
+                          "q": r.generated_counts.tolist(),
+                          "samples": gen[:64].reshape(-1, side, side).numpy() if keep_samples
+                          else None}
+    return {"layers": out, "seconds": time.process_time() - t}
 
 
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
@@ -129,17 +132,30 @@ def _run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
     L = len(cfg["sizes"]) - 1
 
     workers = S.n_workers()
-    done = S.map_tasks(_seed_work, [(s, x, y, cfg, clf, n_classes, side, s == seeds[0],
-                                     progress and workers == 1) for s in seeds], workers)
-    stats = [d["stats"] for d in done]
-    binary = [d["binary"] for d in done]
-    ga = [d["ga"] for d in done]
-    kl = [d["kl"] for d in done]
-    q_hist = [d["q"] for d in done]
-    samples = done[0]["samples"]
-    for d in done:
-        for part, secs in d["seconds"].items():
-            clock.parts[part] = clock.parts.get(part, 0.0) + secs
+    show = progress and workers == 1
+    trained = S.map_tasks(_train, [(s, x, y, cfg, show) for s in seeds], workers)
+    stats = [d["stats"] for d in trained]
+    binary = [d["binary"] for d in trained]
+    # Generation in as many tasks as there are workers, each a share of (seed, layer) pairs.
+    pairs = [(i, layer) for i in range(len(seeds)) for layer in range(1, L + 1)]
+    chunks = [pairs[j::workers] for j in range(min(workers, len(pairs)))]
+    tasks = []
+    for chunk in chunks:
+        for i in sorted({i for i, _ in chunk}):
+            tasks.append((trained[i]["dbn"], seeds[i], [l for j, l in chunk if j == i], y, cfg,
+                          clf, n_classes, side, i == 0, show))
+    gen = {}
+    for task, res in zip(tasks, S.map_tasks(_generate, tasks, workers)):
+        for layer, r in res["layers"].items():
+            gen[(task[1], layer)] = r
+        clock.parts["generate_cpu"] = clock.parts.get("generate_cpu", 0.0) + res["seconds"]
+    for d in trained:
+        clock.parts["train_dbn_cpu"] = clock.parts.get("train_dbn_cpu", 0.0) + \
+            d["seconds"]["train_dbn_cpu"]
+    ga = [[gen[(s, l)]["ga"] for l in range(1, L + 1)] for s in seeds]
+    kl = [[gen[(s, l)]["kl"] for l in range(1, L + 1)] for s in seeds]
+    q_hist = [[gen[(s, l)]["q"] for l in range(1, L + 1)] for s in seeds]
+    samples = {l: gen[(seeds[0], l)]["samples"] for l in range(1, L + 1)}
 
     critical = [S.critical_layer(rows) for rows in stats]
     betas = [S.defined_beta(rows) for rows in stats]
