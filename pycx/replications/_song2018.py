@@ -34,7 +34,7 @@ def settings(quick: bool, dataset: str) -> dict:
                 "power_law_bootstrap": 100}
     sizes = PAPER_SIZES if mnist else DIGITS_SIZES
     return {"sizes": sizes, "n_images": None, "epochs": 20, "batch_size": 100, "lr": 0.1,
-            "persistent": True, "k": 1, "n_seeds": 3, "gen_samples": 1000, "gen_steps": 200,
+            "persistent": True, "k": 1, "n_seeds": 3, "gen_samples": 2000, "gen_steps": 200,
             "kmeans_max_log2": 14, "random_init_stds": RANDOM_INIT_STDS,
             "power_law_bootstrap": 200}
 
