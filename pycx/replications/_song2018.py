@@ -6,6 +6,11 @@ Data: the training part (3750 images) of the 5000 MNIST images bundled with mlxt
 the settings, with a stack scaled to 64 visible units). The paper trains on 60,000 images for
 200 epochs and samples with 10,000 Gibbs sweeps from 60,000 chains; the settings below are
 what fits the time budget (documented in each run's findings).
+
+The independent work of a run (seeds, architectures, models) can run in spawned worker
+processes: ``PYCX_REPLICATION_WORKERS=N`` (default 1, everything in the calling process). Every
+task is seeded by its own seed, so the numbers do not depend on N (tested); the findings
+record N in ``settings["workers"]``.
 """
 from __future__ import annotations
 
