@@ -156,8 +156,9 @@ def resnet_for_task(task, split, seed, cfg):
     the paper; every task gets the same epochs)."""
     from pycx.models import cifar_resnet
 
-    train_ds, eval_ds = make_task(task, split, seed=seed, n_train=cfg["n_train"],
-                                  n_eval=cfg["n_eval"])
+    n_train = ((cfg.get("n_train_random") or cfg["n_train"]) if task == "random labels"
+               else cfg["n_train"])
+    train_ds, eval_ds = make_task(task, split, seed=seed, n_train=n_train, n_eval=cfg["n_eval"])
     seeded(seed)
     model = cifar_resnet(cfg.get("resnet_depth", 20), num_classes=split.n_classes)
     opt, sched = resnet_optimizer(model, task_epochs(task, cfg),
@@ -167,7 +168,8 @@ def resnet_for_task(task, split, seed, cfg):
 
 def task_epochs(task, cfg):
     """The epochs of one task: ``cfg["epochs"]``, or ``cfg["epochs_random"]`` for the
-    memorisation task when the configuration gives one (it needs longer to memorise)."""
+    memorisation task when the configuration gives one (it needs longer to memorise; it may
+    also have its own image count, ``cfg["n_train_random"]``)."""
     if task == "random labels" and cfg.get("epochs_random"):
         return int(cfg["epochs_random"])
     return int(cfg["epochs"])
