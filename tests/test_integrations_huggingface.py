@@ -1,5 +1,5 @@
 """`ComplexityTrainerCallback` on a tiny GPT-2: the Trainer's hooks in the order Trainer calls
-them (Trainer itself needs accelerate; run it when installed)."""
+them, and inside a real Trainer (which needs accelerate: in the test extras)."""
 from __future__ import annotations
 
 import pytest
