@@ -132,6 +132,9 @@ _REPORT = {
                                       ""),
 }
 REPORT_COLUMNS = list(_REPORT)
+# The per-layer table of the report schema, in its order: the identity columns and each metric
+# group's values (the report's figures read it: `pycx.report.figures.frame`).
+SCHEMA_COLUMNS = (*_IDENTITY, *_JANIK, *_RELEVANCE, *_KDE)
 COLUMN_GUIDE = {**_IDENTITY, **_JANIK, **_RELEVANCE, **_KDE, **_EXTRA, **_REPORT}
 _GROUPS = [("Identity and sizes", _IDENTITY), ("Janik & Witaszczyk (`metrics=\"janik\"`)", _JANIK),
            ("Song, Marsili & Jo (`metrics=\"relevance\"`)", _RELEVANCE),

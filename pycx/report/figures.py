@@ -18,20 +18,13 @@ import numpy as np
 from ..analysis.table import (DERIVED_FLAGS, complexity_not_measured, derived_flags,
                               effective_dimension_undefined, h_s_saturated, network_sums)
 from ..analysis.table import true_flags as _flag
+from .columns import SCHEMA_COLUMNS
 
 __all__ = ["COLUMNS", "Figure", "MARK_KINDS", "algebra_figure", "algebra_layer_names",
            "complexity_not_measured", "figures", "frame", "network_table"]
 
-# The per-layer table of the report schema, in its order.
-COLUMNS = (
-    "model", "epoch", "layer", "kind", "depth", "block", "shape", "units", "rows_sample",
-    "rows_patch",
-    "linearity", "unit_entropy_mean", "complexity", "complexity_per_neuron", "ntc",
-    "effective_dimension", "complexity_estimator",
-    "h_s", "h_k", "h_s_norm", "h_k_norm", "beta_mle", "beta_ls", "n_states",
-    "classification_error",
-    "kde_h", "kde_h_given_y", "kde_i_xy", "kde_tc", "kde_s2", "kde_alpha", "kde_h_concat",
-)
+# The per-layer table of the report schema, in its order: one list, in the column guide.
+COLUMNS = SCHEMA_COLUMNS
 
 _DPI = 100
 _STYLE = {
