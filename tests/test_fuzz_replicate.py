@@ -34,6 +34,7 @@ def _stand_in(out, *, quick, seed, progress):
     return {"claims": []}
 for _name in R.available():
     R._load(_name).run = _stand_in
+    R._load(_name).RULES = ()  # the stand-in tests no claim
 from pycx.cli import main
 sys.exit(main(sys.argv[1:]))
 """
