@@ -171,16 +171,11 @@ def measure(model, x, y, eps):
 # ----------------------------------------------------------------------------- run
 
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
-    start = time.perf_counter()
-    import torch
+    from ._ren2022 import single_threaded
 
+    start = time.perf_counter()
     cfg = QUICK if quick else FULL
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small models: one thread beats two that synchronise per op
-    try:
-        return _run(Path(out), cfg, quick, seed, progress, start)
-    finally:
-        torch.set_num_threads(threads)
+    return single_threaded(lambda: _run(Path(out), cfg, quick, seed, progress, start))
 
 
 def _load(n_train, seed):
