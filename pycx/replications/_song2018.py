@@ -371,3 +371,107 @@ class Clock:
         return {"total_s": round(time.perf_counter() - self.start, 2),
                 "cpu_s": round(time.process_time() - self.cpu_start, 2),
                 **{k + "_s": round(v, 2) for k, v in self.parts.items()}}
+
+
+# ------------------------------------------------------------ sparse RBM (fig. S4)
+
+# Target mean activity p of the activity penalty (fig. S4): the caption's formula leaves p
+# unstated; 0.05 (2.5 of 50 hidden units on per image on average) is a decision of this
+# project (docs/decisions.md).
+SPARSE_TARGET = 0.05
+
+
+def activity_penalty_grad(v, ph, target: float, lam: float):
+    """Gradient ``(dW, db)`` of the activity penalty ``lam * sum_j (target - q_j)^2`` with
+    ``q_j = mean_mu ph_{mu j}`` and ``ph = sigmoid(b + v W)`` of the mini-batch `v` (the
+    caption's mean over the M training images, estimated on each mini-batch).
+
+    >>> import torch
+    >>> v = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> dW, db = activity_penalty_grad(v, torch.full((2, 3), 0.5), 0.05, 1.0)
+    >>> tuple(dW.shape), round(float(db[0]), 4)   # -2 * (0.05 - 0.5) * 0.25
+    ((2, 3), 0.225)
+    """
+    m = ph.shape[0]
+    coef = (-2.0 * lam / m) * (target - ph.mean(0))        # (n_hidden,)
+    d = ph * (1.0 - ph) * coef                              # dC/dz per row and unit
+    return v.t() @ d, d.sum(0)
+
+
+def train_sparse_rbm(x, n_hidden: int, *, epochs: int, batch_size: int, lr: float, k: int = 1,
+                     persistent: bool = True, seed: int = 0, lambda_c: float = 0.0,
+                     lambda_a: float = 0.0, target: float = SPARSE_TARGET,
+                     init_std: float = 0.01):
+    """A `pycx.models.RBM` trained on the rows `x` by (persistent) CD-k on the cost of
+    fig. S4: ``C = -log L / M + lambda_c sum W^2 + lambda_a sum_j (target - q_j)^2``.
+
+    The log-likelihood term is the per-image mean (as `RBM.fit`'s gradient), so ``lambda_c``
+    is ``RBM.fit``'s ``weight_decay / 2``. The loop is `RBM.fit`'s (same generator, chains,
+    shuffles and update order; with both lambdas 0 it gives the same weights bit for bit)
+    plus the exact gradients of the two penalties at the mini-batch's parameters: ``2
+    lambda_c W`` and `activity_penalty_grad` (on W and the hidden biases).
+
+    >>> import torch
+    >>> x = (torch.rand(64, 6, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    >>> rbm = train_sparse_rbm(x, 3, epochs=2, batch_size=16, lr=0.1, lambda_a=1.0)
+    >>> tuple(rbm.W.shape)
+    (6, 3)
+    """
+    import torch
+
+    from pycx._validate import check_int, check_positive
+    from pycx.models import RBM
+
+    n_hidden = check_int("n_hidden", n_hidden, minimum=1)
+    epochs = check_int("epochs", epochs, minimum=0)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    k = check_int("k", k, minimum=1)
+    lr = check_positive("lr", lr)
+    lambda_c = check_positive("lambda_c", lambda_c, allow_zero=True)
+    lambda_a = check_positive("lambda_a", lambda_a, allow_zero=True)
+    target = check_positive("target", target)
+    if not target < 1.0:
+        raise ValueError(f"argument 'target' must lie in (0, 1), got {target!r}")
+    if not isinstance(x, torch.Tensor) or x.ndim != 2 or not x.is_floating_point():
+        raise TypeError(f"argument 'x' must be a 2-D floating torch tensor, got "
+                        f"{type(x).__name__} {getattr(x, 'shape', '')}")
+    rbm = RBM(x.shape[1], n_hidden, seed=seed, init_std=init_std)
+    x = rbm._visible("x", x)
+    g = torch.Generator().manual_seed(int(seed))
+    n, bs = x.shape[0], min(batch_size, x.shape[0])
+    W, a, b = rbm.W.data, rbm.a.data, rbm.b.data
+    chain = (torch.bernoulli(torch.full((bs, n_hidden), 0.5, dtype=W.dtype), generator=g)
+             if persistent else None)
+    with torch.no_grad():
+        for _ in range(epochs):
+            order = torch.randperm(n, generator=g)
+            for start in range(0, n, bs):
+                v0 = x.index_select(0, order[start:start + bs])
+                m = v0.shape[0]
+                ph0 = torch.sigmoid(torch.addmm(b, v0, W))
+                h = chain[:m] if persistent else torch.bernoulli(ph0, generator=g)
+                for _ in range(k):
+                    v = torch.sigmoid(torch.addmm(a, h, W.t()))
+                    phk = torch.sigmoid(torch.addmm(b, v, W))
+                    h = torch.bernoulli(phk, generator=g)
+                if persistent:
+                    chain[:m] = h
+                # Penalty gradients at the parameters the likelihood gradient was taken at.
+                pen_w = W * (2.0 * lambda_c) if lambda_c else None
+                if lambda_a:
+                    act_w, act_b = activity_penalty_grad(v0, ph0, target, lambda_a)
+                scale = lr / m
+                W.addmm_(v0.t(), ph0, alpha=scale).addmm_(v.t(), phk, alpha=-scale)
+                a.add_((v0 - v).sum(0), alpha=scale)
+                b.add_((ph0 - phk).sum(0), alpha=scale)
+                if pen_w is not None:
+                    W.sub_(pen_w, alpha=lr)
+                if lambda_a:
+                    W.sub_(act_w, alpha=lr)
+                    b.sub_(act_b, alpha=lr)
+            rbm.history.append({"epoch": len(rbm.history) + 1,
+                                "reconstruction_error": float(rbm._recon(x[:128]))})
+    if not all(bool(torch.isfinite(t).all()) for t in (W, a, b)):
+        raise ValueError(f"train_sparse_rbm diverged (lr {lr:g}, lambda_c {lambda_c:g}, "
+                         f"lambda_a {lambda_a:g}): non-finite weights; use a smaller lr")
+    return rbm
