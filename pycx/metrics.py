@@ -306,16 +306,16 @@ class _States:
 
     @classmethod
     def of(cls, rows: PackedBits) -> "_States":
-        from .kernels.state_counts import state_counts
+        from .kernels.state_counts import _state_counts_core
 
         if rows.n_rows == 0:
             return cls(np.zeros((0, rows.words.shape[1]), np.uint64), np.zeros(0, np.int64),
                        rows.n_bits)
-        sc = state_counts(rows)
+        sc = _state_counts_core(rows)  # a capture's rows: pycx packed them
         return cls(np.array(sc.states.words), np.asarray(sc.counts, np.int64).copy(), rows.n_bits)
 
     def merged(self, other: "_States") -> "_States":
-        from .kernels.state_counts import state_counts
+        from .kernels.state_counts import _state_counts_core
 
         if other.n_bits != self.n_bits:
             raise ValueError(f"a layer changed its number of gate bits between updates "
@@ -323,7 +323,8 @@ class _States:
         words = np.concatenate([self.words, other.words])
         if words.shape[0] == 0:
             return self
-        sc = state_counts(PackedBits(np.ascontiguousarray(words), self.n_bits))
+        # PackedBits checks the words (they may come from another process); counted unchecked.
+        sc = _state_counts_core(PackedBits(np.ascontiguousarray(words), self.n_bits))
         counts = np.zeros(sc.n_states, np.int64)
         np.add.at(counts, np.asarray(sc.inverse, np.int64),
                   np.concatenate([self.counts, other.counts]))

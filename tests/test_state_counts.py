@@ -184,3 +184,123 @@ def test_labels_of_any_integer_dtype_and_strings_stay_distinct(rng):
         for c, cls in enumerate(classes):
             np.testing.assert_array_equal(table[:, c], np.bincount(want.inverse[labels == cls],
                                                                     minlength=want.counts.size))
+
+
+# --------------------------------------------- the trusted core (issue 29: validate once)
+
+def test_core_equals_the_reference_and_the_public_kernel(rng):
+    """`_state_counts_core` (what the estimators call on rows they built) gives the reference's
+    states, counts and inverse, and the public kernel's arrays bit for bit, at every thread
+    count and with the test knobs (weak hash, partitioned tables)."""
+    from pycx._validate import check_labels, check_threads
+    from pycx.kernels.state_counts import _state_counts_core
+
+    for width in (1, 63, 64, 65, 200):
+        pool = rng.integers(0, 2, (25, width), dtype=np.uint8)
+        bits = pool[rng.integers(0, 25, 3000)]
+        packed = pycx.pack_bits(bits)
+        labels = np.array(["cat", "dog", "emu"])[rng.integers(0, 3, 3000)]
+        want = ref.state_counts(bits)
+        for threads, weak, part in ((None, 0, -1), (1, 0, -1), (2, 0, 0), (2, 2, 0), (1, 1, -1)):
+            got = _state_counts_core(packed, check_labels("labels", labels, 3000),
+                                     check_threads(threads), weak, part)
+            np.testing.assert_array_equal(got.states.unpack(), want.states)
+            np.testing.assert_array_equal(got.counts, want.counts)
+            np.testing.assert_array_equal(got.inverse, want.inverse)
+            for a, b in zip(got.label_counts(), ref.label_counts(want.inverse, labels,
+                                                                 want.counts.size)):
+                np.testing.assert_array_equal(a, b)
+            public = pycx.state_counts(packed, labels, threads, _weak_hash_bits=weak,
+                                       _partition_min_rows=part)
+            assert public.states == got.states
+            for a, b in ((public.counts, got.counts), (public.inverse, got.inverse),
+                         (public.labels, got.labels)):
+                assert a.dtype == b.dtype and np.array_equal(a, b)
+    empty = _state_counts_core(pycx.pack_bits(np.zeros((0, 3), np.uint8)))
+    assert empty.n_states == 0 and empty.inverse.shape == (0,)
+
+
+def test_public_kernel_still_refuses_bad_input_with_named_arguments():
+    """The checks live at the boundary: the public kernel names the argument, its shape and
+    dtype; the core it calls never sees such input."""
+    packed = pycx.pack_bits(np.zeros((5, 3), np.uint8))
+    with pytest.raises(TypeError, match=r"argument 'packed' must be PackedBits .* got str"):
+        pycx.state_counts("01")
+    with pytest.raises(TypeError, match=r"'packed'.*uint64"):
+        pycx.state_counts(np.zeros((5, 1), np.uint64))
+    with pytest.raises(ValueError, match=r"'packed'.*0/1"):
+        pycx.state_counts(np.full((5, 2), 2, np.uint8))
+    with pytest.raises(ValueError, match=r"'labels'.*\(4,\)"):
+        pycx.state_counts(packed, labels=np.zeros(4, np.int64))
+    with pytest.raises(TypeError, match=r"'labels'.*float32"):
+        pycx.state_counts(packed, labels=np.zeros(5, np.float32))
+    with pytest.raises(ValueError, match=r"'labels'"):
+        pycx.state_counts(packed, labels=np.zeros((5, 1), np.int64))
+    for bad in (0, -1, 2**31):
+        with pytest.raises(ValueError, match="'threads'"):
+            pycx.state_counts(packed, threads=bad)
+    with pytest.raises(TypeError, match="'threads'"):
+        pycx.state_counts(packed, threads=1.5)
+    with pytest.raises(ValueError, match="no labels"):
+        pycx.state_counts(packed).label_counts()
+
+
+def test_estimators_count_states_through_the_core(monkeypatch):
+    """Failed before: the count, relevance, KDE and XGBoost estimators (and the plug-in of the
+    concatenated layers) called the public kernel on rows they had just packed or checked,
+    so its checks ran a second time. Now the public kernel is not called at all (it is made to
+    raise here), and the values are those of the public kernel."""
+    import pycx.kernels.state_counts as module
+
+    rng = np.random.default_rng(7)
+    z = (rng.random((300, 24)) < 0.2).astype(np.uint8)
+    y = np.array(["a", "b", "c"])[rng.integers(0, 3, 300)]
+    packed = pycx.pack_bits(z)
+    methods = ("plugin", "miller_madow", "nsb", "kde", "xgb")
+    want = {m: pycx.entropy(packed, method=m).entropy for m in methods}
+    want_rr = pycx.resolution_relevance(z, labels=y)
+    want_kde = pycx.kde_entropy(z, labels=y, alpha=0.05)
+
+    def public(*args, **kwargs):
+        raise AssertionError("an estimator called the public state_counts")
+
+    monkeypatch.setattr(module, "state_counts", public)
+    monkeypatch.setattr(pycx, "state_counts", public, raising=False)
+    for m in methods:
+        assert pycx.entropy(packed, method=m).entropy == want[m]
+    rr = pycx.resolution_relevance(z, labels=y)
+    assert (rr.h_s, rr.h_k, rr.classification_error) == (want_rr.h_s, want_rr.h_k,
+                                                         want_rr.classification_error)
+    kde = pycx.kde_entropy(z, labels=y, alpha=0.05)
+    assert (kde.entropy, kde.conditional_entropy) == (want_kde.entropy,
+                                                      want_kde.conditional_entropy)
+    pycx.kde_total_correlation(z, alpha=0.05)
+
+
+def test_analysis_counts_states_through_the_core(monkeypatch):
+    """Failed before: the KDE group's plug-in of the concatenated layers and the bootstrap
+    intervals called the public kernel on a capture's rows (pycx packed them)."""
+    torch = pytest.importorskip("torch")
+    import pycx.kernels.state_counts as module
+    from pycx.analysis.bootstrap import bootstrap_intervals
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 12), torch.nn.ReLU(), torch.nn.Linear(12, 8),
+                                torch.nn.ReLU())
+    x = torch.randn(120, 6, generator=torch.Generator().manual_seed(1))
+    y = np.array(["a", "b"])[np.random.default_rng(2).integers(0, 2, 120)]
+    cap = pycx.capture(model, [x[:60], x[60:]], progress=False)
+    kwargs = dict(metrics=["relevance", "kde"], labels=y, progress=False, kmeans=False)
+    want = pycx.analyze(cap, **kwargs)
+    want_iv = bootstrap_intervals(want, cap, n_boot=5).rows
+
+    def public(*args, **kwargs):
+        raise AssertionError("the analysis called the public state_counts")
+
+    monkeypatch.setattr(module, "state_counts", public)
+    got = pycx.analyze(cap, **kwargs)
+    cols = ("plugin_h_concat", "kde_h_concat", "h_s", "h_k", "classification_error")
+    assert [[r[c] for c in cols] for r in got.rows] == [[r[c] for c in cols] for r in want.rows]
+    got_iv = bootstrap_intervals(got, cap, n_boot=5).rows
+    assert [(r["h_s_lo"], r["h_s_hi"]) for r in got_iv] == [(r["h_s_lo"], r["h_s_hi"])
+                                                          for r in want_iv]

@@ -189,7 +189,7 @@ def bootstrap_intervals(report: "Report", capture: "Capture", *, model: Optional
     """
     from ..analysis.table import Report
     from ..gates.result import Capture
-    from ..kernels.state_counts import state_counts
+    from ..kernels.state_counts import _state_counts_core
 
     _options(n_boot, level, seed)
     if not isinstance(report, Report):
@@ -233,7 +233,7 @@ def bootstrap_intervals(report: "Report", capture: "Capture", *, model: Optional
 
         if _finite(row.get("h_s")):
             states = rec.binary if rec.binary is not None else rec.per_sample
-            ids = np.asarray(state_counts(states).inverse, np.int64).reshape(-1)
+            ids = np.asarray(_state_counts_core(states).inverse, np.int64).reshape(-1)
             hs, hk = bootstrap_resolution_relevance(ids, n_boot=n_boot, level=level, seed=seed)
             put("h_s", hs)
             put("h_k", hk)

@@ -22,7 +22,7 @@ def run(records, ctx: GroupContext) -> list:
     """``[values of each layer]`` of the KDE group (see the module)."""
     from ..estimators.counts import joint_state_ids, plugin_entropy_of_ids
     from ..estimators.kde import kde_concat_profile
-    from ..kernels.state_counts import state_counts
+    from ..kernels.state_counts import _state_counts_core
 
     timer, seed, y = ctx.timer, ctx.seed, ctx.labels
     n = records[0].n_samples
@@ -61,7 +61,7 @@ def run(records, ctx: GroupContext) -> list:
         rec, row = records[i], rows[i]
         row["kde_h_concat"] = float(h_concat[i])
         with timer("kde.concat_plugin"):
-            ids = np.asarray(state_counts(rec.per_sample).inverse, dtype=np.int64).reshape(-1)
+            ids = np.asarray(_state_counts_core(rec.per_sample).inverse, dtype=np.int64).reshape(-1)
             joint = ids if joint is None else joint_state_ids(ids, joint)
             row["plugin_h_concat"] = plugin_entropy_of_ids(joint)
     return rows

@@ -110,14 +110,14 @@ def _mean_log_kernel_sum(x, var: float):
     """``(N, d, (1/N) sum_i ln sum_j exp(-D_ij / (2 var)))``."""
     if _is_binary_input(x):
         from ..kernels.kde_sums import _kde_sums_core
-        from ..kernels.state_counts import state_counts
+        from ..kernels.state_counts import _state_counts_core
 
         if getattr(x, "dtype", None) in (np.uint16, np.uint32, np.uint64):
             x = np.asarray(x).astype(np.uint8)  # 0/1 (checked): exact, a dtype the packer takes
         packed = as_packed_rows("x", x)
         if packed.n_rows == 0:
             raise ValueError("argument 'x' has no rows")
-        sc = state_counts(packed)
+        sc = _state_counts_core(packed)
         counts = np.asarray(sc.counts, dtype=np.int64)
         # Rows pycx just packed and deduplicated: the trusted core, not the checking kernel.
         totals = _kde_sums_core(sc.states, None, float(var), counts.astype(np.float64),

@@ -36,11 +36,11 @@ def state_frequencies(name: str, gates_or_counts) -> np.ndarray:
     if hasattr(gates_or_counts, "counts") and hasattr(gates_or_counts, "states"):
         counts = np.asarray(gates_or_counts.counts, dtype=np.int64)
     elif isinstance(gates_or_counts, PackedBits) or getattr(gates_or_counts, "ndim", 1) != 1:
-        from ..kernels.state_counts import state_counts
+        from ..kernels.state_counts import _state_counts_core
 
         packed = as_packed_rows(name, gates_or_counts)
         check_rows(name, packed)
-        counts = np.asarray(state_counts(packed).counts, dtype=np.int64)
+        counts = np.asarray(_state_counts_core(packed).counts, dtype=np.int64)  # checked above
     else:
         c = as_host_array(name, gates_or_counts)
         check_ndim(name, c, 1)

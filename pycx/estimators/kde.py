@@ -106,9 +106,9 @@ def _bandwidth(packed: PackedBits, alpha, bandwidth: str, layer: str):
 
 
 def _distinct(packed: PackedBits):
-    from ..kernels.state_counts import state_counts
+    from ..kernels.state_counts import _state_counts_core
 
-    sc = state_counts(packed)
+    sc = _state_counts_core(packed)  # rows checked (or packed) where they entered
     return sc.states, np.asarray(sc.counts, dtype=np.int64), np.asarray(sc.inverse, dtype=np.int64)
 
 

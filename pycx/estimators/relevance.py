@@ -68,13 +68,13 @@ def resolution_relevance(gates: "npt.ArrayLike | PackedBits",
     >>> r.h_s, r.h_k, r.n_states, bool(np.isnan(r.beta_mle))
     (1.5, 1.0, 3, True)
     """
-    from ..kernels.state_counts import state_counts
+    from ..kernels.state_counts import _state_counts_core
 
     packed = as_packed_rows("gates", gates)
     check_rows("gates", packed)
     k_min = check_int("k_min", k_min, minimum=1)
     y = None if labels is None else check_labels("labels", labels, packed.n_rows)
-    sc = state_counts(packed)
+    sc = _state_counts_core(packed)  # checked just above (labels are coded below)
     counts = np.asarray(sc.counts, dtype=np.int64)
     k, m_k = np.unique(counts, return_counts=True)
     rr = _ref.resolution_relevance(counts)

@@ -32,9 +32,9 @@ ORDERS = ("natural", "random", "greedy")
 
 def distinct_rows(words: np.ndarray, n_bits: int):
     """``(distinct words, counts)`` of packed rows (any order of the distinct rows)."""
-    from ..kernels.state_counts import state_counts
+    from ..kernels.state_counts import _state_counts_core
 
-    sc = state_counts(PackedBits(np.ascontiguousarray(words), n_bits, _trusted=True))
+    sc = _state_counts_core(PackedBits(np.ascontiguousarray(words), n_bits, _trusted=True))
     return sc.states.words, np.asarray(sc.counts, dtype=np.int64)
 
 

@@ -115,13 +115,35 @@ def state_counts(packed: "PackedBits | npt.ArrayLike", labels: Optional[npt.Arra
                             f"0/1 array, got {describe(packed)}")
     if _device_array.is_device_packed(packed):  # GPU words: sort-based grouping on their device
         check_threads(threads)  # (unused there; _weak_hash_bits weakens the device hash alike)
-        from .device import state_counts as device_state_counts
-        words, counts, inverse, y = device_state_counts.state_counts(
-            packed, labels, hash_bits=int(_weak_hash_bits))
-        return StateCounts(PackedBits(words, packed.n_bits, _trusted=True), counts, inverse, y)
+        # The device adapter checks the labels where it moves them to the device.
+        return _state_counts_core(packed, labels, 0, _weak_hash_bits)
     if labels is not None:
         labels = check_labels("labels", labels, packed.n_rows)
     nthreads = check_threads(threads)
-    words, counts, inverse = _cpu.state_counts(packed.words, nthreads, int(_weak_hash_bits),
-                                              int(_partition_min_rows))
+    return _state_counts_core(packed, labels, nthreads, _weak_hash_bits, _partition_min_rows)
+
+
+def _state_counts_core(packed: PackedBits, labels: Optional[np.ndarray] = None,
+                       nthreads: int = 0, weak_hash_bits: int = 0,
+                       partition_min_rows: int = -1) -> StateCounts:
+    """`state_counts` of a `PackedBits` that pycx built or already checked, without any check
+    (the trusted core the estimators call; `state_counts` validates, then calls it):
+    ``packed`` host or device `PackedBits` whose padding bits are 0 (as the packers make them,
+    and as `pycx.estimators._common.as_packed_rows` checks a user's); ``labels`` None or, for
+    host rows, labels `pycx._validate.check_labels` returned (device rows: the device adapter
+    checks them); ``nthreads`` as `pycx._validate.check_threads` returns it (0: the default).
+    ``weak_hash_bits`` and ``partition_min_rows`` are the test knobs of `state_counts`.
+
+    >>> import pycx
+    >>> sc = _state_counts_core(pycx.pack_bits(np.array([[1, 0], [0, 1], [1, 0]], dtype=np.uint8)))
+    >>> sc.counts.tolist(), sc.inverse.tolist()
+    ([2, 1], [0, 1, 0])
+    """
+    if _device_array.is_device_packed(packed):
+        from .device import state_counts as device_state_counts
+        words, counts, inverse, y = device_state_counts.state_counts(
+            packed, labels, hash_bits=int(weak_hash_bits))
+        return StateCounts(PackedBits(words, packed.n_bits, _trusted=True), counts, inverse, y)
+    words, counts, inverse = _cpu.state_counts(packed.words, nthreads, int(weak_hash_bits),
+                                              int(partition_min_rows))
     return StateCounts(PackedBits(words, packed.n_bits, _trusted=True), counts, inverse, labels)
