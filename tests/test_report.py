@@ -346,3 +346,38 @@ def test_relevance_figure_says_why_ternary_layers_read_two_codes():
         row["kind"] = "tanh"
     fig = next(f for f in figures([ternary]) if f.name == "relevance")
     assert any("two codes" in n and "layers.1" in n for n in fig.notes)
+
+
+# Every name that the page, the comparison, the command line, the integrations and these tests
+# import from pycx.report.figures (the drawing moved to pycx.report.plots, issue 29).
+_FIGURES_NAMES = ("COLUMNS", "DERIVED_FLAGS", "Figure", "MARK_KINDS", "_FIGURES", "_STYLE",
+                  "_as_list", "_dodge", "_flag", "_is_gating_op", "_last_epoch", "_models",
+                  "_place_labels", "_plt", "_render", "_short", "algebra_figure",
+                  "algebra_layer_names", "complexity_not_measured", "derived_flags",
+                  "effective_dimension_undefined", "figures", "frame", "h_s_saturated",
+                  "interval_of", "label_hits_curve", "network_sums", "network_table")
+
+
+def test_figures_module_keeps_every_name_it_exported():
+    import pycx.report.figures as F
+
+    missing = [n for n in _FIGURES_NAMES if not hasattr(F, n)]
+    assert not missing, missing
+    assert set(F.__all__) <= set(_FIGURES_NAMES)
+    # One object, defined once: the names are the plots modules' own, not copies.
+    from pycx.report.plots import algebra, base, marks, per_layer
+
+    assert F.Figure is base.Figure and F.frame is base.frame and F._render is base._render
+    assert F.algebra_figure is algebra.algebra_figure and F.interval_of is marks.interval_of
+    assert F.network_table is per_layer.network_table
+
+
+def test_importing_the_figures_loads_neither_matplotlib_nor_pandas():
+    from pyrun import run_python
+
+    code = ("import sys, pycx.report.figures, pycx.report.html\n"
+            "heavy = [m for m in ('matplotlib', 'pandas', 'torch') if m in sys.modules]\n"
+            "assert not heavy, heavy\n"
+            "print('ok')\n")
+    out = run_python(["-c", code])
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

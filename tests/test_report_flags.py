@@ -203,10 +203,11 @@ def test_algebra_labels_keep_off_the_curves(monkeypatch):
     pytest.importorskip("torch")
     import pycx
     import pycx.report.figures as F
+    import pycx.report.plots.algebra as algebra_module  # where the figure is rendered
     from pycx.models import cifar_resnet
 
     seen = {}
-    real_render = F._render
+    real_render = algebra_module._render
 
     def keep(fig):
         ax = fig.axes[1]
@@ -216,7 +217,7 @@ def test_algebra_labels_keep_off_the_curves(monkeypatch):
         seen["inside"] = ax.get_window_extent(renderer)
         return real_render(fig)
 
-    monkeypatch.setattr(F, "_render", keep)
+    monkeypatch.setattr(algebra_module, "_render", keep)
     algebras = {"resnet20": pycx.layer_algebra(cifar_resnet(20), (1, 3, 32, 32)),
                 "plain20": pycx.layer_algebra(cifar_resnet(20, residual=False), (1, 3, 32, 32))}
     names = {m: [f"gate{i}" for i in range(sum(1 for r in la.nodes if r["kind"] == "layer"
