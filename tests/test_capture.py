@@ -31,9 +31,13 @@ def batches(x, size, y=None):
 
 
 def no_hooks_left(model):
+    from torch.nn.modules import module as torch_module
+
     mode_stack = torch._C._len_torch_function_stack()
-    return mode_stack == 0 and all(not m._forward_hooks and not m._forward_pre_hooks
-                                   for m in model.modules())
+    # The tracer follows plain modules with one process-wide pre/post hook pair: gone too.
+    global_hooks = len(torch_module._global_forward_hooks) + len(torch_module._global_forward_pre_hooks)
+    return mode_stack == 0 and global_hooks == 0 and all(
+        not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
 
 
 # --- the torch-side packer ------------------------------------------------------------------

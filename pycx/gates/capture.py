@@ -105,7 +105,8 @@ def capture(model: torch.nn.Module, data: Iterable[Any], *, layers: LayerSelecti
     truncated = False
     token_labels_seen = False
     try:
-        model.train(bool(train_mode))
+        if any(flag != bool(train_mode) for _, flag in modes):
+            model.train(bool(train_mode))
         with torch.no_grad(), recorder:
             for item in bar:
                 x, y = split_batch(item)
@@ -148,7 +149,8 @@ def capture(model: torch.nn.Module, data: Iterable[Any], *, layers: LayerSelecti
                     break
     finally:
         for m, flag in modes:
-            m.training = flag
+            if m.training != flag:  # (nn.Module.__setattr__ is slow: only what changed)
+                m.training = flag
         if hasattr(bar, "close"):
             bar.close()
     if n_batches == 0:

@@ -55,8 +55,14 @@ def _is_default_gate(cls) -> bool:
 def experts_spec(module):
     """``(ExpertsSpec, None)`` for an experts module pycx reads, ``(None, reason)`` for one it
     recognises but cannot read, None for any other module."""
+    # Read from the instance first: a missing attribute sent through nn.Module.__getattr__
+    # costs microseconds per module, and every module of every captured model is asked.
+    num = vars(module).get("num_experts")
+    if num is None and hasattr(type(module), "num_experts"):
+        num = getattr(module, "num_experts", None)
+    if not isinstance(num, int):
+        return None
     from .ops import module_gate_kind
-    num = getattr(module, "num_experts", None)
     act = getattr(module, "act_fn", None)
     has_gate = bool(getattr(module, "has_gate", True))
     weight = getattr(module, "gate_up_proj" if has_gate else "up_proj", None)

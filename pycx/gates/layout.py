@@ -20,12 +20,12 @@ This module imports torch; it is only loaded through `pycx.capture`.
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Mapping
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.weak import WeakIdKeyDictionary
 
 __all__ = ["UnitAxes", "UnitAxisRule", "check_channel_axis", "mask_argument_index"]
 
@@ -74,19 +74,45 @@ def _moved(n, source, destination):
     return [a if a is not None else next(rest) for a in order]
 
 
+class _TensorMap:
+    """A map from live tensors (by identity) to values, for one forward pass. Keyed by
+    ``id(t)`` with a weak reference that proves the entry is still that tensor (an id is
+    reused once its tensor is freed), so a lookup creates no object: torch's
+    ``WeakIdKeyDictionary`` builds a reference per lookup, and this map is read for every
+    input of every op of a traced pass. Entries of freed tensors stay until `UnitAxes.clear`
+    (one per op of the pass; the tensors themselves are not kept alive)."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self):
+        self._d = {}
+
+    def __bool__(self):
+        return bool(self._d)
+
+    def get(self, t, default=None):
+        entry = self._d.get(id(t))
+        if entry is not None and entry[0]() is t:
+            return entry[1]
+        return default
+
+    def __setitem__(self, t, value):
+        self._d[id(t)] = (weakref.ref(t), value)
+
+
 class UnitAxes:
     """Which axis of each tensor of the running forward pass holds the units (module
     docstring). ``mark(t)``: ``(axis >= 0, op name)`` or None. Cleared after each pass."""
 
     def __init__(self):
-        self._marks = WeakIdKeyDictionary()
-        self._sequences = WeakIdKeyDictionary()
-        self._leads = WeakIdKeyDictionary()
+        self._marks = _TensorMap()
+        self._sequences = _TensorMap()
+        self._leads = _TensorMap()
 
     def clear(self):
-        self._marks = WeakIdKeyDictionary()
-        self._sequences = WeakIdKeyDictionary()
-        self._leads = WeakIdKeyDictionary()
+        self._marks = _TensorMap()
+        self._sequences = _TensorMap()
+        self._leads = _TensorMap()
 
     def tag_batch(self, t):
         """Tags a root input whose first axis is the batch."""

@@ -26,11 +26,13 @@ This module imports torch; it is only loaded through `pycx.capture`.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..kernels.pack_bits import pack_per_sample
+from ..kernels.pack_bits import _pack_rows_core
 
 from .kinds import KINDS, RELU_FAMILY, SATURATION, TERNARY
 
@@ -106,11 +108,13 @@ def module_gate_kind(module):
 def is_transformers_model(model) -> bool:
     """True when `model` or one of its submodules is a ``transformers.PreTrainedModel``
     (found by the class hierarchy, without importing transformers)."""
-    for module in model.modules():
-        for cls in type(module).__mro__:
-            if cls.__name__ == "PreTrainedModel" and cls.__module__.startswith("transformers."):
-                return True
-    return False
+    return any(is_pretrained_class(type(module)) for module in model.modules())
+
+
+def is_pretrained_class(cls) -> bool:
+    """True when `cls` derives from ``transformers.PreTrainedModel``."""
+    return any(c.__name__ == "PreTrainedModel" and c.__module__.startswith("transformers.")
+               for c in cls.__mro__)
 
 
 def units_first(t):
@@ -290,10 +294,13 @@ _HOST_PACKABLE = (torch.float32, torch.float64, torch.bool, torch.uint8)
 
 def pack_sample_rows(t, threshold=None) -> np.ndarray:
     """Per-sample words of a batched tensor: float gates are ``t > threshold``, bool ones as
-    they are. CPU tensors of a dtype the kernels read are packed in place by `pack_per_sample`
+    they are. CPU tensors of a dtype the kernels read are packed in place by the `pack_bits` core
     (no copy for contiguous input); the rest (GPU tensors, half precision) by `pack_rows_torch`."""
     t = t.detach()
     if t.device.type == "cpu" and t.dtype in _HOST_PACKABLE:
-        return pack_per_sample(t, 0.0 if threshold is None else threshold).words
+        # The trusted core: this tensor and threshold are the tracer's own (validate once).
+        arr = t.numpy()
+        flat = arr.reshape(arr.shape[0], math.prod(arr.shape[1:]))  # a view when contiguous
+        return _pack_rows_core(flat, 0.0 if threshold is None else float(threshold)).words
     bits = t if threshold is None else t > threshold
     return pack_rows_torch(bits.reshape(t.shape[0], -1))

@@ -41,7 +41,7 @@ from ..kernels.packed import PackedBits
 from .batches import input_rows, label_kind, labels_array
 from .kinds import KINDS, NEVER_GATES
 from .layout import UnitAxisRule, mask_argument_index
-from .ops import glu_dim, is_transformers_model, module_gate, pack_sample_rows, run_gate, units_first
+from .ops import glu_dim, module_gate, pack_sample_rows, run_gate, units_first
 from .result import Capture, LayerRecord, _covariance_from_moments
 from .select import LayerSelection, layer_selector
 from .store import Moments, RowMoments, batch_moments, batch_rows, covariance_rows
@@ -93,12 +93,11 @@ class Recorder:
                  patch_rows: Optional[int] = None, covariance_positions: Optional[int] = 16,
                  seed: int = 0, channel_axis: "str | int | dict" = "auto",
                  mask_padding: bool = True) -> None:
-        check_model(model)
+        scan = check_model(model)
         if patch_rows is not None:
             patch_rows = check_int("patch_rows", patch_rows, minimum=1)
         self.model = model
-        paths = {path for path, _ in model.named_modules() if path}
-        self._select, self._required_names = layer_selector(layers, exclude, known=paths)
+        self._select, self._required_names = layer_selector(layers, exclude, known=scan.names)
         self._covariance = bool(covariance)
         self._pixel_covariance = bool(pixel_covariance)
         self._patch_rows = patch_rows
@@ -107,8 +106,8 @@ class Recorder:
             covariance_positions = check_int("covariance_positions", covariance_positions, minimum=1)
         self._cov_positions = covariance_positions
         self._cov_rows_cache = {}
-        self._units = UnitAxisRule(channel_axis, is_transformers_model(model))
-        self._tracer = GateTracer(model, self, self._units)
+        self._units = UnitAxisRule(channel_axis, scan.transformers)
+        self._tracer = GateTracer(model, self, self._units, scan=scan)
         self._recording = False
         self._staged = None
         self._committed_batches = 0

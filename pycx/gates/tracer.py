@@ -4,8 +4,9 @@
 `pycx.train.ComplexityLoss` (pre-activations with their graph) are clients of `GateTracer`,
 so they see the same gating layers under the same names.
 
-How: forward pre- and post-hooks on every module keep the stack of running modules (for
-names); a `torch.overrides.TorchFunctionMode`, entered when the root module starts and left
+How: forward pre- and post-hooks keep the stack of running modules (for names): hooks of
+their own on the root and on the modules the tracer treats specially, one process-wide
+pre/post pair (which looks each module up in the model's `ModelScan`) for all the others; a `torch.overrides.TorchFunctionMode`, entered when the root module starts and left
 when it returns or raises, sees every torch function, so module calls (``nn.ReLU`` ->
 ``F.relu``) and direct calls (``F.relu``, ``torch.relu``, ``x.relu_()``) reach it the same
 way. Activation modules of ``transformers`` are gates as whole modules (`pycx.gates.ops`).
@@ -38,16 +39,19 @@ This module imports torch; it is only loaded through `pycx.capture` and `pycx.tr
 """
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
+from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.overrides import TorchFunctionMode
 
-from .ops import ACTIVATION_MODULES, OPS, first_input, module_gate_kind, resolve_kind
+from .ops import (ACTIVATION_MODULES, OPS, first_input, is_pretrained_class,
+                  module_gate_kind, resolve_kind)
 from .experts import experts_preactivation, experts_spec, routing_inputs
 
-__all__ = ["GateCall", "GateTracer", "NOT_GATES", "check_model"]
+__all__ = ["GateCall", "GateTracer", "ModelScan", "NOT_GATES", "check_model"]
 
 # Activation-like ops that ran but are not gates: `pycx.describe` lists them with the reason.
 NOT_GATES = {}
@@ -64,22 +68,53 @@ NOT_GATES[F.scaled_dot_product_attention] = (
 _RECURRENT = (torch.nn.RNNBase,)
 
 
-def check_model(model):
+class ModelScan:
+    """What one walk over a model's modules finds: ``paths`` (module -> its first path in
+    ``named_modules()``), ``gate_modules`` (activation modules of ``transformers`` -> their
+    kind, ``""`` = opaque), ``experts`` (mixture-of-experts modules -> `ExpertsSpec` or the
+    reason they are skipped) and ``transformers`` (a ``transformers.PreTrainedModel`` is
+    inside). One walk, because capture is called per batch loop and a model's walk costs
+    about 3 us per module each time."""
+
+    __slots__ = ("paths", "gate_modules", "experts", "transformers")
+
+    def __init__(self, model):
+        self.paths, self.gate_modules, self.experts = {}, {}, {}
+        self.transformers = False
+        for path, module in model.named_modules():
+            self.paths[module] = path
+            cls = type(module)
+            if cls.__name__ == "OptimizedModule" and cls.__module__.startswith("torch._dynamo"):
+                # Identified by type without importing torch._dynamo (slow to load).
+                where = "argument 'model'" if path == "" else f"submodule {path!r} of 'model'"
+                raise TypeError(f"{where} was made by torch.compile (an OptimizedModule); the "
+                                "compiled graph runs its ops out of reach of the capture: pass "
+                                "the eager module (torch.compile(m) keeps it as ._orig_mod)")
+            if not self.transformers:
+                self.transformers = is_pretrained_class(cls)
+            kind = module_gate_kind(module)
+            if kind is not None:
+                self.gate_modules[module] = kind
+                continue
+            found = experts_spec(module)
+            if found is not None:
+                self.experts[module] = found[0] if found[0] is not None else found[1]
+
+    @property
+    def names(self) -> set:
+        """The non-empty module paths (what ``layers=`` may name besides kinds)."""
+        return {path for path in self.paths.values() if path}
+
+
+def check_model(model) -> ModelScan:
     """Refuses what the tracer cannot watch: a non-module, a TorchScript module, a module made
-    by ``torch.compile`` (anywhere inside `model`)."""
+    by ``torch.compile`` (anywhere inside `model`); returns the model's `ModelScan`."""
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"argument 'model' must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(model, torch.jit.ScriptModule):
         raise TypeError("argument 'model' is a TorchScript module; its ops cannot be "
                         "intercepted: pass the eager (Python) model")
-    for name, module in model.named_modules():
-        cls = type(module)
-        # Identified by type without importing torch._dynamo (slow to load).
-        if cls.__name__ == "OptimizedModule" and cls.__module__.startswith("torch._dynamo"):
-            where = "argument 'model'" if name == "" else f"submodule {name!r} of 'model'"
-            raise TypeError(f"{where} was made by torch.compile (an OptimizedModule); the "
-                            "compiled graph runs its ops out of reach of the capture: pass the "
-                            "eager module (torch.compile(m) keeps it as ._orig_mod)")
+    return ModelScan(model)
 
 
 class GateCall:
@@ -120,25 +155,27 @@ class _Mode(TorchFunctionMode):
 class GateTracer:
     """Watches `model`'s forward passes for `client` (module docstring). `unit_rule`: a
     `pycx.gates.layout.UnitAxisRule` whose tensor marks the tracer keeps up to date (None:
-    no unit tracing). ``seen``: name -> kind of the gating layers of the last traced pass, in
-    forward order (selected or not); ``skipped``: name -> (op, reason) of activation-like ops
-    that ran and were not read as gates, over all traced passes."""
+    no unit tracing); `scan`: the model's `ModelScan` when the caller has it already.
+    ``seen``: name -> kind of the gating layers of the last traced pass, in forward order
+    (selected or not); ``skipped``: name -> (op, reason) of activation-like ops that ran and
+    were not read as gates, over all traced passes.
 
-    def __init__(self, model, client, unit_rule=None):
+    Hooks: the root, activation modules of ``transformers``, experts modules and recurrent
+    modules get hooks of their own; every other module is followed by one global pre/post
+    hook pair that looks the module up in the scan. Registering two hooks per module costs
+    more than a small model's whole forward pass (hundreds of handles per `capture` call)."""
+
+    def __init__(self, model, client, unit_rule=None, scan=None):
         self.model = model
-        self.client = client
+        # Weakly: the client holds the tracer, and a cycle would keep a finished capture's
+        # buffers (hundreds of MB on a wide model) alive until the garbage collector runs.
+        self.client = weakref.proxy(client)
         self.unit_rule = unit_rule
         self.axes = unit_rule.axes if unit_rule is not None else None
-        self.gate_modules = {}  # transformers activation modules -> kind ("" = opaque)
-        self.experts = {}  # mixture-of-experts modules -> ExpertsSpec, or the reason to skip
-        for m in model.modules():
-            kind = module_gate_kind(m)
-            if kind is not None:
-                self.gate_modules[m] = kind
-                continue
-            found = experts_spec(m)
-            if found is not None:
-                self.experts[m] = found[0] if found[0] is not None else found[1]
+        scan = scan if scan is not None else ModelScan(model)
+        self.paths = scan.paths
+        self.gate_modules = scan.gate_modules  # transformers activation modules -> kind ("" = opaque)
+        self.experts = scan.experts  # mixture-of-experts modules -> ExpertsSpec, or the reason to skip
         self.seen = OrderedDict()
         self.skipped = OrderedDict()
         self.stack = []
@@ -147,14 +184,16 @@ class GateTracer:
         self._pending = {}
         self._handles = []
         self._mode = None
+        self._plain = None
 
     # --- attach / detach ---------------------------------------------------------------------
     def attach(self):
-        names = {}
-        for path, module in self.model.named_modules():
-            names.setdefault(module, path)
+        own = {self.model} | set(self.gate_modules) | set(self.experts) | {
+            m for m in self.paths if isinstance(m, _RECURRENT)}
+        self._plain = {m: p for m, p in self.paths.items() if m not in own}
         try:
-            for module, path in names.items():
+            for module in own:
+                path = self.paths.get(module, "")
                 self._handles.append(module.register_forward_pre_hook(
                     self._pre_hook(module, path), with_kwargs=True))
                 if module in self.gate_modules:
@@ -163,6 +202,10 @@ class GateTracer:
                 if module is self.model:
                     self._handles.append(module.register_forward_hook(self._end_hook))
                 self._handles.append(module.register_forward_hook(self._post_hook(module),
+                                                                  always_call=True))
+            if self._plain:
+                self._handles.append(register_module_forward_pre_hook(self._plain_pre_hook))
+                self._handles.append(register_module_forward_hook(self._plain_post_hook,
                                                                   always_call=True))
         except BaseException:
             self.detach()
@@ -198,6 +241,18 @@ class GateTracer:
                 self.axes.clear()
 
     # --- hooks -----------------------------------------------------------------------------
+    def _plain_pre_hook(self, module, args):
+        # Any module of the process runs this while attached: only ours, only while tracing.
+        if self._mode is not None:
+            path = self._plain.get(module)
+            if path is not None:
+                self.stack.append((module, path))
+
+    def _plain_post_hook(self, module, args, output):
+        stack = self.stack
+        if stack and stack[-1][0] is module and module in self._plain:  # (not the root's)
+            stack.pop()
+
     def _pre_hook(self, module, path):
         gate_kind = self.gate_modules.get(module)
         experts = self.experts.get(module)
@@ -212,9 +267,9 @@ class GateTracer:
                         self.axes.clear()
                     return None
                 self._enter()
-            self.stack.append((module, path))
             if self._mode is None:
                 return None
+            self.stack.append((module, path))
             if recurrent and not self.opaque:
                 self._skip(type(module).__name__, "recurrent gates run inside a C++ kernel",
                            path=path)

@@ -97,7 +97,7 @@ class ComplexityLoss:
                  example: Optional[torch.Tensor] = None) -> None:
         from .._validate import check_choice, check_int, check_positive
 
-        check_model(model)
+        scan = check_model(model)
         if layers is not None:
             wanted = [layers] if isinstance(layers, str) else layers
             try:
@@ -134,7 +134,7 @@ class ComplexityLoss:
         self._x = OrderedDict()    # name -> pre-activation of the last forward (with graph)
         self._pending = None       # name -> pre-activation, during a forward pass
         self.last = {}             # per-layer penalty values (floats) and EBM stats of the last call
-        self._tracer = GateTracer(model, self).attach()
+        self._tracer = GateTracer(model, self, scan=scan).attach()
         if example is not None:
             with torch.no_grad():
                 self._resolve_only = True
