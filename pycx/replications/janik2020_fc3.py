@@ -1,10 +1,19 @@
 """Paper 000, figure 6: FC3 (L1 = 14 neurons, L2 = N) on MNIST for widths N = 4 ... 256.
 
-Training as in the paper's supplement (Adadelta lr 1, batch 64), but for as many epochs as it
-takes to reach the paper's 95% test accuracy (checked after every epoch, at most
-`max_epochs`); the accuracy reached is recorded per net and scored by its own rule. Measured
-with `pycx.analyze` (XGBoost chain rule, paper 000's settings) on the test images: complexity
-per neuron of L2 against N, the flat L1 curve, and the average linearity of both layers.
+Training as in the paper's supplement (Adadelta with initial learning rate 1, batch 64), but
+for as many epochs as it takes to reach the paper's 95% test accuracy (checked after every
+epoch, at most `max_epochs`); the accuracy reached is recorded per net and scored by its own
+rule. The paper trained on MNIST's 60,000 images; offline there are 5,000, so to come near
+95% the nets train on 90% of them (4,500; the other 500 are the test set, standard error of
+an accuracy of 0.95 on them 0.010), the learning rate follows a cosine from 1 to 0 over
+`max_epochs` (per epoch; the paper's "initial learning rate" implies a decay it does not
+give), and every epoch sees the training images shifted by a random whole number of pixels in
+-`shift_px`..`shift_px` along each axis (zero fill; the paper mentions no augmentation). A net
+is measured at the first epoch whose test accuracy reaches the target, else after
+`max_epochs`; stopping on the test accuracy favours the nets by up to about one standard
+error. Measured with `pycx.analyze` (XGBoost chain rule, paper 000's settings) on the test
+images: complexity per neuron of L2 against N, the flat L1 curve, and the average linearity of
+both layers.
 
 The power law ``a / N^b + c`` has a degenerate direction: as b -> 0 with a b fixed it becomes
 the log decline ``alpha - beta ln N``. So the power law is compared with the log decline by
@@ -29,16 +38,82 @@ TITLE = "FC3 width scaling: complexity per neuron a/N^b + c of L2, flat L1, line
 PAPER = J.PAPER
 NAME = "janik2020-fc3"
 
-FULL = {"widths": [4, 8, 16, 32, 64, 128, 256], "n_seeds": 3, "max_epochs": 40,
-        "target_accuracy": 0.95, "n_train": None, "n_eval": None, "trees": 100}
+# Training settings chosen by a feasibility check before the full run (seed 0, 4,500/500
+# images, best test accuracy over the epochs): without augmentation N = 256 peaked at 0.93
+# (0.94 with a cosine schedule) and N = 4 at 0.89; with +-2 px shifts and the cosine N = 256
+# reached 0.95 at epoch 20 (peak 0.97), N = 8 peaked at 0.94 and N = 4 at 0.93 (150 epochs).
+FULL = {"widths": [4, 8, 16, 32, 64, 128, 256], "n_seeds": 3, "max_epochs": 100,
+        "target_accuracy": 0.95, "train_fraction": 0.9, "shift_px": 2, "n_train": None,
+        "n_eval": None, "trees": 100}
 # Quick: four widths (the three-parameter fit needs more points than parameters), shorter
 # training, fewer evaluation images, 20 trees instead of the paper's 100.
 QUICK = {"widths": [4, 16, 64, 256], "n_seeds": 2, "max_epochs": 3, "target_accuracy": 0.95,
-         "n_train": 2000, "n_eval": 300, "trees": 20}
+         "train_fraction": 0.9, "shift_px": 2, "n_train": 2000, "n_eval": 300, "trees": 20}
 
 B_GRID = np.concatenate([np.geomspace(1e-3, 0.05, 40), np.linspace(0.05, 4.0, 400)[1:]])
 CHI2_95 = 3.841458820694124  # chi-square quantile, 1 degree of freedom, 0.95
 AIC_MARGIN = 2.0
+
+
+# ---------------------------------------------------------------------------- training
+
+def random_shift(x, max_shift, generator):
+    """`x` (N, C, H, W) with every image shifted by its own random whole number of pixels in
+    -max_shift..max_shift along each axis, the uncovered border filled with zeros."""
+    import torch
+    import torch.nn.functional as F
+
+    if getattr(x, "ndim", None) != 4:
+        raise ValueError(f"argument 'x' must be a (N, C, H, W) tensor, got shape "
+                         f"{tuple(getattr(x, 'shape', ()))}")
+    k = int(max_shift)
+    if k < 0 or 2 * k >= min(x.shape[-2:]):
+        raise ValueError(f"argument 'max_shift' must be in 0..{(min(x.shape[-2:]) - 1) // 2}, "
+                         f"got {max_shift!r}")
+    if k == 0:
+        return x
+    side = 2 * k + 1
+    code = torch.randint(0, side * side, (len(x),), generator=generator)
+    padded = F.pad(x, (k, k, k, k))
+    out = torch.empty_like(x)
+    h, w = x.shape[-2:]
+    for c in range(side * side):
+        # offset (dy, dx) - k of the window in the padded image: the image moves by k - (dy, dx)
+        dy, dx = divmod(c, side)
+        idx = torch.nonzero(code == c).squeeze(1)
+        out[idx] = padded[idx, :, dy:dy + h, dx:dx + w]
+    return out
+
+
+def cosine_lr(epoch, epochs, lr0=1.0):
+    """Learning rate of epoch `epoch` (0-based) of `epochs`: a cosine from lr0 down towards 0.
+
+    >>> cosine_lr(0, 100), round(cosine_lr(50, 100), 3)
+    (1.0, 0.5)
+    """
+    return lr0 * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+
+
+def train_fc3(model, train_ds, test_ds, *, max_epochs, target, shift_px, seed):
+    """Train until the test accuracy reaches `target` (checked after every epoch) or for
+    `max_epochs`; returns (accuracy, epochs, best accuracy over the epochs)."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    opt = torch.optim.Adadelta(model.parameters(), lr=1.0)
+    x, y = train_ds.tensors
+    gen = torch.Generator().manual_seed(int(seed))
+    acc, best, epochs = 0.0, 0.0, 0
+    while epochs < max_epochs and acc < target:
+        for g in opt.param_groups:
+            g["lr"] = cosine_lr(epochs, max_epochs)
+        # one epoch at a time, each with its own shifted copy and shuffle seed
+        J.train(model, TensorDataset(random_shift(x, shift_px, gen), y), epochs=1,
+                optimizer=opt, batch_size=64, seed=seed + epochs)
+        epochs += 1
+        _, acc = J.evaluate(model, test_ds)
+        best = max(best, acc)
+    return acc, epochs, best
 
 
 # ---------------------------------------------------------------------- fits (pure numpy)
@@ -151,13 +226,11 @@ RULES = (
 
 
 def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
-    import torch
-
     from pycx.models import FC3
 
     start = time.perf_counter()
     cfg = dict(QUICK if quick else FULL)
-    split, data_name = J.load_digits_data()
+    split, data_name = J.load_digits_data(train_fraction=cfg["train_fraction"])
     seeds = [seed + i for i in range(cfg["n_seeds"])]
     widths = cfg["widths"]
     in_features = split.side * split.side
@@ -173,14 +246,10 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
         for n in widths:
             J.seeded(s * 1000 + n)
             model = FC3(l1=14, l2=n, in_features=in_features, n_classes=split.n_classes)
-            opt = torch.optim.Adadelta(model.parameters(), lr=1.0)
-            acc, epochs = 0.0, 0
-            while epochs < cfg["max_epochs"] and acc < cfg["target_accuracy"]:
-                # one epoch at a time, each with its own shuffle seed
-                J.train(model, train_ds, epochs=1, optimizer=opt, batch_size=64,
-                        seed=s * 1000 + epochs)
-                epochs += 1
-                _, acc = J.evaluate(model, test_ds)
+            acc, epochs, best = train_fc3(model, train_ds, test_ds,
+                                          max_epochs=cfg["max_epochs"],
+                                          target=cfg["target_accuracy"],
+                                          shift_px=cfg["shift_px"], seed=s * 1000 + n)
             rows = {r["layer"]: r for r in J.janik_table(
                 model, test_ds, layers=["l1_relu", "l2_relu"], patch_rows=None, seed=s,
                 trees=cfg["trees"])}
@@ -188,7 +257,7 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
                            "l2_cpn": rows["l2_relu"]["complexity_per_neuron"],
                            "l1_lin": rows["l1_relu"]["linearity"],
                            "l2_lin": rows["l2_relu"]["linearity"], "accuracy": acc,
-                           "epochs": epochs}
+                           "best_accuracy": best, "epochs": epochs}
             if bar is not None:
                 bar.update(1)
     if bar is not None:
@@ -199,13 +268,17 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
 
     l1, l2 = per_seed("l1_cpn"), per_seed("l2_cpn")
     lin1, lin2 = per_seed("l1_lin"), per_seed("l2_lin")
-    acc, ep = per_seed("accuracy"), per_seed("epochs")
+    acc, ep, best = per_seed("accuracy"), per_seed("epochs"), per_seed("best_accuracy")
+    n_test = len(test_ds)
     fit = compare_fits(widths, l2.tolist())
     fits_seed = [compare_fits(widths, [row]) for row in l2.tolist()]
     a, b, c = fit["a"], fit["b"], fit["c"]
     measured_acc = {"test_accuracy_per_seed": acc.tolist(), "epochs_per_seed": ep.tolist(),
                     "target_accuracy": cfg["target_accuracy"], "widths": widths,
-                    "test_accuracy": spread(acc.ravel())}
+                    "test_accuracy": spread(acc.ravel()),
+                    "best_test_accuracy_per_seed": best.tolist(), "n_test": n_test,
+                    "standard_error_at_target": math.sqrt(
+                        cfg["target_accuracy"] * (1 - cfg["target_accuracy"]) / n_test)}
     measured_power = {"widths": widths, "l2_complexity_per_neuron_per_seed": l2.tolist(),
                       "l2_complexity_per_neuron_mean": l2.mean(0).tolist(), "fit": fit,
                       "b_per_seed": spread([f["b"] for f in fits_seed]),
@@ -248,10 +321,13 @@ def run(out: Path, *, quick: bool, seed: int, progress: bool) -> dict:
 
     settings = {**cfg, "seeds": seeds, "data": data_name,
                 "n_train_used": cfg["n_train"] or len(split.train),
-                "n_test": cfg["n_eval"] or len(split.test), "l1": 14,
-                "optimizer": "Adadelta lr 1.0", "batch_size": 64,
+                "n_test": n_test, "l1": 14,
+                "optimizer": "Adadelta, lr from 1.0 down a cosine over max_epochs (per epoch)",
+                "batch_size": 64,
+                "augmentation": f"every epoch a random whole-pixel shift in +-{cfg['shift_px']} "
+                                "px per axis and image, zero fill (not in the paper)",
                 "training": "epochs until the test accuracy reaches target_accuracy, at most "
-                            "max_epochs",
+                            "max_epochs; measured there",
                 "estimator": f"xgb chain rule, 2 folds, {cfg['trees']} trees, depth 3, "
                              "rate 0.1",
                 "rows": "all test images (linear layers: one row per image)",
