@@ -99,7 +99,7 @@ def capture(model: torch.nn.Module, data: Iterable[Any], *, layers: LayerSelecti
     recorder = Recorder(model, layers, exclude=exclude, covariance=covariance, pixel_covariance=pixel_covariance,
                         patch_rows=patch_rows, covariance_positions=covariance_positions,
                         seed=seed, channel_axis=channel_axis, mask_padding=mask_padding)
-    modes = [(m, m.training) for m in model.modules()]
+    modes = [(m, m.training) for m in recorder._tracer.paths]  # the scan's modules: no second walk
     bar = _progress(data, progress)
     n_batches = 0
     truncated = False
