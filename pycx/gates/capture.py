@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["capture"]
 
+_MODULE_TRAIN = torch.nn.Module.train
+
 
 def capture(model: torch.nn.Module, data: Iterable[Any], *, layers: LayerSelection = None,
             exclude: LayerSelection = None,
@@ -105,7 +107,10 @@ def capture(model: torch.nn.Module, data: Iterable[Any], *, layers: LayerSelecti
     truncated = False
     token_labels_seen = False
     try:
-        if any(flag != bool(train_mode) for _, flag in modes):
+        # train() only when a flag changes, or where a module overrides it (it may do more
+        # than set flags: keep a BatchNorm or a Dropout in eval, say).
+        if any(flag != bool(train_mode) or type(m).train is not _MODULE_TRAIN
+               for m, flag in modes):
             model.train(bool(train_mode))
         with torch.no_grad(), recorder:
             for item in bar:

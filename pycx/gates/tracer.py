@@ -39,6 +39,7 @@ This module imports torch; it is only loaded through `pycx.capture` and `pycx.tr
 """
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import OrderedDict
 
@@ -66,6 +67,7 @@ for _name in ("adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d
 NOT_GATES[F.scaled_dot_product_attention] = (
     "scaled_dot_product_attention", "its softmax and dropout run inside one fused kernel")
 _RECURRENT = (torch.nn.RNNBase,)
+_thread_id = threading.get_ident
 
 
 class ModelScan:
@@ -117,6 +119,15 @@ def check_model(model) -> ModelScan:
     return ModelScan(model)
 
 
+def _detach_when_gone(tracer_ref):
+    """The weak client's callback; it holds the tracer weakly too (no reference cycle)."""
+    def gone(_):
+        tracer = tracer_ref()
+        if tracer is not None:
+            tracer._client_gone()
+    return gone
+
+
 class GateCall:
     """One call of a gating op (or of a gating module of ``transformers``): its layer
     ``name``, the ``path`` of the module running it, its ``kind``, the op with its arguments
@@ -160,16 +171,21 @@ class GateTracer:
     (selected or not); ``skipped``: name -> (op, reason) of activation-like ops that ran and
     were not read as gates, over all traced passes.
 
-    Hooks: the root, activation modules of ``transformers``, experts modules and recurrent
-    modules get hooks of their own; every other module is followed by one global pre/post
-    hook pair that looks the module up in the scan. Registering two hooks per module costs
-    more than a small model's whole forward pass (hundreds of handles per `capture` call)."""
+    Hooks: the root, activation modules of ``transformers``, experts modules, recurrent
+    modules and modules that already carry forward hooks (the user's: the ops those hooks run
+    keep the name of the module they hook) get hooks of their own; every other module is
+    followed by one global pre/post hook pair that looks the module up in the scan.
+    Registering two hooks per module costs more than a small model's whole forward pass
+    (hundreds of handles per `capture` call). A pass is traced in the thread that started it
+    (torch function modes are per thread): the hooks ignore the model's modules run by other
+    threads meanwhile. The client is held weakly; when it is freed without detaching (a
+    `ComplexityLoss` dropped without ``remove()``), the hooks are removed with it."""
 
     def __init__(self, model, client, unit_rule=None, scan=None):
         self.model = model
         # Weakly: the client holds the tracer, and a cycle would keep a finished capture's
         # buffers (hundreds of MB on a wide model) alive until the garbage collector runs.
-        self.client = weakref.proxy(client)
+        self.client = weakref.proxy(client, _detach_when_gone(weakref.ref(self)))
         self.unit_rule = unit_rule
         self.axes = unit_rule.axes if unit_rule is not None else None
         scan = scan if scan is not None else ModelScan(model)
@@ -184,12 +200,17 @@ class GateTracer:
         self._pending = {}
         self._handles = []
         self._mode = None
+        self._thread = None  # the thread of the last traced pass (its stack's thread)
         self._plain = None
 
     # --- attach / detach ---------------------------------------------------------------------
     def attach(self):
+        # A module with forward hooks already (the user's) keeps hooks of its own, after
+        # those: the process-wide pair runs before any module's hooks, so the ops of the
+        # user's forward hooks would be named after the parent module instead.
         own = {self.model} | set(self.gate_modules) | set(self.experts) | {
-            m for m in self.paths if isinstance(m, _RECURRENT)}
+            m for m in self.paths
+            if isinstance(m, _RECURRENT) or m._forward_hooks or m._forward_pre_hooks}
         self._plain = {m: p for m, p in self.paths.items() if m not in own}
         try:
             for module in own:
@@ -224,11 +245,16 @@ class GateTracer:
     def tracing(self) -> bool:
         return self._mode is not None
 
+    def _mine(self) -> bool:
+        """A pass is traced, by the calling thread."""
+        return self._mode is not None and self._thread == _thread_id()
+
     def _enter(self):
         self._calls = {}
         self._pending = {}
         self.seen = OrderedDict()
         self.opaque = 0
+        self._thread = _thread_id()
         self._mode = _Mode(self)
         self._mode.__enter__()
 
@@ -242,15 +268,17 @@ class GateTracer:
 
     # --- hooks -----------------------------------------------------------------------------
     def _plain_pre_hook(self, module, args):
-        # Any module of the process runs this while attached: only ours, only while tracing.
+        # Any module of the process runs this while attached, in any thread: only ours, only
+        # while tracing, only in the pass's thread.
         if self._mode is not None:
             path = self._plain.get(module)
-            if path is not None:
+            if path is not None and self._thread == _thread_id():
                 self.stack.append((module, path))
 
     def _plain_post_hook(self, module, args, output):
         stack = self.stack
-        if stack and stack[-1][0] is module and module in self._plain:  # (not the root's)
+        if (module in self._plain and self._thread == _thread_id() and stack
+                and stack[-1][0] is module):
             stack.pop()
 
     def _pre_hook(self, module, path):
@@ -267,7 +295,7 @@ class GateTracer:
                         self.axes.clear()
                     return None
                 self._enter()
-            if self._mode is None:
+            if not self._mine():
                 return None
             self.stack.append((module, path))
             if recurrent and not self.opaque:
@@ -290,13 +318,15 @@ class GateTracer:
 
     def _gate_hook(self, module):
         def hook(mod, args, output):
+            if not self._mine():
+                return
             call = self._pending.pop(module, None)
             if call is not None:
                 self.client.module_gate_output(call, output)
         return hook
 
     def _end_hook(self, mod, args, output):
-        if self._mode is not None and len(self.stack) == 1:
+        if self._mine() and len(self.stack) == 1:
             self._leave()
             self.client.forward_finished(True)
 
@@ -304,6 +334,8 @@ class GateTracer:
         is_gate = module in self.gate_modules or module in self.experts
 
         def hook(mod, args, output):
+            if self._thread != _thread_id():
+                return  # (the root's entry is popped here after _end_hook left the pass)
             if self.stack and self.stack[-1][0] is module:
                 self.stack.pop()
                 if is_gate and self.opaque:
@@ -312,6 +344,18 @@ class GateTracer:
                 self._leave()  # the forward raised (a normal return went through _end_hook)
                 self.client.forward_finished(False)
         return hook
+
+    def _client_gone(self):
+        # The client was freed while attached: nothing is left to report to. Its hooks go
+        # (the process-wide pair would otherwise keep this tracer and the model alive, and
+        # every later pass would call a dead client); a pass in flight in this thread ends.
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        if self._mine():
+            self._leave()
+        self.stack = []
+        self.opaque = 0
 
     # --- gates -----------------------------------------------------------------------------
     def _skip(self, op, reason, path=None):

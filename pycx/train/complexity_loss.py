@@ -351,7 +351,7 @@ class ComplexityLoss:
         return torch.stack(list(terms.values())).sum()
 
     def remove(self) -> None:
-        """Detaches the hooks; the EBMs are kept."""
+        """Detaches the hooks; the EBMs are kept. (A loss freed without it detaches too.)"""
         self._tracer.detach()
         self._x = OrderedDict()
 
