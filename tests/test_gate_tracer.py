@@ -14,7 +14,7 @@ from torch.nn.modules.module import register_module_forward_pre_hook
 import pycx
 from pycx.gates.layout import _TensorMap
 from pycx.gates.tracer import ModelScan, check_model
-from tests.test_capture import no_hooks_left
+from test_capture import no_hooks_left  # (pytest puts tests/ on sys.path)
 
 
 class _UsesOutsider(nn.Module):
