@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from pycx.replications.findings import REPRODUCES
+# (pytest puts tests/ on sys.path) the song2018 suite's check of a quick run's findings
+from test_replications_song2018 import check_common
 
 
 def _case(sweep, seed, hs, hs0, hk, hk_max):
@@ -200,19 +202,6 @@ def test_sparse_rbm_validates_its_arguments():
 
 # ---- quick runs ----
 
-def _check_common(findings, out, name):
-    assert findings["replication"] == name and findings["quick"] is True
-    assert len(findings["seeds"]) >= 2
-    on_disk = json.loads((out / "findings.json").read_text())
-    assert on_disk["replication"] == name and len(on_disk["claims"]) == len(findings["claims"])
-    for c in findings["claims"]:
-        assert set(c) >= {"key", "claim", "expected", "measured", "reproduces"}
-        assert c["reproduces"] in REPRODUCES and c["claim"] and c["measured"]
-    assert {f.rsplit(".", 1)[1] for f in findings["figures"]} == {"png", "svg"}
-    for f in findings["figures"]:
-        assert (out / f).stat().st_size > 1000
-    assert findings["wall_time_s"] > 0
-
 
 @pytest.mark.slow
 def test_song2018_figs4_quick(tmp_path):
@@ -220,7 +209,7 @@ def test_song2018_figs4_quick(tmp_path):
     pytest.importorskip("matplotlib")
     from pycx import replications
     f = replications.run("song2018-figs4", quick=True, out=tmp_path, seed=0, progress=False)
-    _check_common(f, tmp_path, "song2018-figs4")
+    check_common(f, tmp_path, "song2018-figs4")
     s = f["settings"]
     n_settings = 1 + sum(l > 0 for l in s["lambda_c"]) + sum(l > 0 for l in s["lambda_a"])
     assert len(f["per_rbm"]) == n_settings * len(f["seeds"])
@@ -242,7 +231,7 @@ def test_song2018_figs1_quick(tmp_path):
     pytest.importorskip("matplotlib")
     from pycx import replications
     f = replications.run("song2018-figs1", quick=True, out=tmp_path, seed=0, progress=False)
-    _check_common(f, tmp_path, "song2018-figs1")
+    check_common(f, tmp_path, "song2018-figs1")
     s = f["settings"]
     n_layers = len(s["sizes"]) - 1
     assert len(f["members"]) == s["n_ensembles"] * len(s["random_init_stds"])
